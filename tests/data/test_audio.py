@@ -1,0 +1,56 @@
+"""Tests of seru.data.audio: reading wavs (oracle: the samples written) and resampling (oracle: analytic sine)."""
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from seru.data import audio
+
+
+def test_load_wav_mono_pcm16(tmp_path):
+    x = (np.arange(-100, 100, dtype=np.int16) * 100).astype(np.int16)
+    p = tmp_path / "a.wav"
+    sf.write(p, x, 16000, subtype="PCM_16")
+    y, sr = audio.load_wav(p)
+    assert sr == 16000 and y.dtype == np.float32 and y.shape == (200,)
+    np.testing.assert_array_equal(y, x.astype(np.float32) / 32768.0)
+
+
+def test_load_wav_mixes_down_stereo(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.5, 0.5, size=(50, 2)).astype(np.float32)
+    p = tmp_path / "s.wav"
+    sf.write(p, x, 8000, subtype="FLOAT")
+    y, sr = audio.load_wav(p)
+    assert sr == 8000
+    np.testing.assert_allclose(y, (x[:, 0] + x[:, 1]) / 2, atol=1e-7)
+
+
+def test_load_wav_errors_name_the_file(tmp_path):
+    with pytest.raises(audio.AudioError, match="missing.wav: audio file not found"):
+        audio.load_wav(tmp_path / "missing.wav")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF not really a wav")
+    with pytest.raises(audio.AudioError, match="bad.wav: cannot read audio"):
+        audio.load_wav(bad)
+
+
+@pytest.mark.parametrize("sr_in,sr_out", [(48000, 16000), (44100, 16000), (8000, 16000)])
+def test_resample_sine(sr_in, sr_out):
+    f, dur = 440.0, 0.5
+    t_in = np.arange(int(sr_in * dur)) / sr_in
+    y = audio.resample(np.sin(2 * math.pi * f * t_in), sr_in, sr_out)
+    n_out = math.ceil(len(t_in) * sr_out / sr_in)
+    assert y.shape == (n_out,) and y.dtype == np.float32
+    t_out = np.arange(n_out) / sr_out
+    inner = slice(200, n_out - 200)  # away from the filter's edge transients
+    np.testing.assert_allclose(y[inner], np.sin(2 * math.pi * f * t_out)[inner], atol=2e-3)
+
+
+def test_resample_identity_and_errors():
+    x = np.arange(5, dtype=np.float32)
+    np.testing.assert_array_equal(audio.resample(x, 16000, 16000), x)
+    with pytest.raises(ValueError, match="positive"):
+        audio.resample(x, 0, 16000)
