@@ -1,0 +1,134 @@
+"""Vectorised Monte Carlo over a stochastic head (prabhu22 Sec. 3.2; DESIGN "Trunk once, heads many").
+
+This module knows models only through three pure functions (closures over
+parameters, e.g. ``functools.partial(model.apply, variables, method=...)``):
+
+* ``prepare_fn(features) -> cache``: deterministic work shared by all passes
+  (leaves ``[B, T, ...]``); run once.
+* ``window_fn(cache_w, key) -> (y [B, b, D], c)``: one stochastic pass over one
+  window of ``b`` frames (``cache_w`` the window's slice ``[B, b, ...]``);
+  ``c`` a scalar (e.g. ``log q - log p`` of the window's weight draw).
+* ``mean_fn(features) -> [B, T, D]``: the deterministic posterior-mean pass.
+
+Keys: pass ``i`` uses ``keys[i] = jax.random.split(rng, n)[i]`` and window
+``j`` of it ``jax.random.fold_in(keys[i], j)`` -- so a (pass, window) draw
+does not depend on how the grid is vectorised or chunked.
+
+Vectorisation: the ``n x W`` grid of (pass, window) draws is flattened; with
+``chunk=None`` it is one ``jax.vmap``; with ``chunk=c`` it is ``jax.lax.map``
+over ``ceil(nW / c)`` chunks of a ``vmap`` of ``c`` draws, so peak memory is
+that of ``c`` draws (plus the ``[n, B, T, D]`` outputs) for any recording
+length. Recordings are zero-padded to whole windows and cropped back.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+
+def _to_windows(x, window: int):
+    """``[B, T, ...]`` -> ``[W, B, b, ...]``, zero-padding T to ``W * b``."""
+    b, t = x.shape[:2]
+    num_windows = -(-t // window)
+    pad = num_windows * window - t
+    x = jnp.pad(x, [(0, 0), (0, pad)] + [(0, 0)] * (x.ndim - 2))
+    x = x.reshape(b, num_windows, window, *x.shape[2:])
+    return jnp.swapaxes(x, 0, 1)
+
+
+def num_windows(num_frames: int, window: int) -> int:
+    """Number of (possibly partial) windows of ``window`` frames in ``num_frames``."""
+    return -(-num_frames // window)
+
+
+def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int,
+                  chunk: int | None = None):
+    """Run ``num_samples`` stochastic passes, windowed, vectorised (and chunked).
+
+    Returns ``(samples [n, B, T, D], c [n, W])`` with ``c[i, j]`` the scalar
+    that ``window_fn`` returned for pass i, window j (e.g. the ``log q - log P``
+    of one weight draw in Eq. (6) of prabhu22; sum it over the grid).
+    """
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    leaves = jax.tree.leaves(cache)
+    batch, num_frames = leaves[0].shape[:2]
+    wins = jax.tree.map(lambda x: _to_windows(x, window), cache)
+    n_win = num_windows(num_frames, window)
+    keys = jax.random.split(rng, num_samples)
+    grid = num_samples * n_win
+    pass_idx = jnp.repeat(jnp.arange(num_samples), n_win)
+    win_idx = jnp.tile(jnp.arange(n_win), num_samples)
+
+    def body(i, j):
+        cache_w = jax.tree.map(lambda x: x[j], wins)
+        return window_fn(cache_w, jax.random.fold_in(keys[i], j))
+
+    if chunk is None or chunk >= grid:
+        ys, cs = jax.vmap(body)(pass_idx, win_idx)
+    else:
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1 or None, got {chunk}")
+        num_chunks = -(-grid // chunk)
+        pad = num_chunks * chunk - grid
+        # Padded grid cells repeat cell 0 and are dropped below.
+        pi = jnp.pad(pass_idx, (0, pad)).reshape(num_chunks, chunk)
+        wi = jnp.pad(win_idx, (0, pad)).reshape(num_chunks, chunk)
+        ys, cs = jax.lax.map(lambda ij: jax.vmap(body)(*ij), (pi, wi))
+        ys = ys.reshape(num_chunks * chunk, *ys.shape[2:])[:grid]
+        cs = cs.reshape(num_chunks * chunk)[:grid]
+    # ys: [n*W, B, b, D] -> [n, B, W*b, D]
+    ys = ys.reshape(num_samples, n_win, batch, window, *ys.shape[3:])
+    ys = jnp.swapaxes(ys, 1, 2).reshape(num_samples, batch, n_win * window, *ys.shape[4:])
+    return ys[:, :, :num_frames], cs.reshape(num_samples, n_win)
+
+
+def sample_std(samples, ddof: int = 1):
+    """Std over the MC passes (axis 0): ``s_hat`` of prabhu22 Sec. 3.2.
+
+    ``ddof=1`` (the unbiased estimator, as the rater std of Eq. (3) and
+    ``torch.std``); with a single pass the spread is undefined and 0 is returned.
+    """
+    if samples.shape[0] <= ddof:
+        return jnp.zeros(samples.shape[1:], samples.dtype)
+    return jnp.std(samples, axis=0, ddof=ddof)
+
+
+def mc_predict(prepare_fn: Callable, window_fn: Callable, mean_fn: Callable, features, rng,
+               num_samples: int = 30, window: int = 50, chunk: int | None = None,
+               return_samples: bool = False, ddof: int = 1) -> dict:
+    """Vectorised MC prediction of prabhu22 Sec. 3.2 on trunk ``features`` ``[B, T, F]``.
+
+    ``m_hat`` is the posterior-mean pass (``mean_fn``), ``s_hat`` the std over
+    the ``num_samples`` passes (:func:`sample_std`); ``samples``
+    ``[n, B, T, D]`` when ``return_samples``.
+    """
+    cache = prepare_fn(features)
+    samples, _ = sample_passes(window_fn, cache, rng, num_samples, window, chunk)
+    out = {"m_hat": mean_fn(features), "s_hat": sample_std(samples, ddof)}
+    if return_samples:
+        out["samples"] = samples
+    return out
+
+
+def loop_passes(window_fn: Callable, cache, rng, num_samples: int, window: int):
+    """Reference: the same draws as :func:`sample_passes` by Python loops over passes and windows."""
+    leaves = jax.tree.leaves(cache)
+    num_frames = leaves[0].shape[1]
+    wins = jax.tree.map(lambda x: _to_windows(x, window), cache)
+    keys = jax.random.split(rng, num_samples)
+    ys, cs = [], []
+    for i in range(num_samples):
+        row_y, row_c = [], []
+        for j in range(num_windows(num_frames, window)):
+            y, c = window_fn(jax.tree.map(lambda x: x[j], wins), jax.random.fold_in(keys[i], j))
+            row_y.append(y)
+            row_c.append(c)
+        ys.append(jnp.concatenate(row_y, axis=1)[:, :num_frames])
+        cs.append(jnp.stack(row_c))
+    return jnp.stack(ys), jnp.stack(cs)

@@ -1,0 +1,151 @@
+"""Bayes-by-Backprop (BBB) dense layers, prabhu22 Sec. 3.2 (after Blundell et al. 2015).
+
+Every weight (and bias) has the variational posterior
+``q(w | theta) = N(mu, sigma)``, ``sigma = softplus(rho)``, initialised with
+``mu ~ U[-0.1, 0.1]`` and ``rho ~ U[-3, -2]`` (prabhu22 Sec. 4.3). The prior
+``P(w)`` is ``N(0, prior_sigma)`` (the paper's N(0, 1)) or Blundell et al.'s
+scale mixture ``pi N(0, sigma1) + (1 - pi) N(0, sigma2)`` (sigmas used as
+given, not through softplus as in the authors' released code).
+
+A :class:`BayesDense` offers three ways to apply it:
+
+* :meth:`BayesDense.mean` -- the posterior means ``mu`` (prabhu22 Sec. 3.2:
+  the prediction ``m_hat`` uses them).
+* :meth:`BayesDense.sample` -- the *faithful* sampler: draw one ``w ~ q`` with
+  a key and return ``x w + b`` together with ``log q(w) - log P(w)`` of that
+  draw (one term of Eq. (6) of prabhu22).
+* :meth:`BayesDense.moments` -- the per-example Gaussian of the pre-activation
+  ``N(x mu_W + mu_b, x^2 sigma_W^2 + sigma_b^2)`` for *local
+  reparameterisation* (Kingma, Salimans & Welling 2015); :func:`local_sample`
+  draws from it. Per example (per frame) this is exactly the distribution of
+  ``x w + b`` under ``w ~ q``, so a frame's predictive marginal is unchanged;
+  only the correlation between frames that shared a weight draw is lost.
+* :meth:`BayesDense.kl` -- the closed-form ``KL(q || P)`` for the Gaussian prior.
+
+Windows of ``b`` frames that share a draw are handled one level up
+(``seru/models/bbb_ser.py``, ``seru/mc.py``): a layer only sees a key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+from seru import losses
+
+PRIORS = ("gaussian", "mixture")
+
+
+@dataclasses.dataclass(frozen=True)
+class Prior:
+    """The weight prior P(w) of Eq. (6) of prabhu22.
+
+    ``kind="gaussian"``: N(0, sigma) (the paper: sigma = 1).
+    ``kind="mixture"``: pi N(0, sigma1) + (1 - pi) N(0, sigma2) (Blundell et al. Eq. (7)).
+    """
+
+    kind: str = "gaussian"
+    sigma: float = 1.0
+    pi: float = 0.5
+    sigma1: float = 1.0
+    sigma2: float = 0.0025
+
+    def __post_init__(self):
+        if self.kind not in PRIORS:
+            raise ValueError(f"unknown prior {self.kind!r}; expected one of {PRIORS}")
+
+    def log_prob(self, w):
+        """``log P(w)`` summed over all elements (Eq. (6) of prabhu22)."""
+        if self.kind == "gaussian":
+            return losses.bbb_log_prior_gaussian(w, self.sigma)
+        return losses.bbb_log_prior_mixture(w, self.pi, self.sigma1, self.sigma2)
+
+
+def uniform_init(low: float, high: float):
+    """Initializer drawing U[low, high) (prabhu22 Sec. 4.3: mu in [-0.1, 0.1], rho in [-3, -2])."""
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, low, high)
+
+    return init
+
+
+def local_sample(mean, var, key):
+    """Draw pre-activations ``mean + sqrt(var) * eps``, ``eps ~ N(0, I)`` (local reparameterisation).
+
+    With ``(mean, var)`` from :meth:`BayesDense.moments` this has, per
+    example, the distribution of ``x w + b`` with ``w ~ q`` of prabhu22
+    Sec. 3.2, at one normal per output unit instead of one per weight.
+    """
+    eps = jax.random.normal(key, mean.shape, mean.dtype)
+    return mean + jnp.sqrt(var) * eps
+
+
+class BayesDense(nn.Module):
+    """Dense layer with a factorised Gaussian weight posterior (prabhu22 Sec. 3.2)."""
+
+    in_features: int
+    features: int
+    mu_init: tuple = (-0.1, 0.1)
+    rho_init: tuple = (-3.0, -2.0)
+
+    def setup(self):
+        shape = (self.in_features, self.features)
+        self.w_mu = self.param("w_mu", uniform_init(*self.mu_init), shape)
+        self.w_rho = self.param("w_rho", uniform_init(*self.rho_init), shape)
+        self.b_mu = self.param("b_mu", uniform_init(*self.mu_init), (self.features,))
+        self.b_rho = self.param("b_rho", uniform_init(*self.rho_init), (self.features,))
+
+    def _params(self, in_features: int):
+        if in_features != self.in_features:
+            raise ValueError(
+                f"BayesDense expects {self.in_features} input features, got {in_features}")
+        return self.w_mu, self.w_rho, self.b_mu, self.b_rho
+
+    def __call__(self, x):
+        return self.mean(x)
+
+    def mean(self, x):
+        """``x mu_W + mu_b``: the layer with its posterior-mean weights."""
+        w_mu, _, b_mu, _ = self._params(x.shape[-1])
+        return x @ w_mu + b_mu
+
+    def sample(self, x, key, prior: Prior | None = None):
+        """Faithful sampler: one draw ``w = mu + softplus(rho) eps`` shared by all of ``x``.
+
+        Returns ``(x w + b, log q(w | theta) - log P(w))``, the second a scalar
+        (one term of the sum in Eq. (6) of prabhu22); it is 0 when ``prior``
+        is None (evaluation, where it is not needed).
+        """
+        w_mu, w_rho, b_mu, b_rho = self._params(x.shape[-1])
+        kw, kb = jax.random.split(key)
+        w = w_mu + losses.softplus_sigma(w_rho) * jax.random.normal(kw, w_mu.shape, w_mu.dtype)
+        b = b_mu + losses.softplus_sigma(b_rho) * jax.random.normal(kb, b_mu.shape, b_mu.dtype)
+        y = x @ w + b
+        if prior is None:
+            return y, jnp.zeros((), y.dtype)
+        complexity = (losses.bbb_log_q(w, w_mu, w_rho) + losses.bbb_log_q(b, b_mu, b_rho)
+                      - prior.log_prob(w) - prior.log_prob(b))
+        return y, complexity
+
+    def moments(self, x):
+        """Mean and variance of ``x w + b`` under ``q`` for each row of ``x``.
+
+        ``E = x mu_W + mu_b`` and ``Var = x^2 sigma_W^2 + sigma_b^2`` (elementwise
+        square of x): local reparameterisation of the BBB layer of prabhu22
+        Sec. 3.2 (Kingma et al. 2015, Eq. (6)).
+        """
+        w_mu, w_rho, b_mu, b_rho = self._params(x.shape[-1])
+        mean = x @ w_mu + b_mu
+        var = (x * x) @ jnp.square(losses.softplus_sigma(w_rho)) + jnp.square(
+            losses.softplus_sigma(b_rho))
+        return mean, var
+
+    def kl(self, prior_sigma: float = 1.0):
+        """Closed-form ``KL(q || N(0, prior_sigma))`` of all weights and biases (Eq. (5) of prabhu22)."""
+        w_mu, w_rho, b_mu, b_rho = self._params(self.in_features)
+        return (losses.bbb_kl_gaussian(w_mu, w_rho, prior_sigma)
+                + losses.bbb_kl_gaussian(b_mu, b_rho, prior_sigma))

@@ -1,0 +1,154 @@
+"""The end-to-end BBB model of prabhu22 (Fig. 1): deterministic trunk + stochastic head.
+
+* trunk: :class:`seru.models.extractors.Extractor` (conv + 2 x LSTM 256), run once.
+* head: :class:`BBBHead`, BBB layers ``256 -> 512 -> 256 -> out`` with PReLU
+  between them (linear output), one output vector per 40 ms frame.
+
+The head's weights are drawn once per window of ``b`` frames (prabhu22
+Sec. 3.2, b = 50) and shared by every frame of the window (and by every
+sequence of the batch, as in the authors' model). The window bookkeeping (the
+``(pass, window)`` grid, keys, chunking) lives in ``seru/mc.py``; the head
+offers three pure pieces it composes:
+
+* :meth:`BBBHead.prepare` -- the deterministic part, once for all passes:
+  the features themselves (``faithful``), or the first layer's per-frame
+  pre-activation mean and variance (``local``);
+* :meth:`BBBHead.window` -- one stochastic pass over one window (a slice of
+  ``prepare``'s output) with one key; returns the outputs and, for the
+  faithful sampler, ``log q(w) - log P(w)`` of its draw;
+* :meth:`BBBHead.mean` -- the posterior-mean pass (``m_hat`` of prabhu22 Sec. 3.2).
+
+Samplers (config ``model.sampler``):
+
+* ``"faithful"`` -- draw every weight per (pass, window): the reference.
+* ``"local"`` -- local reparameterisation: pre-activations drawn per frame
+  from ``N(x mu, x^2 sigma^2)``; same per-frame marginals, about 7x fewer
+  normals, first layer's moments computed once; the complexity term is the
+  closed-form KL (Gaussian prior only).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+from seru.models.bayes import BayesDense, Prior, local_sample
+from seru.models.extractors import Extractor
+
+SAMPLERS = ("faithful", "local")
+
+
+class BBBHead(nn.Module):
+    """BBB MLP ``in -> hidden... -> out`` with PReLU (prabhu22 Sec. 3.1, uncertainty layer)."""
+
+    in_features: int
+    out_features: int
+    hidden: Sequence[int] = (512, 256)
+    sampler: str = "faithful"
+    prior: Prior = Prior()
+
+    def setup(self):
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; expected one of {SAMPLERS}")
+        if self.sampler == "local" and self.prior.kind != "gaussian":
+            raise ValueError(
+                "sampler 'local' uses the closed-form KL and needs prior 'gaussian'; "
+                f"got prior {self.prior.kind!r} (use sampler 'faithful')")
+        sizes = (self.in_features, *self.hidden, self.out_features)
+        self.layers = [BayesDense(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+        # PyTorch's PReLU default slope 0.25 (the authors' model).
+        self.acts = [nn.PReLU(negative_slope_init=0.25) for _ in self.hidden]
+
+    def __call__(self, x):
+        return self.mean(x)
+
+    def mean(self, x):
+        """The head with posterior-mean weights mu_w (``m_hat``, prabhu22 Sec. 3.2)."""
+        for i, layer in enumerate(self.layers):
+            x = layer.mean(x)
+            if i < len(self.acts):
+                x = self.acts[i](x)
+        return x
+
+    def prepare(self, x):
+        """Deterministic per-frame cache shared by all passes (leaves ``[B, T, ...]``)."""
+        if self.sampler == "faithful":
+            return {"x": x}
+        mean, var = self.layers[0].moments(x)
+        return {"mean": mean, "var": var}
+
+    def window(self, cache, key, with_complexity: bool = False):
+        """One pass over one window of frames with one key.
+
+        ``cache``: a slice ``[B, b, ...]`` of :meth:`prepare`'s output.
+        Returns ``(y [B, b, out], c)``. Faithful sampler: one weight draw per
+        layer for the whole window, and ``c = sum_layers log q(w|theta) - log P(w)``
+        of that draw (one window's term of Eq. (6) of prabhu22) if
+        ``with_complexity`` else 0. Local sampler: per-frame pre-activations
+        (:func:`seru.models.bayes.local_sample`), ``c = 0`` (use :meth:`kl`).
+        """
+        keys = jax.random.split(key, len(self.layers))
+        if self.sampler == "faithful":
+            x, total = cache["x"], 0.0
+            prior = self.prior if with_complexity else None
+            for i, layer in enumerate(self.layers):
+                x, c = layer.sample(x, keys[i], prior)
+                total = total + c
+                if i < len(self.acts):
+                    x = self.acts[i](x)
+            return x, jnp.asarray(total, x.dtype)
+        x = local_sample(cache["mean"], cache["var"], keys[0])
+        for i, layer in enumerate(self.layers[1:], start=1):
+            x = self.acts[i - 1](x)
+            mean, var = layer.moments(x)
+            x = local_sample(mean, var, keys[i])
+        return x, jnp.zeros((), x.dtype)
+
+    def kl(self):
+        """Closed-form KL(q || P) of every head weight (Eq. (5) of prabhu22, Gaussian prior)."""
+        if self.prior.kind != "gaussian":
+            raise ValueError(f"closed-form KL needs prior 'gaussian', got {self.prior.kind!r}")
+        return sum(layer.kl(self.prior.sigma) for layer in self.layers)
+
+
+class BBBSER(nn.Module):
+    """prabhu22's model: :class:`Extractor` trunk + :class:`BBBHead`.
+
+    Use through ``apply(..., method=...)``: ``trunk(audio, train)`` ->
+    ``[B, T, lstm_size]``; ``head_mean``, ``head_prepare``, ``head_window``,
+    ``head_kl`` as in :class:`BBBHead`. ``__call__`` (used by ``init``) is the
+    deterministic posterior-mean model.
+    """
+
+    out_features: int = 1
+    lstm_size: int = 256
+    hidden: Sequence[int] = (512, 256)
+    dropout: float = 0.5
+    sampler: str = "faithful"
+    prior: Prior = Prior()
+
+    def setup(self):
+        self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout)
+        self.head = BBBHead(self.lstm_size, self.out_features, tuple(self.hidden),
+                            self.sampler, self.prior)
+
+    def __call__(self, audio, train: bool = False):
+        return self.head.mean(self.trunk(audio, train))
+
+    def trunk(self, audio, train: bool = False):
+        return self.extractor(audio, train)
+
+    def head_mean(self, features):
+        return self.head.mean(features)
+
+    def head_prepare(self, features):
+        return self.head.prepare(features)
+
+    def head_window(self, cache, key, with_complexity: bool = False):
+        return self.head.window(cache, key, with_complexity)
+
+    def head_kl(self):
+        return self.head.kl()

@@ -1,0 +1,133 @@
+"""Paralinguistic feature extractor of prabhu22 (Sec. 3.1, Fig. 1).
+
+Raw 16 kHz audio -> 3 x (Conv1D + ReLU + max-pool + dropout) -> 2 stacked
+LSTM layers, after Tzirakis et al. (prabhu22 ref. [8], hyper-parameters of
+ref. [27]): filters (50, 125, 125), kernels (8, 6, 6), pools (10, 5, 5).
+
+Frame reshaping. The three pools shrink time by 10 * 5 * 5 = 250 samples, so
+a 40 ms frame of 640 samples becomes 640 / 250 = 2.56 conv positions of 125
+channels = 320 values. We run the convolutions over the whole recording
+(``[B, T*640]``, channels last, ``SAME`` padding), giving ``[B, 2.56 T, 125]``,
+and cut the *time-major* flat stream into frames of 320: frame t holds the
+125-channel vectors of positions [2.56 t, 2.56 (t + 1)), i.e. exactly the
+conv outputs whose pooled window starts inside the frame's 640 samples.
+(A channel-major ``view`` of a ``[B, 125, L]`` tensor would mix far-apart
+times into one frame; we do not do that.) The exact length needs T * 640 to
+be a multiple of 250 * 64 = 16000 samples (25 frames, 1 s): the audio is
+zero-padded at the end to the next such multiple and the frames beyond T are
+dropped. The LSTM runs forward in time, so end padding never changes frame
+t < T's LSTM output; only the last conv position of frame T-1 can see
+padding through the conv's receptive field.
+
+The LSTM is our own cell (standard i, f, g, o gates): the input projection
+``x @ W_i`` of every frame is one large matmul outside the recurrence, and
+``jax.lax.scan`` only carries ``h @ W_h`` -- much faster on CPU than a cell
+that projects the input inside the scan.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+#: Samples per 40 ms frame at 16 kHz.
+FRAME_SAMPLES = 640
+#: Audio is padded to a multiple of this many samples (25 frames, 1 s).
+_PAD_QUANTUM = 16000
+
+
+class LSTM(nn.Module):
+    """One forward LSTM layer over ``[B, T, D]`` -> ``[B, T, features]``.
+
+    Gates (Hochreiter & Schmidhuber; PyTorch's layout i, f, g, o)::
+
+        z_t = x_t W_i + h_{t-1} W_h + b
+        c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g);  h_t = sigmoid(o) tanh(c_t)
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x):
+        h = self.features
+        w_i = self.param("w_i", nn.initializers.lecun_normal(), (x.shape[-1], 4 * h))
+        w_h = self.param("w_h", nn.initializers.orthogonal(), (h, 4 * h))
+        b = self.param("b", nn.initializers.zeros, (4 * h,))
+        xz = jnp.einsum("btd,dk->tbk", x, w_i) + b  # time-major [T, B, 4H]
+
+        def step(carry, z_in):
+            c, hh = carry
+            z = z_in + hh @ w_h
+            i, f, g, o = jnp.split(z, 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+            hh = jax.nn.sigmoid(o) * jnp.tanh(c)
+            return (c, hh), hh
+
+        zeros = jnp.zeros((x.shape[0], h), x.dtype)
+        _, hs = jax.lax.scan(step, (zeros, zeros), xz)
+        return jnp.swapaxes(hs, 0, 1)
+
+
+class ConvFrontEnd(nn.Module):
+    """3 x (Conv1D, ReLU, max-pool, dropout) on raw audio -> ``[B, T, 320]`` frames."""
+
+    filters: Sequence[int] = (50, 125, 125)
+    kernels: Sequence[int] = (8, 6, 6)
+    pools: Sequence[int] = (10, 5, 5)
+    dropout: float = 0.5
+
+    @nn.compact
+    def __call__(self, audio, train: bool = False):
+        if audio.ndim != 2:
+            raise ValueError(f"audio must be [batch, samples], got shape {audio.shape}")
+        num_samples = audio.shape[1]
+        if num_samples % FRAME_SAMPLES:
+            raise ValueError(
+                f"audio length {num_samples} is not a multiple of {FRAME_SAMPLES} "
+                "samples (40 ms frames at 16 kHz)")
+        num_frames = num_samples // FRAME_SAMPLES
+        total_pool = 1
+        for p in self.pools:
+            total_pool *= p
+        if (FRAME_SAMPLES * self.filters[-1]) % total_pool:
+            raise ValueError(
+                f"pools {tuple(self.pools)} (product {total_pool}) do not split a "
+                f"{FRAME_SAMPLES}-sample frame into a whole number of features")
+        quantum = _PAD_QUANTUM if total_pool == 250 else FRAME_SAMPLES * total_pool
+        padded = -(-num_samples // quantum) * quantum
+        x = jnp.pad(audio, ((0, 0), (0, padded - num_samples)))[..., None]
+        for f, k, p in zip(self.filters, self.kernels, self.pools):
+            x = nn.Conv(f, (k,), padding="SAME")(x)
+            x = nn.relu(x)
+            x = nn.max_pool(x, (p,), strides=(p,))
+            x = nn.Dropout(self.dropout, deterministic=not train)(x)
+        b, length, c = x.shape
+        per_frame = length * c * FRAME_SAMPLES // padded
+        x = x.reshape(b, padded // FRAME_SAMPLES, per_frame)
+        return x[:, :num_frames]
+
+
+class Extractor(nn.Module):
+    """The deterministic trunk of prabhu22 Fig. 1: conv front end + 2 x LSTM(256).
+
+    ``audio`` ``[B, T*640]`` at 16 kHz -> features ``[B, T, lstm_size]``.
+    Dropout (rate ``dropout``, rng stream ``"dropout"``) acts after every
+    pooling layer when ``train`` is true.
+    """
+
+    lstm_size: int = 256
+    num_lstm: int = 2
+    dropout: float = 0.5
+    filters: Sequence[int] = (50, 125, 125)
+    kernels: Sequence[int] = (8, 6, 6)
+    pools: Sequence[int] = (10, 5, 5)
+
+    @nn.compact
+    def __call__(self, audio, train: bool = False):
+        x = ConvFrontEnd(self.filters, self.kernels, self.pools, self.dropout)(audio, train)
+        for _ in range(self.num_lstm):
+            x = LSTM(self.lstm_size)(x)
+        return x
