@@ -1,0 +1,66 @@
+"""Orbax checkpoints of a run: the last k, plus the best by each selection rule.
+
+Layout under ``workdir/checkpoints/``::
+
+    latest/<step>/            the last ``keep`` checkpoints (resume from the newest)
+    best_train_loss/<step>/   the epoch with the lowest mean training loss (prabhu22 Sec. 4.3)
+    best_dev/<step>/          the best periodic dev evaluation (``config.train.select_by``)
+
+Each checkpoint holds the train state (a pytree: ``step``, ``params``,
+``opt_state``) and a JSON dict of loop bookkeeping (best values so far, the
+running epoch loss) so that a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orbax.checkpoint as ocp
+
+KINDS = ("latest", "best_train_loss", "best_dev")
+
+
+class Checkpoints:
+    """The run's checkpoint managers (one per kind)."""
+
+    def __init__(self, directory: str | Path, keep: int = 3, read_only: bool = False):
+        self.directory = Path(directory).absolute()
+        self.managers = {}
+        for kind in KINDS:
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=keep if kind == "latest" else 1, create=not read_only,
+                enable_async_checkpointing=False, read_only=read_only)
+            self.managers[kind] = ocp.CheckpointManager(
+                self.directory / kind, options=options,
+                item_names=("state", "meta"))
+
+    def save(self, kind: str, step: int, state: Any, meta: dict) -> None:
+        mngr = self.managers[kind]
+        if step in mngr.all_steps():
+            return
+        mngr.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                meta=ocp.args.JsonSave(meta)))
+        mngr.wait_until_finished()
+
+    def latest_step(self, kind: str = "latest") -> int | None:
+        return self.managers[kind].latest_step()
+
+    def all_steps(self, kind: str = "latest") -> list[int]:
+        return list(self.managers[kind].all_steps())
+
+    def restore(self, kind: str, abstract_state: Any, step: int | None = None):
+        """``(state, meta)`` of checkpoint ``step`` (default: the newest) of ``kind``."""
+        mngr = self.managers[kind]
+        step = mngr.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(
+                f"no {kind!r} checkpoint in {self.directory / kind}: train first "
+                f"(python -m seru.train --workdir {self.directory.parent} ...)")
+        out = mngr.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+        return out["state"], dict(out["meta"])
+
+    def close(self) -> None:
+        for m in self.managers.values():
+            m.close()

@@ -1,0 +1,374 @@
+"""The input pipeline: corpus records -> fixed-shape numpy batches.
+
+``data/`` knows no model and no loop: this module turns the records of a corpus
+(``seru/data/schema.py``) into the arrays a system consumes, with the targets
+computed by ``seru/data/labels.py`` from the config. Everything is cached in
+memory once (the corpora we train on CPU are small).
+
+The dataset interface
+---------------------
+``build(config)`` dispatches on ``config.data.input``:
+
+* ``'raw_audio'``: continuous corpora (this module, :class:`ContinuousDataset`);
+* ``'functionals'``: utterance-level functionals (``seru.data.features.build_dataset(config)``).
+
+Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing else):
+
+``example_batch() -> dict[str, np.ndarray]``
+    one training batch of the exact shapes/dtypes of every batch (for ``System.init``).
+``steps_per_epoch: int``
+    number of training batches of one epoch.
+``train_iter(seed, epoch) -> Iterator[dict[str, np.ndarray]]``
+    the ``steps_per_epoch`` training batches of that epoch, a pure function of
+    ``(seed, epoch)`` (a resumed run sees the same batches). Every batch has the
+    same shapes (pad + ``mask``); the leading axis is the *process-local* batch
+    (``config.data.batch_size // jax.process_count()``).
+``eval_iter(split) -> Iterator[tuple[dict, dict]]``
+    ``(batch, meta)`` pairs covering every item of ``split`` once, fixed shapes;
+    ``meta`` has ``ids`` (list of str; ``''`` for padding rows), ``starts``
+    (int array [B]: first frame of the segment inside its item) and ``lengths``
+    (int array [B]: valid frames of the row; 0 for padding rows). Utterance
+    datasets use ``starts = 0`` and ``lengths = 1``.
+``targets(split) -> dict[str, dict[str, np.ndarray]]``
+    per item id, the whole-item targets (``gold``, ``std``, ``num_raters``
+    ``[T, D]``, ``mask`` ``[T]``, and ``ratings`` ``[T, D, A]`` for the plots).
+``splits: tuple[str, ...]`` and ``dimensions: tuple[str, ...]``.
+
+:func:`reassemble` turns the per-row outputs of ``eval_iter`` batches back into
+whole-item arrays.
+
+Continuous batches (``raw_audio``): ``audio`` float32 ``[B, T*640]`` at 16 kHz;
+``gold``, ``std``, ``num_raters`` float32 ``[B, T, D]``; ``mask`` float32 ``[B, T]``
+(1 = a real frame with at least one rating). Frame ``t`` covers audio samples
+``[t*640, (t+1)*640)``. Missing targets (NaN: no rater, or fewer than two raters
+for the std) are written as 0; ``std`` of a frame with a single rater is 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+FRAME_SAMPLES = 640  # 40 ms at 16 kHz (schema.FRAME_HOP_S)
+GOLD_STANDARDS = ("mean", "ewe", "avec")
+INPUTS = ("raw_audio", "functionals")
+
+
+# ----------------------------------------------------------------------------
+# Per-recording preprocessing
+# ----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Recording:
+    """One preprocessed continuous recording, whole."""
+
+    id: str
+    speaker: str
+    audio: np.ndarray       # float32 [T * 640]
+    gold: np.ndarray        # float32 [T, D], NaN where no rater
+    std: np.ndarray         # float32 [T, D], 0 where < 2 raters (labels.rater_std)
+    num_raters: np.ndarray  # float32 [T, D]
+    ratings: np.ndarray     # float32 [T, D, A], NaN = missing
+
+    @property
+    def num_frames(self) -> int:
+        return self.gold.shape[0]
+
+    @property
+    def mask(self) -> np.ndarray:
+        """1 where every dimension has at least one rating."""
+        return np.all(self.num_raters > 0, axis=-1).astype(np.float32)
+
+
+def _gold_fn(name: str):
+    from seru.data import labels
+
+    return {"mean": labels.mean_rating, "ewe": labels.ewe,
+            "avec": labels.avec_gold_standard}[name]
+
+
+def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold: str = "mean",
+                      delay_frames: int = 0, where: str = "") -> Recording:
+    """Targets and aligned 16 kHz audio of one continuous record (schema.py).
+
+    Targets come from ``seru/data/labels.py``: the gold standard (``gold``:
+    mean of the raters, EWE (Eq. (1) of han17) or the AVEC 2016 gold standard),
+    the unbiased rater std (Sec. 3 of prabhu22: s_t) and the number of raters.
+    ``delay_frames`` shifts the ratings earlier by that many frames (annotation
+    delay compensation, han17) before any target is computed. Audio is
+    resampled to 16 kHz if needed, then truncated / zero-padded to
+    ``frames * 640`` samples. ``where`` names the record in error messages.
+    """
+    from seru.data import labels
+    from seru.data.schema import decode_text
+
+    rid = decode_text(record.get("id", where))
+    where = where or rid
+    if gold not in GOLD_STANDARDS:
+        raise ValueError(f"data.gold must be one of {GOLD_STANDARDS}, got {gold!r}")
+    per_dim = []
+    for dim in dimensions:
+        if dim not in record:
+            raise KeyError(f"record {where}: no rating dimension {dim!r}; the record has "
+                           f"{sorted(k for k in record if k not in ('audio', 'id', 'speaker'))}")
+        r = np.asarray(record[dim], np.float32)
+        if r.ndim != 2:
+            raise ValueError(f"record {where}, dimension {dim!r}: expected ratings of shape "
+                             f"[frames, annotators], got shape {r.shape}")
+        per_dim.append(r)
+    n_frames = {r.shape[0] for r in per_dim}
+    if len(n_frames) != 1:
+        raise ValueError(f"record {where}: dimensions {list(dimensions)} have different "
+                         f"frame counts {[r.shape[0] for r in per_dim]}")
+    (n_frames,) = n_frames
+    n_ann = max(r.shape[1] for r in per_dim)
+    ratings = np.full((n_frames, len(dimensions), n_ann), np.nan, np.float32)
+    for d, r in enumerate(per_dim):
+        if delay_frames:
+            r = np.asarray(labels.shift_labels(r, delay_frames, axis=0), np.float32)
+        ratings[:, d, : r.shape[1]] = r
+    gold_fn = _gold_fn(gold)
+    g = np.stack([np.asarray(gold_fn(ratings[:, d]), np.float32)
+                  for d in range(len(dimensions))], axis=-1)
+    n = np.asarray(labels.num_raters(ratings), np.float32)
+    s = np.asarray(labels.rater_std(ratings, min_raters=2), np.float32)
+    g = np.where(n > 0, g, np.nan).astype(np.float32)
+
+    audio = np.asarray(record["audio"], np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"record {where}: audio must be mono [samples], got shape {audio.shape}")
+    sr = int(np.asarray(record.get("sample_rate", SAMPLE_RATE)))
+    if sr != SAMPLE_RATE:
+        from seru.data import audio as audio_lib
+
+        audio = np.asarray(audio_lib.resample(audio, sr, SAMPLE_RATE), np.float32)
+    want = n_frames * FRAME_SAMPLES
+    audio = audio[:want] if audio.shape[0] >= want else np.pad(audio, (0, want - audio.shape[0]))
+    return Recording(id=rid, speaker=decode_text(record.get("speaker", "")), audio=audio,
+                     gold=g, std=s, num_raters=n, ratings=ratings)
+
+
+def _fill(x: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(x, nan=0.0).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------
+# Continuous dataset
+# ----------------------------------------------------------------------------
+
+
+class ContinuousDataset:
+    """In-memory continuous corpus: random training crops, segmented evaluation.
+
+    Args:
+      recordings: ``{split: [Recording, ...]}``.
+      seq_len: training crop length in frames (prabhu22: 300 frames = 12 s).
+      batch_size: the *global* training batch (prabhu22: 5).
+      eval_seq_len: evaluation segment length in frames (bounded memory).
+      eval_batch_size: global evaluation batch.
+      train_split: the split the training crops come from.
+      process_index, process_count: this host's share of each global batch.
+    """
+
+    def __init__(self, recordings: Mapping[str, Sequence[Recording]], *, seq_len: int,
+                 batch_size: int, eval_seq_len: int, eval_batch_size: int,
+                 train_split: str = "train", dimensions: Sequence[str] = (),
+                 process_index: int = 0, process_count: int = 1):
+        if train_split not in recordings or not recordings[train_split]:
+            raise ValueError(f"no recordings in the training split {train_split!r}; "
+                             f"splits: {sorted(recordings)}")
+        for name, b in (("data.batch_size", batch_size), ("eval.batch_size", eval_batch_size)):
+            if b % process_count:
+                raise ValueError(f"{name}={b} is not divisible by the {process_count} processes")
+        self.recordings = {k: list(v) for k, v in recordings.items()}
+        self.splits = tuple(self.recordings)
+        self.dimensions = tuple(dimensions)
+        self.seq_len, self.batch_size = int(seq_len), int(batch_size)
+        self.eval_seq_len, self.eval_batch_size = int(eval_seq_len), int(eval_batch_size)
+        self.train_split = train_split
+        self.process_index, self.process_count = process_index, process_count
+        train = self.recordings[train_split]
+        # An epoch draws as many crops as it takes to cover the training frames once.
+        self.crops_per_epoch = sum(-(-r.num_frames // self.seq_len) for r in train)
+        self.steps_per_epoch = max(1, self.crops_per_epoch // self.batch_size)
+        self.num_dims = train[0].gold.shape[1]
+
+    # -- training ----------------------------------------------------------------
+
+    def crops(self, seed: int, epoch: int) -> list[tuple[int, int]]:
+        """The epoch's ``(recording index, start frame)`` crops, in batch order.
+
+        A pure function of ``(seed, epoch)``; starts are uniform over the valid
+        range; a recording shorter than ``seq_len`` is cropped at 0 and padded.
+        """
+        rng = np.random.default_rng([int(seed), int(epoch)])
+        out = []
+        for i, r in enumerate(self.recordings[self.train_split]):
+            n = -(-r.num_frames // self.seq_len)
+            hi = max(r.num_frames - self.seq_len, 0)
+            out += [(i, int(s)) for s in rng.integers(0, hi + 1, size=n)]
+        order = rng.permutation(len(out))
+        total = self.steps_per_epoch * self.batch_size
+        # Fewer crops than one batch (tiny corpora): repeat the permutation.
+        order = np.resize(order, max(total, len(order)))[:total]
+        return [out[j] for j in order]
+
+    def _segment(self, rec: Recording, start: int, length: int) -> dict[str, np.ndarray]:
+        """Frames ``[start, start+length)`` of ``rec``, zero-padded, with the mask."""
+        t = np.arange(start, start + length)
+        ok = t < rec.num_frames
+        idx = np.where(ok, t, 0)
+        audio = rec.audio.reshape(rec.num_frames, FRAME_SAMPLES)[idx] * ok[:, None]
+        m = rec.mask[idx] * ok
+        def tgt(x):
+            return _fill(x[idx]) * ok[:, None]
+        return {"audio": audio.reshape(-1).astype(np.float32), "gold": tgt(rec.gold),
+                "std": tgt(rec.std), "num_raters": tgt(rec.num_raters),
+                "mask": m.astype(np.float32)}
+
+    def _local_rows(self, rows: list, global_batch: int) -> list:
+        per = global_batch // self.process_count
+        return rows[self.process_index * per:(self.process_index + 1) * per]
+
+    def train_iter(self, seed: int, epoch: int) -> Iterator[dict[str, np.ndarray]]:
+        recs = self.recordings[self.train_split]
+        crops = self.crops(seed, epoch)
+        for b in range(self.steps_per_epoch):
+            rows = self._local_rows(crops[b * self.batch_size:(b + 1) * self.batch_size],
+                                    self.batch_size)
+            yield _stack([self._segment(recs[i], s, self.seq_len) for i, s in rows])
+
+    def example_batch(self) -> dict[str, np.ndarray]:
+        rec = self.recordings[self.train_split][0]
+        return _stack([self._segment(rec, 0, self.seq_len)] * (self.batch_size // self.process_count))
+
+    # -- evaluation --------------------------------------------------------------
+
+    def segments(self, split: str) -> list[tuple[int, int, int]]:
+        """``(recording index, start, valid length)`` of every evaluation segment."""
+        self._check_split(split)
+        out = []
+        for i, r in enumerate(self.recordings[split]):
+            for s in range(0, r.num_frames, self.eval_seq_len):
+                out.append((i, s, min(self.eval_seq_len, r.num_frames - s)))
+        return out
+
+    def eval_iter(self, split: str) -> Iterator[tuple[dict, dict]]:
+        recs = self.recordings[split]
+        segs = self.segments(split)
+        bs = self.eval_batch_size
+        empty = Recording("", "", np.zeros(FRAME_SAMPLES, np.float32),
+                          *(np.zeros((1, self.num_dims), np.float32),) * 3,
+                          np.zeros((1, self.num_dims, 1), np.float32))
+        for b in range(0, len(segs), bs):
+            rows = segs[b:b + bs]
+            rows = rows + [(-1, 0, 0)] * (bs - len(rows))
+            rows = self._local_rows(rows, bs)
+            items = [self._segment(recs[i] if i >= 0 else empty, s, self.eval_seq_len)
+                     for i, s, _ in rows]
+            batch = _stack(items)
+            if any(i < 0 for i, _, _ in rows):
+                batch["mask"] *= np.array([[i >= 0] for i, _, _ in rows], np.float32)
+            meta = {"ids": [recs[i].id if i >= 0 else "" for i, _, _ in rows],
+                    "starts": np.array([s for _, s, _ in rows], np.int64),
+                    "lengths": np.array([n for _, _, n in rows], np.int64)}
+            yield batch, meta
+
+    def targets(self, split: str) -> dict[str, dict[str, np.ndarray]]:
+        self._check_split(split)
+        return {r.id: {"gold": _fill(r.gold), "std": _fill(r.std),
+                       "num_raters": r.num_raters, "mask": r.mask, "ratings": r.ratings}
+                for r in self.recordings[split]}
+
+    def _check_split(self, split):
+        if split not in self.recordings:
+            raise ValueError(f"no split {split!r}; this corpus has {list(self.recordings)}")
+
+
+def _stack(items: list[dict]) -> dict[str, np.ndarray]:
+    return {k: np.stack([it[k] for it in items]) for k in items[0]}
+
+
+def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapping[str, Any]],
+               time_axis: int = 1) -> dict[str, dict[str, np.ndarray]]:
+    """Whole-item arrays from per-segment outputs of :meth:`ContinuousDataset.eval_iter`.
+
+    ``outputs[i][key]`` has the rows of batch ``i`` on axis 0 (or, for keys
+    with a leading sample axis such as ``samples``, on axis 1) and time on
+    ``time_axis`` (relative to the row axis). Padding rows (``id == ''``) and
+    padded frames are dropped; segments are placed at their ``starts``.
+    """
+    pieces: dict[str, dict[str, list]] = {}
+    for out, meta in zip(outputs, metas):
+        for row, (rid, start, n) in enumerate(zip(meta["ids"], meta["starts"], meta["lengths"])):
+            if not rid:
+                continue
+            for key, val in out.items():
+                val = np.asarray(val)
+                row_axis = 1 if key == "samples" else 0
+                x = np.take(val, row, axis=row_axis)
+                ax = time_axis - 1 + row_axis
+                if x.ndim > ax:
+                    x = np.take(x, np.arange(n), axis=ax)
+                pieces.setdefault(rid, {}).setdefault(key, []).append((int(start), x, ax))
+    result = {}
+    for rid, keys in pieces.items():
+        result[rid] = {}
+        for key, segs in keys.items():
+            segs.sort(key=lambda p: p[0])
+            ax = segs[0][2]
+            if segs[0][1].ndim > ax:
+                result[rid][key] = np.concatenate([x for _, x, _ in segs], axis=ax)
+            else:  # per-row scalars: keep the first segment's value
+                result[rid][key] = segs[0][1]
+    return result
+
+
+# ----------------------------------------------------------------------------
+# Building from a config
+# ----------------------------------------------------------------------------
+
+
+def load_recordings(config, splits: Sequence[str] | None = None) -> dict[str, list[Recording]]:
+    """Loads the corpus named by ``config.data`` and preprocesses every record of ``splits``."""
+    from seru.data import corpora
+
+    d = config.data
+    _, sources = corpora.load(d.corpus, d.variant or None, d.data_dir or None,
+                              d.manual_dir or None, build=d.build)
+    splits = splits or [s for s in (d.train_split, d.dev_split, d.test_split) if s]
+    out = {}
+    for split in dict.fromkeys(splits):
+        if split not in sources:
+            raise ValueError(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
+                             f"splits: {sorted(sources)}")
+        src = sources[split]
+        n = len(src) if not d.max_recordings else min(len(src), d.max_recordings)
+        out[split] = [preprocess_record(src[i], d.dimensions, d.gold, d.delay_frames,
+                                        where=f"{d.corpus}/{split}[{i}]") for i in range(n)]
+    return out
+
+
+def from_recordings(recordings, config, process_index: int = 0,
+                    process_count: int = 1) -> ContinuousDataset:
+    d = config.data
+    return ContinuousDataset(
+        recordings, seq_len=d.seq_len, batch_size=d.batch_size, eval_seq_len=d.eval_seq_len,
+        eval_batch_size=config.eval.batch_size, train_split=d.train_split,
+        dimensions=d.dimensions, process_index=process_index, process_count=process_count)
+
+
+def build(config, process_index: int = 0, process_count: int = 1):
+    """The dataset of ``config`` (see the module docstring for the interface)."""
+    kind = config.data.input
+    if kind == "raw_audio":
+        return from_recordings(load_recordings(config), config, process_index, process_count)
+    if kind == "functionals":
+        from seru.data import features
+
+        return features.build_dataset(config)
+    raise ValueError(f"config.data.input must be one of {INPUTS}, got {kind!r}")

@@ -1,0 +1,97 @@
+"""Figures of an evaluation (matplotlib, Agg backend; files only, no display).
+
+* :func:`plot_recording`: like prabhu22 Fig. 2, the annotators' individual
+  ratings of one recording over time with their mean +- std, and the
+  predicted mean +- predicted std (m_hat +- s_hat).
+* :func:`plot_std_scatter`: predicted s_hat against the raters' std, frame by
+  frame, with the identity line and their CCC.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from seru.data.schema import FRAME_HOP_S
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_recording(targets: Mapping[str, np.ndarray], preds: Mapping[str, np.ndarray], dim: int,
+                   path: str | Path, title: str = "") -> Path:
+    """Annotators' ratings, their mean +- std, and m_hat +- s_hat over time (prabhu22 Fig. 2).
+
+    ``targets`` holds ``ratings`` [T, D, A] (NaN = missing), ``gold``, ``std``
+    and ``mask``; ``preds`` holds ``m_hat``, ``s_hat`` [T, D].
+    """
+    plt = _plt()
+    mask = np.asarray(targets["mask"]) > 0
+    t = np.arange(mask.shape[0]) * FRAME_HOP_S
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(11, 6), sharex=True,
+                                  gridspec_kw={"height_ratios": [2, 1]})
+    ratings = np.asarray(targets["ratings"])[:, dim]
+    for a in range(ratings.shape[1]):
+        ax.plot(t, ratings[:, a], color="0.6", lw=0.6, alpha=0.7,
+                label="annotators" if a == 0 else None)
+    gold = np.where(mask, np.asarray(targets["gold"])[:, dim], np.nan)
+    std = np.where(mask, np.asarray(targets["std"])[:, dim], np.nan)
+    ax.fill_between(t, gold - std, gold + std, color="tab:blue", alpha=0.15,
+                    label="raters: mean ± std")
+    ax.plot(t, gold, color="tab:blue", lw=1.2, label="raters: mean (m)")
+    m_hat, s_hat = np.asarray(preds["m_hat"])[:, dim], np.asarray(preds["s_hat"])[:, dim]
+    ax.fill_between(t, m_hat - s_hat, m_hat + s_hat, color="tab:red", alpha=0.2,
+                    label="predicted: m̂ ± ŝ")
+    ax.plot(t, m_hat, color="tab:red", lw=1.2, label="predicted: m̂")
+    ax.set_ylabel("rating")
+    ax.legend(loc="upper right", fontsize=8, ncol=3)
+    ax.set_title(title)
+    ax2.plot(t, std, color="tab:blue", lw=1.0, label="raters' std (s)")
+    ax2.plot(t, s_hat, color="tab:red", lw=1.0, label="predicted ŝ")
+    ax2.set_xlabel("time (s)")
+    ax2.set_ylabel("std")
+    ax2.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _ccc(x, y):
+    """Lin's CCC with population moments (Eq. (1) of prabhu22)."""
+    mx, my = x.mean(), y.mean()
+    cov = ((x - mx) * (y - my)).mean()
+    return 2 * cov / (x.var() + y.var() + (mx - my) ** 2 + 1e-12)
+
+
+def plot_std_scatter(s_hat: np.ndarray, std: np.ndarray, path: str | Path,
+                     title: str = "", max_points: int = 20_000) -> Path:
+    """Predicted s_hat vs the raters' std, frame by frame (every frame of a split)."""
+    plt = _plt()
+    s_hat, std = np.asarray(s_hat).ravel(), np.asarray(std).ravel()
+    idx = np.arange(s_hat.size)
+    if s_hat.size > max_points:
+        idx = np.random.default_rng(0).choice(s_hat.size, max_points, replace=False)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(std[idx], s_hat[idx], s=3, alpha=0.3, color="tab:red")
+    hi = float(max(std.max(initial=0), s_hat.max(initial=0))) * 1.05 or 1.0
+    ax.plot([0, hi], [0, hi], color="0.3", lw=0.8, ls="--")
+    ax.set_xlim(0, hi)
+    ax.set_ylim(0, hi)
+    ax.set_xlabel("raters' std s")
+    ax.set_ylabel("predicted ŝ")
+    ax.set_title(f"{title}\nCCC = {_ccc(std, s_hat):.3f}, {s_hat.size} frames", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
