@@ -1,0 +1,123 @@
+"""Shared helpers of the readers of manually downloaded corpora.
+
+* :func:`require` checks the manual directory and names what is missing.
+* :class:`FormatError` is the error of a malformed file: it names the file,
+  the row (1-based line number, header = line 1) and what was expected.
+* :class:`SkipLog` collects what a reader skipped. One bad file never loses
+  the rest: a reader catches the :class:`FormatError` (or
+  :class:`seru.data.audio.AudioError`) of one item, records it here, and goes
+  on. Every entry is logged with ``absl.logging.warning`` and stored in the
+  built dataset's ``info.metadata["skipped"]`` (a list of
+  ``"<file>:<row>: <reason>"`` strings, read back with ``builder.info.metadata``)
+  so that a build reports what it left out.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from absl import logging
+
+__all__ = ["FormatError", "SkipLog", "require", "read_csv", "parse_float", "rel"]
+
+
+class FormatError(ValueError):
+    """A malformed corpus file: ``<file>, row <row>: <what was expected>``."""
+
+    def __init__(self, path, row, message: str):
+        self.path, self.row, self.reason = str(path), row, message
+        where = f"{path}, row {row}" if row is not None else f"{path}"
+        super().__init__(f"{where}: {message}")
+
+
+class SkipLog:
+    """What a reader skipped, with file, row and reason."""
+
+    def __init__(self, corpus: str):
+        self.corpus = corpus
+        self.entries: list[str] = []
+
+    def add(self, path, row, reason: str, what: str = "item") -> None:
+        where = f"{path}:{row}" if row is not None else f"{path}"
+        entry = f"{where}: {reason}"
+        self.entries.append(entry)
+        logging.warning("%s: skipped %s: %s", self.corpus, what, entry)
+
+    def add_error(self, err: Exception, what: str = "item") -> None:
+        if isinstance(err, FormatError):
+            self.add(err.path, err.row, err.reason, what)
+        else:
+            self.entries.append(str(err))
+            logging.warning("%s: skipped %s: %s", self.corpus, what, err)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def require(manual_dir, *relative: str, corpus: str, instructions: str = "") -> Path:
+    """The manual dir as a Path, checking that each ``relative`` path exists in it."""
+    if manual_dir is None:
+        raise FileNotFoundError(
+            f"{corpus}: no manual dir given; pass --manual_dir DIR.\n{instructions}"
+        )
+    root = Path(manual_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{corpus}: manual dir {root} does not exist.\n{instructions}")
+    missing = [r for r in relative if not (root / r).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{corpus}: {', '.join(str(root / m) for m in missing)} not found in the "
+            f"manual dir {root}.\n{instructions}"
+        )
+    return root
+
+
+def rel(path, root) -> str:
+    """``path`` relative to ``root`` when possible (shorter skip entries)."""
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def read_csv(path, delimiter: str = ",", expect: Sequence[str] = ()) -> tuple[list[str], Iterator]:
+    """Header (stripped names) and an iterator of ``(row_number, fields)`` of a CSV file.
+
+    ``row_number`` is the 1-based line number of the record (header = 1).
+    Raises :class:`FormatError` when the file is empty or a column of
+    ``expect`` is missing from the header.
+    """
+    path = Path(path)
+    f = open(path, newline="", encoding="utf-8-sig")
+    reader = csv.reader(f, delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        f.close()
+        raise FormatError(path, 1, "empty file, expected a header row") from None
+    header = [h.strip() for h in header]
+    missing = [c for c in expect if c not in header]
+    if missing:
+        f.close()
+        raise FormatError(
+            path, 1, f"header {header} lacks column(s) {missing}; expected columns {list(expect)}"
+        )
+
+    def rows():
+        with f:
+            for fields in reader:
+                if not fields or all(not x.strip() for x in fields):
+                    continue
+                yield reader.line_num, fields
+
+    return header, rows()
+
+
+def parse_float(text: str, path, row, what: str) -> float:
+    """``float(text)`` or a :class:`FormatError` naming file, row and field."""
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        raise FormatError(path, row, f"expected a number for {what}, got {text!r}") from None

@@ -1,0 +1,69 @@
+"""AVEC 2016 reader on a fixture directory in the true on-disk format."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import fixtures  # noqa: E402
+
+from seru.data import corpora, schema  # noqa: E402
+from seru.data.corpora.avec2016 import builder as avec  # noqa: E402
+
+
+def _by_id(source):
+    return {schema.decode_text(source[i]["id"]): source[i] for i in range(len(source))}
+
+
+def test_avec2016_builds_and_reads_back(tmp_path):
+    wrote = fixtures.write_avec2016(tmp_path / "manual", frames=6)
+    b, sources = corpora.load("avec2016", data_dir=str(tmp_path / "data"),
+                              manual_dir=str(tmp_path / "manual"))
+    assert sorted(sources) == ["dev", "test", "train"]
+    md = b.info.metadata
+    assert md["kind"] == "continuous" and md["annotators"] == list(fixtures.AVEC_ANNOTATORS)
+    assert md["dimensions"] == ["arousal", "valence"] and md["skipped"] == []
+    assert md["gold_standard_verified"] == 2
+    recs = {**_by_id(sources["train"]), **_by_id(sources["dev"]), **_by_id(sources["test"])}
+    assert sorted(recs) == ["dev_1", "test_1", "train_1", "train_2"]
+    for rid, rec in recs.items():
+        assert schema.decode_text(rec["speaker"]) == rid
+        assert rec["sample_rate"] == wrote["sr"]
+        np.testing.assert_array_equal(rec["audio"], wrote["audio"][rid])
+        for dim in ("arousal", "valence"):
+            if rid == "test_1":  # no public ratings: all NaN, frames from the audio length
+                assert rec[dim].shape == (6, 6) and np.all(np.isnan(rec[dim]))
+            else:
+                np.testing.assert_array_equal(rec[dim], wrote["ratings"][(rid, dim)])
+
+
+def test_avec2016_malformed_row_is_skipped_and_reported(tmp_path):
+    fixtures.write_avec2016(tmp_path / "manual", frames=6, bad_row=True)
+    with pytest.raises(avec._manual.FormatError, match=r"train_2\.csv, row 4: expected a number for FM3, got 'oops'"):
+        avec.read_ratings(tmp_path / "manual/ratings_individual/valence/train_2.csv")
+    b, sources = corpora.load("avec2016", data_dir=str(tmp_path / "data"),
+                              manual_dir=str(tmp_path / "manual"))
+    assert sorted(_by_id(sources["train"])) == ["train_1"]  # the rest is kept
+    skipped = b.info.metadata["skipped"]
+    assert len(skipped) == 1
+    assert "valence/train_2.csv:4: expected a number for FM3, got 'oops'" in skipped[0]
+    # the skip list survives a reload from disk
+    b2, _ = corpora.load("avec2016", data_dir=str(tmp_path / "data"), build=False)
+    assert b2.info.metadata["skipped"] == skipped
+
+
+def test_avec2016_header_and_time_checks(tmp_path):
+    p = tmp_path / "x.csv"
+    p.write_text("time,FM1,FM2,FM3,FF1,FF2,FF3\n0.0,1,2,3,4,5,6\n")
+    with pytest.raises(avec._manual.FormatError, match=r"x\.csv, row 1: header"):
+        avec.read_ratings(p)
+    p.write_text("time;FM1 ;FM2 ;FM3 ;FF1 ;FF2 ;FF3\n0.00;1;2;3;4;5;6\n0.08;1;2;3;4;5;6\n")
+    with pytest.raises(avec._manual.FormatError, match=r"row 3: time 0.08, expected 0.040"):
+        avec.read_ratings(p)
+
+
+def test_avec2016_missing_manual_dir(tmp_path):
+    with pytest.raises(FileNotFoundError, match="recordings_audio"):
+        corpora.load("avec2016", data_dir=str(tmp_path / "data"), manual_dir=str(tmp_path))
