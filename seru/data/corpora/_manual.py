@@ -8,7 +8,7 @@
   :class:`seru.data.audio.AudioError`) of one item, records it here, and goes
   on. Every entry is logged with ``absl.logging.warning`` and stored in the
   built dataset's ``info.metadata["skipped"]`` (a list of
-  ``"<file>:<row>: <reason>"`` strings, read back with ``builder.info.metadata``)
+  ``"<file>:<row>: <reason> (skipped <what>)"`` strings, read back with ``builder.info.metadata``)
   so that a build reports what it left out.
 """
 
@@ -41,16 +41,17 @@ class SkipLog:
 
     def add(self, path, row, reason: str, what: str = "item") -> None:
         where = f"{path}:{row}" if row is not None else f"{path}"
-        entry = f"{where}: {reason}"
+        entry = f"{where}: {reason} (skipped {what})"
         self.entries.append(entry)
-        logging.warning("%s: skipped %s: %s", self.corpus, what, entry)
+        logging.warning("%s: %s", self.corpus, entry)
 
     def add_error(self, err: Exception, what: str = "item") -> None:
         if isinstance(err, FormatError):
             self.add(err.path, err.row, err.reason, what)
         else:
-            self.entries.append(str(err))
-            logging.warning("%s: skipped %s: %s", self.corpus, what, err)
+            entry = f"{err} (skipped {what})"
+            self.entries.append(entry)
+            logging.warning("%s: %s", self.corpus, entry)
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -1,0 +1,1 @@
+"""MSP-Podcast, read from the manual directory."""
