@@ -1,0 +1,31 @@
+"""``python -m seru.evaluate --workdir DIR [--split dev|test] [--num_samples N] [--checkpoint best]``.
+
+Reads ``DIR/config.json``, loads the selected checkpoint, runs the system's
+vectorised MC prediction on the split, reassembles recordings, median-filters,
+computes every metric and writes ``DIR/eval/<split>/metrics.json``,
+``predictions.npz`` and the figures (see :func:`seru.trainer.evaluate_checkpoint`).
+"""
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "A training workdir (holds config.json and checkpoints/).")
+flags.DEFINE_string("split", "dev", "Split to evaluate.")
+flags.DEFINE_integer("num_samples", None, "MC passes (default: config.eval.num_samples).")
+flags.DEFINE_enum("checkpoint", "best", ["best", "latest", "best_train_loss", "best_dev"],
+                  "best = the one config.train.select_by selects.")
+flags.DEFINE_integer("seed", None, "PRNG seed of the MC passes (default: config.seed).")
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from seru import trainer
+
+    trainer.evaluate_checkpoint(FLAGS.workdir, FLAGS.split, FLAGS.num_samples,
+                                FLAGS.checkpoint, seed=FLAGS.seed)
+
+
+if __name__ == "__main__":
+    app.run(main)
