@@ -92,8 +92,8 @@ def rate_utterance(rng: np.random.Generator, truth: np.ndarray, ambiguity: float
     ``truth``: the true attributes ``[dims]`` in [-1, 1]. ``mixture``: the
     true class mixture over classes (sums to 1; one-hot unless the utterance
     is mixed). Each rater perceives ``truth + bias + N(0, 0.12 + 0.4 ambiguity)``
-    per dimension and votes from ``(1 - eps) mixture + eps (0.6 onehot(neutral)
-    + 0.4 prior)`` with ``eps = 0.08 + 0.6 ambiguity`` (ambiguous utterances
+    per dimension and votes from ``(1 - eps) mixture + eps (0.4 onehot(neutral)
+    + 0.6 prior)`` with ``eps = min(0.2 + ambiguity, 0.9)`` (ambiguous utterances
     split the votes and drift to neutral, as in MSP-Podcast).
     Returns ``(ratings [dims, width] float32 NaN-padded, votes [classes] int32)``.
     """
@@ -104,10 +104,10 @@ def rate_utterance(rng: np.random.Generator, truth: np.ndarray, ambiguity: float
     percept = truth[:, None] + rater_bias.T[:, :n_raters] + rng.normal(0.0, sd, (dims, n_raters))
     ratings = np.full((dims, width), np.nan, np.float32)
     ratings[:, :n_raters] = likert(percept, points)
-    eps = min(0.08 + 0.6 * ambiguity, 0.9)
+    eps = min(0.2 + 1.0 * ambiguity, 0.9)
     base = np.zeros_like(mixture)
-    base[neutral] = 0.6
-    p = (1.0 - eps) * mixture + eps * (base + 0.4 * prior)
+    base[neutral] = 0.4
+    p = (1.0 - eps) * mixture + eps * (base + 0.6 * prior)
     p = p / p.sum()
     votes = np.bincount(rng.choice(p.size, size=n_raters, p=p), minlength=p.size).astype(np.int32)
     return ratings, votes
