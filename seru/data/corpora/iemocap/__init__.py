@@ -1,0 +1,1 @@
+"""IEMOCAP, read from the manual directory."""
