@@ -580,13 +580,16 @@ class FunctionalsDataset:
             yield batch, meta
 
     def targets(self, split: str) -> dict[str, dict[str, np.ndarray]]:
-        """Per id: ``gold`` [1, D] (consensus in [-1, 1]), ``soft`` [1, D, bins],
-        ``num_raters`` [1, D], ``mask`` [1], ``ratings`` [1, D, A] (raw scale)."""
+        """Per id: ``gold`` [1, D] (consensus in [-1, 1]), ``std`` [1, D] (unbiased
+        rater std on the raw scale, 0 with fewer than two raters), ``soft``
+        [1, D, bins], ``num_raters`` [1, D], ``mask`` [1], ``ratings`` [1, D, A]
+        (raw scale)."""
         self._check_split(split)
         a = self.data[split]
         out = {}
         for i, rid in enumerate(a["ids"]):
-            out[str(rid)] = {"gold": a["consensus"][i][None], "soft": a["soft"][i][None],
+            out[str(rid)] = {"gold": a["consensus"][i][None], "std": a["std"][i][None],
+                             "soft": a["soft"][i][None],
                              "num_raters": a["num_raters"][i][None],
                              "mask": np.asarray([a["label_mask"][i].all()], np.float32),
                              "ratings": a["ratings"][i][None]}
@@ -628,7 +631,9 @@ def assemble_split(data: Mapping[str, np.ndarray], dimensions: Sequence[str],
            "genders": data["genders"][keep], "features": data["features"][keep],
            "consensus": consensus[keep], "soft": soft[keep],
            "label_mask": has[keep].astype(np.float32), "ratings": ratings[keep],
-           "num_raters": np.asarray(labels.num_raters(ratings[keep]), np.float32)}
+           "num_raters": np.asarray(labels.num_raters(ratings[keep]), np.float32),
+           "std": np.asarray(labels.rater_std(ratings[keep], min_raters=2, fill=0.0),
+                             np.float32).reshape(-1, len(dimensions))}
     dropped = int((~keep).sum())
     if dropped:
         log.warning("dropped %d unrated utterances", dropped)

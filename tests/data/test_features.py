@@ -228,6 +228,7 @@ def test_dataset_scaling_targets_and_iterators(tmp_path):
     tg = ds.targets("train")
     np.testing.assert_allclose(tg["b"]["gold"], [[2 * (25 / 4 - 1) / 6 - 1]], rtol=1e-6)
     np.testing.assert_array_equal(tg["b"]["num_raters"], [[4]])
+    np.testing.assert_allclose(tg["b"]["std"], [[np.std([7, 7, 6, 5], ddof=1)]], rtol=1e-6)
 
 
 def test_bad_config_is_a_clear_error():
