@@ -1,0 +1,1 @@
+"""CREMA-D, read from the manual directory."""
