@@ -62,3 +62,19 @@ def test_actor_split_is_deterministic_and_disjoint():
     counts = {k: sum(v == k for v in s.values()) for k in ("train", "dev", "test")}
     assert counts == {"train": 73, "dev": 9, "test": 9}
     assert s["1009"] == "dev" and s["1010"] == "test" and s["1011"] == "train"
+
+
+def test_crema_d_bad_demographics_row_keeps_the_clips(tmp_path):
+    wrote = fixtures.write_crema_d(tmp_path / "manual")
+    demo = tmp_path / "manual" / "VideoDemographics.csv"
+    lines = demo.read_text().splitlines()
+    lines[2] = "1002,31"  # actor 1002 (line 3) lost its columns
+    demo.write_text("\n".join(lines) + "\n")
+    b, sources = corpora.load("crema_d", data_dir=str(tmp_path / "data"),
+                              manual_dir=str(tmp_path / "manual"))
+    recs = _records(sources)
+    assert sum(len(r) for r in recs.values()) == 10
+    assert schema.decode_text(recs["train"]["1002_IEO_DIS_HI"]["gender"]) == "unknown"
+    assert schema.decode_text(recs["train"]["1001_IEO_ANG_HI"]["gender"]) == wrote["sex"][1001].lower()
+    (entry,) = b.info.metadata["skipped"]
+    assert "VideoDemographics.csv:3: 2 fields, expected 5" in entry

@@ -88,14 +88,17 @@ def read_voice_votes(path, skips: _manual.SkipLog) -> dict:
     return out
 
 
-def read_demographics(path) -> dict:
-    """``{actor id: 'female' | 'male' | 'unknown'}``."""
+def read_demographics(path, skips: _manual.SkipLog) -> dict:
+    """``{actor id: 'female' | 'male' | 'unknown'}``; a malformed row is skipped and reported."""
     header, rows = _manual.read_csv(path, expect=("ActorID", "Sex"))
     col = {h: i for i, h in enumerate(header)}
     out = {}
     for line, fields in rows:
         if len(fields) != len(header):
-            raise _manual.FormatError(path, line, f"{len(fields)} fields, expected {len(header)}")
+            skips.add_error(_manual.FormatError(
+                path, line, f"{len(fields)} fields, expected {len(header)} ({','.join(header)})"),
+                "demographics row (that actor's gender becomes unknown)")
+            continue
         sex = fields[col["Sex"]].strip().lower()
         out[fields[col["ActorID"]].strip()] = sex if sex in ("female", "male") else "unknown"
     return out
@@ -131,7 +134,7 @@ class CremaD(tfds.core.GeneratorBasedBuilder):
         self._skips = skips
         self.info.metadata["skipped"] = skips.entries
         votes = read_voice_votes(root / "processedResults" / "tabulatedVotes.csv", skips)
-        sexes = read_demographics(root / "VideoDemographics.csv")
+        sexes = read_demographics(root / "VideoDemographics.csv", skips)
         for wav in sorted((root / "AudioWAV").glob("*.wav")):
             if wav.stem not in votes:
                 skips.add(wav, None, "no voice-only row in processedResults/tabulatedVotes.csv", "clip")
