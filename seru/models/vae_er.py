@@ -43,16 +43,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-
-def reparameterize(rng, mean, logvar):
-    """``z = mu + sigma * eps``, ``eps ~ N(0, I)``, ``sigma = exp(logvar / 2)``.
-
-    Eq. (4) of sridhar21 (the reparameterisation trick of Kingma and Welling).
-    Kept here so that the model module does not depend on the loss module;
-    ``tests/models/test_vae_er.py`` checks it against ``seru.losses``.
-    """
-    eps = jax.random.normal(rng, jnp.shape(mean), jnp.result_type(mean, float))
-    return mean + jnp.exp(0.5 * logvar) * eps
+from seru.losses import reparameterize
 
 
 class MLP(nn.Module):
@@ -228,10 +219,3 @@ def average_soft(soft_logp_samples):
     """
     n = soft_logp_samples.shape[0]
     return jnp.exp(jax.scipy.special.logsumexp(soft_logp_samples, axis=0) - jnp.log(n))
-
-
-def entropy(p, axis: int = -1):
-    """Shannon entropy (nats) ``-sum_k p_k log p_k`` of the averaged soft-label
-    prediction: the uncertainty of sridhar21 Sec. IV-B (0 log 0 = 0)."""
-    p = jnp.asarray(p)
-    return -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0), axis=axis)

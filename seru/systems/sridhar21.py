@@ -1,0 +1,414 @@
+"""sridhar21: VAE + emotional regressor trained with soft labels (Sridhar, Lin, Busso, ACII 2021).
+
+Methods (``config.model.method``):
+
+* ``vae_er`` -- the proposed model (``seru/models/vae_er.py``). Two stages,
+  each a run of the shared trainer (``config.model.stage``):
+
+  - ``'pretrain'``: unsupervised, Eq. (2) of sridhar21, on the unlabeled pool
+    (``config.data.features.pretrain_split``); Adam 5e-5.
+  - ``'joint'``: Eq. (3) of sridhar21 on the labeled training split,
+    ``alpha * NLL_VAE + beta * (1 - CCC) + gamma * KLD(soft)`` with
+    (alpha, beta, gamma) = (0.5, 0.8, 2); Adam 3e-4; initialised from the
+    stage-1 run named by ``config.model.init_from`` (its workdir).
+
+* ``mcd``, ``mcd_soft``, ``mcd_mtl``, ``ae_mcd``, ``stl`` -- the baselines of
+  Sec. V (``seru/models/mc_dropout.py``): MC dropout on consensus labels
+  (1 - CCC; uncertainty = std over passes), on soft labels (KLD; entropy), on
+  both ((1 - CCC) + KLD; entropy); an autoencoder with MC dropout and an ER
+  (MSE reconstruction + (1 - CCC) + KLD; entropy; pre-trained like vae_er);
+  and the STL regressor (1 - CCC; deterministic) whose predictions the reject
+  option filters.
+
+Ablations of Table III: ``distributional_constraint=False`` (A: a plain AE
+bottleneck, no KL), ``use_soft_labels=False`` (B: no KLD term; the
+uncertainty is then the std of the consensus over latent samples), and
+``--config.eval.num_samples=1`` (C: one latent sample).
+
+The VAE's NLL. sridhar21 writes the VAE term as the NLL of Eq. (2) and
+calls the KL to the prior N(0, I) the model's "distributional constraint"
+(Sec. IV-A and ablation A); here ``NLL_VAE = (sum_features BCE(x01, x_hat) +
+vae_kl_weight * KL(q(z|x) || N(0, I))) / num_features``: the negative ELBO
+of Eq. (1) (one latent draw, Bernoulli likelihood of the [0, 1]-scaled
+features, sigmoid output), per feature so that it is on the scale of the
+other terms ("weights such that the losses are in the same scale", Sec.
+IV-A). ``vae_kl_weight=0`` gives Eq. (2) read literally.
+
+Batch (``seru/data/features.py``): ``features`` [B, F] (z-scored),
+``recon_target`` [B, F] (min-max [0, 1]), ``consensus`` [B, 1] (mean rating
+mapped to [-1, 1]), ``soft`` [B, 1, 7], ``label_mask`` [B, 1], ``mask`` [B].
+One model per attribute: ``config.data.dimensions`` has one entry.
+
+Prediction (``predict``): ``m_hat`` [B, 1, 1] the consensus prediction (mean
+over MC samples), ``s_hat`` [B, 1, 1] the method's uncertainty (entropy of
+the averaged soft-label distribution, Sec. IV-B, or the std of the consensus
+over dropout passes for ``mcd``), plus ``entropy``, ``consensus_std`` and
+``soft`` (the averaged distribution, [B, 1, 1, 7]) where the method has
+them. The encoder of ``vae_er`` runs once per batch; the latent draw and the
+ER are vmapped over the MC keys; MC dropout vmaps the whole network.
+
+Evaluation (``evaluate``): CCC at coverages 100/80/60/40/20 % rejecting the
+most uncertain utterances first (reject option, Fig. 3 and Tables I-III of
+sridhar21) and CCC per uncertainty quintile (Fig. 2; ``q1`` = lowest
+uncertainty). For the paper's protocol (STL predictions filtered by another
+model's uncertainty, or by another attribute's: UTL) call
+:func:`reject_option_metrics` on the saved predictions.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from seru import losses, metrics
+from seru.models import mc_dropout, vae_er
+
+log = logging.getLogger(__name__)
+
+METHODS = ("vae_er", "mcd", "mcd_soft", "mcd_mtl", "ae_mcd", "stl")
+STAGES = ("pretrain", "joint")
+COVERAGES = (1.0, 0.8, 0.6, 0.4, 0.2)
+#: heads of the MCD DNN per method
+_DNN_HEADS = {"mcd": ("consensus",), "mcd_soft": ("soft",), "mcd_mtl": ("consensus", "soft"),
+              "stl": ("consensus",)}
+#: (nll, ccc, kld) weights when the config leaves them at -1: Eq. (3) of sridhar21 for
+#: vae_er, unit weights for the baselines (Sec. V-D: "[(1 - CCC) + KLD]", MSE for the AE).
+_PAPER_WEIGHTS = {"vae_er": (0.5, 0.8, 2.0), "ae_mcd": (1.0, 1.0, 1.0), "mcd": (0.0, 1.0, 0.0),
+                  "mcd_soft": (0.0, 0.0, 1.0), "mcd_mtl": (0.0, 1.0, 1.0), "stl": (0.0, 1.0, 0.0)}
+
+
+def default_model_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.method = "vae_er"             # one of METHODS
+    c.stage = "joint"               # 'pretrain' (Eq. (2)) | 'joint' (Eq. (3)); vae_er, ae_mcd
+    c.init_from = ""                # workdir of the stage-1 run ('' = random init)
+    c.init_from_checkpoint = "latest"  # 'latest' | 'best_train_loss' | 'best_dev'
+    # architecture (defaults match the paper's parameter counts, see models/vae_er.py)
+    c.encoder_hidden = (512, 512)
+    c.decoder_hidden = (512, 512)
+    c.latent_dim = 256
+    c.er_hidden = (128, 128, 128)
+    c.dnn_hidden = (128, 128, 128, 128)  # MCD / STL DNN (865,537 parameters at 6,373-d)
+    c.num_bins = 7
+    c.dropout_rate = -1.0           # < 0: 0.7 for valence, 0.5 otherwise (Sec. IV-C)
+    # loss, Eq. (3): alpha, beta, gamma; -1 = the paper's value for the method
+    c.nll_weight = -1.0
+    c.ccc_weight = -1.0
+    c.kld_weight = -1.0
+    c.vae_kl_weight = 1.0           # KL(q(z|x) || N(0, I)) inside NLL_VAE (ELBO, Eq. (1))
+    c.train_samples = 1             # latent draws per utterance in a training step
+    # ablations (Table III)
+    c.distributional_constraint = True   # A: False = AE bottleneck (no KL)
+    c.use_soft_labels = True             # B: False = no KLD term
+    c.ccc_ddof = 0                  # CCC variance estimator (0 = population)
+    return c
+
+
+def validate_model_config(m) -> None:
+    if m.method not in METHODS:
+        raise ValueError(f"model.method={m.method!r}: use one of {METHODS}")
+    if m.stage not in STAGES:
+        raise ValueError(f"model.stage={m.stage!r}: use one of {STAGES}")
+    if m.stage == "pretrain" and m.method not in ("vae_er", "ae_mcd"):
+        raise ValueError(f"model.stage='pretrain' exists for vae_er and ae_mcd only, "
+                         f"not {m.method!r}")
+    if m.train_samples < 1:
+        raise ValueError(f"model.train_samples={m.train_samples}: must be >= 1")
+    if not (m.dropout_rate < 0 or 0 <= m.dropout_rate < 1):
+        raise ValueError(f"model.dropout_rate={m.dropout_rate}: in [0, 1), or < 0 for the "
+                         f"paper's default")
+    if m.method == "mcd_soft" and not m.use_soft_labels:
+        raise ValueError("model.method='mcd_soft' needs use_soft_labels=True")
+
+
+def dropout_for(dimension: str, rate: float) -> float:
+    """sridhar21 Sec. IV-C: p = 0.7 for valence, 0.5 for arousal and dominance."""
+    if rate >= 0:
+        return float(rate)
+    return 0.7 if dimension == "valence" else 0.5
+
+
+# -----------------------------------------------------------------------------
+# Loading the stage-1 parameters
+# -----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _restore_params(workdir: str, kind: str):
+    import orbax.checkpoint as ocp
+
+    directory = Path(workdir).absolute() / "checkpoints" / kind
+    if not directory.is_dir():
+        raise FileNotFoundError(
+            f"model.init_from={workdir!r}: no {kind!r} checkpoints in {directory}; run "
+            f"stage 1 (model.stage='pretrain') with --workdir {workdir} first")
+    mngr = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+        read_only=True), item_names=("state", "meta"))
+    step = mngr.latest_step()
+    if step is None:
+        raise FileNotFoundError(f"model.init_from={workdir!r}: {directory} holds no checkpoint")
+    out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    mngr.close()
+    return jax.tree.map(np.asarray, out["state"]["params"])
+
+
+def merge_params(fresh, loaded, where: str = ""):
+    """``fresh`` with every leaf that ``loaded`` has at the same path and shape replaced.
+
+    Used to start stage 2 (joint) from stage 1 (pretrain); leaves only one side
+    has (e.g. a VAE's log-variance layer for an AE) are kept fresh and logged.
+    Raises if nothing matches.
+    """
+    flat_loaded = {jax.tree_util.keystr(p): v
+                   for p, v in jax.tree_util.tree_flatten_with_path(loaded)[0]}
+    matched, kept = 0, []
+
+    def pick(path, leaf):
+        nonlocal matched
+        key = jax.tree_util.keystr(path)
+        val = flat_loaded.get(key)
+        if val is not None and tuple(np.shape(val)) == tuple(leaf.shape):
+            matched += 1
+            return jnp.asarray(val, leaf.dtype)
+        kept.append(key)
+        return leaf
+
+    out = jax.tree_util.tree_map_with_path(pick, fresh)
+    if matched == 0:
+        raise ValueError(f"model.init_from={where!r}: no parameter matches the model (wrong "
+                         f"method, feature set or architecture?)")
+    if kept:
+        log.warning("init_from %s: %d parameters not in the checkpoint stay random: %s",
+                    where, len(kept), kept[:5])
+    return out
+
+
+# -----------------------------------------------------------------------------
+# Evaluation helpers (host side, numpy)
+# -----------------------------------------------------------------------------
+
+
+def _np_ccc(x, y, ddof=0):
+    return float(metrics.ccc(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32),
+                             ddof=ddof))
+
+
+def reject_option_metrics(y_true, y_pred, uncertainty, coverages=COVERAGES, num_groups=5,
+                          prefix: str = "", ddof: int = 0) -> dict[str, float]:
+    """CCC at each coverage, rejecting the most uncertain first, and per uncertainty group.
+
+    sridhar21 Fig. 3 / Tables I-III (``ccc_cov<c>``) and Fig. 2 (``ccc_q<k>``:
+    the ``num_groups`` equal-size groups after sorting by uncertainty,
+    ``q1`` = lowest). ``y_pred`` may come from another model (the STL
+    regressor) and ``uncertainty`` from another attribute (UTL, Sec. V-C).
+    """
+    y_true, y_pred, u = (np.asarray(a, np.float64).reshape(-1)
+                         for a in (y_true, y_pred, uncertainty))
+    if not y_true.shape == y_pred.shape == u.shape:
+        raise ValueError(f"reject_option_metrics: shapes {y_true.shape}, {y_pred.shape}, "
+                         f"{u.shape} differ")
+    curve = np.asarray(metrics.reject_curve(jnp.asarray(y_true, jnp.float32),
+                                            jnp.asarray(y_pred, jnp.float32),
+                                            jnp.asarray(u, jnp.float32), tuple(coverages),
+                                            ddof=ddof))
+    out = {f"{prefix}ccc": _np_ccc(y_true, y_pred, ddof)}
+    for c, v in zip(coverages, curve):
+        out[f"{prefix}ccc_cov{int(round(100 * c))}"] = float(v)
+    order = np.argsort(u, kind="stable")
+    for k, idx in enumerate(np.array_split(order, num_groups), start=1):
+        out[f"{prefix}ccc_q{k}"] = _np_ccc(y_true[idx], y_pred[idx], ddof) if len(idx) > 1 \
+            else float("nan")
+    return out
+
+
+# -----------------------------------------------------------------------------
+# The system
+# -----------------------------------------------------------------------------
+
+
+class Sridhar21:
+    """The :class:`seru.systems.base.System` of sridhar21 (all methods, see the module doc)."""
+
+    def __init__(self, config):
+        self.config = config
+        m = config.model
+        validate_model_config(m)
+        dims = tuple(config.data.dimensions)
+        if len(dims) != 1:
+            raise ValueError(f"sridhar21 trains one model per attribute: set "
+                             f"data.dimensions to one of {dims} (got {len(dims)})")
+        self.dimension = dims[0]
+        self.method, self.stage = m.method, m.stage
+        self.dropout = dropout_for(self.dimension, m.dropout_rate)
+        w = _PAPER_WEIGHTS[self.method]
+        self.weights = tuple(float(x) if x >= 0 else d
+                             for x, d in zip((m.nll_weight, m.ccc_weight, m.kld_weight), w))
+        if not m.use_soft_labels:
+            self.weights = (self.weights[0], self.weights[1], 0.0)
+        self.vae_kl_weight = float(m.vae_kl_weight)
+        self.ddof = int(m.ccc_ddof)
+        self.model = None  # built lazily: the input width comes from the batch
+
+    # -- model ------------------------------------------------------------------
+
+    @property
+    def generative(self) -> bool:
+        return self.method in ("vae_er", "ae_mcd")
+
+    def build_model(self, input_dim: int):
+        m = self.config.model
+        if self.generative:
+            variational = self.method == "vae_er" and bool(m.distributional_constraint)
+            return vae_er.VAEER(input_dim=input_dim, encoder_hidden=tuple(m.encoder_hidden),
+                                decoder_hidden=tuple(m.decoder_hidden), latent_dim=m.latent_dim,
+                                er_hidden=tuple(m.er_hidden), num_bins=m.num_bins,
+                                dropout_rate=self.dropout, variational=variational)
+        return mc_dropout.MCDNet(hidden=tuple(m.dnn_hidden), num_bins=m.num_bins,
+                                 dropout_rate=self.dropout, heads=_DNN_HEADS[self.method])
+
+    def _model(self, batch):
+        if self.model is None:
+            self.model = self.build_model(int(batch["features"].shape[-1]))
+        return self.model
+
+    def init(self, rng, batch):
+        model = self._model(batch)
+        x = jnp.asarray(batch["features"])
+        k_param, k_latent = jax.random.split(rng)
+        if self.generative:
+            variables = model.init({"params": k_param}, x, k_latent, True)
+        else:
+            variables = model.init({"params": k_param}, x, True)
+        m = self.config.model
+        if m.init_from:
+            loaded = _restore_params(str(m.init_from), m.init_from_checkpoint)
+            variables = merge_params(variables, loaded, m.init_from)
+        return variables
+
+    # -- loss -------------------------------------------------------------------
+
+    def _terms(self, out, batch):
+        """The supervised terms of Eq. (3): (1 - CCC) and KLD(soft), masked."""
+        w = batch["label_mask"][:, 0] * batch["mask"]
+        terms = {}
+        if "consensus" in out:
+            terms["ccc_loss"] = losses.ccc_loss(out["consensus"], batch["consensus"][:, 0],
+                                                mask=w)
+        if "soft_logp" in out:
+            terms["kld"] = losses.soft_label_kld(batch["soft"][:, 0], out["soft_logp"],
+                                                 from_logits=True, mask=w)
+        return terms
+
+    def _recon_terms(self, out, batch):
+        """NLL_VAE per feature (see the module doc), or the AE's MSE for ae_mcd."""
+        w = batch["mask"]
+        n = jnp.maximum(jnp.sum(w), 1.0)
+        target = batch["recon_target"]
+        if self.method == "ae_mcd":
+            mse = jnp.mean((jax.nn.sigmoid(out["recon_logits"]) - target) ** 2, axis=-1)
+            return {"mse": jnp.sum(mse * w) / n}, jnp.sum(mse * w) / n
+        bce = losses.reconstruction_nll(target, out["recon_logits"], kind="bernoulli",
+                                        from_logits=True)
+        terms = {"recon": jnp.sum(bce * w) / n}
+        nll = terms["recon"]
+        if "logvar" in out:
+            kl = losses.vae_kl(out["mean"], out["logvar"])
+            terms["vae_kl"] = jnp.sum(kl * w) / n
+            nll = nll + self.vae_kl_weight * terms["vae_kl"]
+        nll = nll / target.shape[-1]
+        terms["nll"] = nll
+        return terms, nll
+
+    def loss(self, params, batch, rng):
+        """Eq. (2) (stage 'pretrain') or Eq. (3) (stage 'joint') of sridhar21; the
+        baselines' losses of Sec. V-D. A scalar mean over the batch and its terms."""
+        model = self._model(batch)
+        x = batch["features"]
+        k_drop, k_latent = jax.random.split(rng)
+        a, b, g = self.weights
+        if not self.generative:
+            out = model.apply(params, x, False, rngs={"dropout": k_drop})
+            terms = self._terms(out, batch)
+            total = b * terms.get("ccc_loss", 0.0) + g * terms.get("kld", 0.0)
+            return total, terms
+
+        n = int(self.config.model.train_samples)
+
+        def one(kd, kl):
+            out = model.apply(params, x, kl, False, rngs={"dropout": kd})
+            terms, nll = self._recon_terms(out, batch)
+            if self.stage == "joint":
+                terms.update(self._terms(out, batch))
+            return terms, nll
+
+        if n == 1:
+            terms, nll = one(k_drop, k_latent)
+        else:  # several latent draws per utterance (Sec. IV-B), averaged
+            terms, nll = jax.vmap(one)(jax.random.split(k_drop, n),
+                                       jax.random.split(k_latent, n))
+            terms, nll = jax.tree.map(lambda v: v.mean(0), (terms, nll))
+        if self.stage == "pretrain":
+            return nll, terms
+        total = a * nll + b * terms["ccc_loss"] + g * terms["kld"]
+        return total, terms
+
+    # -- prediction -------------------------------------------------------------
+
+    def mc_samples(self, params, batch, rng, num_samples: int) -> dict:
+        """The raw MC samples: ``soft_logp_samples`` [n, B, bins] and/or
+        ``consensus_samples`` [n, B] (vae_er: encoder once, sample + ER vmapped;
+        MCD: whole network vmapped; stl: one deterministic pass)."""
+        model = self._model(batch)
+        x = batch["features"]
+        if self.method == "vae_er":
+            return vae_er.mc_predict(model, params["params"], x, rng, num_samples)
+        if self.method == "stl":
+            out = model.apply(params, x, True)
+            return {"consensus_samples": out["consensus"][None]}
+        return mc_dropout.mc_predict(model, params["params"], x, rng, num_samples)
+
+    def predict(self, params, batch, rng, num_samples: int) -> dict:
+        s = self.mc_samples(params, batch, rng, num_samples)
+        out = {}
+        if "soft_logp_samples" in s:
+            p_bar = vae_er.average_soft(s["soft_logp_samples"])
+            out["soft"] = p_bar
+            out["entropy"] = metrics.entropy(p_bar, axis=-1)
+        if "consensus_samples" in s:
+            c = s["consensus_samples"]
+            out["m_hat"] = c.mean(0)
+            out["consensus_std"] = c.std(0)
+        else:  # soft labels only (mcd_soft): expected value over the bin centres in [-1, 1]
+            nb = out["soft"].shape[-1]
+            centres = (2.0 * jnp.arange(nb) + 1.0) / nb - 1.0
+            out["m_hat"] = out["soft"] @ centres
+        if "entropy" in out and self.method != "mcd":
+            out["s_hat"] = out["entropy"]
+        else:
+            out["s_hat"] = out["consensus_std"]
+        # [B] -> [B, T=1, D=1] (the pipeline's utterance layout)
+        return {k: v.reshape(v.shape[:1] + (1, 1) + v.shape[1:]) for k, v in out.items()}
+
+    # -- evaluation -------------------------------------------------------------
+
+    def evaluate(self, predictions: Mapping[str, Any], targets: Mapping[str, Any]) -> dict:
+        """CCC at coverages 100/80/60/40/20 % (reject option, sridhar21 Fig. 3, Tables
+        I-III) and per uncertainty quintile (Fig. 2); the uncertainty is ``s_hat``.
+        Also the Spearman correlation of ``s_hat`` with the raters' std."""
+        import scipy.stats
+
+        y = np.asarray(targets["gold"], np.float64).reshape(-1)
+        yhat = np.asarray(predictions["m_hat"], np.float64).reshape(-1)
+        u = np.asarray(predictions["s_hat"], np.float64).reshape(-1)
+        out = reject_option_metrics(y, yhat, u, ddof=self.ddof)
+        if "std" in targets and len(u) > 2 and np.ptp(u) > 0:
+            std = np.asarray(targets["std"], np.float64).reshape(-1)
+            out["spearman_unc_std"] = float(scipy.stats.spearmanr(u, std).statistic)
+        return out
