@@ -1,7 +1,16 @@
 """Shared fixtures: a tiny in-memory continuous corpus and a config for the toy system."""
 
+import os
 import sys
+import tempfile
 from pathlib import Path
+
+# The loop tests compile the same tiny functions in several runs: a persistent
+# compilation cache makes the repeats cheap on the shared 2-core machines.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.path.join(tempfile.gettempdir(), f"seru_jax_cache_{os.getuid()}"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import numpy as np
 import pytest
@@ -46,7 +55,7 @@ def toy_config():
     c.data.eval_seq_len = 30
     c.eval.batch_size = 4
     c.eval.num_samples = 3
-    c.eval.median_window = 5
+    c.eval.median_window = 0
     c.eval.plot = False
     c.train.num_epochs = 3
     c.train.log_every_steps = 1

@@ -1,0 +1,153 @@
+"""Tests of seru/trainer.py with the toy system on a tiny in-memory corpus."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import REPO, TESTS
+from seru import trainer
+from seru.checkpoints import Checkpoints
+from seru.data import pipeline
+from toy_system import ToySystem
+
+
+def _dataset(config, records):
+    recs = {k: [pipeline.preprocess_record(r, config.data.dimensions) for r in v]
+            for k, v in records.items()}
+    return pipeline.from_recordings(recs, config)
+
+
+def _leaves(tree):
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def _rows(workdir, kind):
+    return [r for r in trainer.MetricsWriter.read(workdir / "metrics.jsonl") if r["kind"] == kind]
+
+
+def test_resume_after_preemption_equals_uninterrupted(toy_config, toy_records, tmp_path):
+    toy_config.train.eval_every_epochs = 0
+    ds = _dataset(toy_config, toy_records)
+    assert ds.steps_per_epoch == 2  # 3 + 3 + 4 crops of 20 frames, batches of 4
+    full = trainer.train_and_evaluate(toy_config, tmp_path / "a", dataset=ds)
+    # Preempted mid-epoch at step 3, then the same command again.
+    first = trainer.train_and_evaluate(toy_config, tmp_path / "b", dataset=ds, stop_after_steps=3)
+    assert first["stopped"] and first["step"] == 3
+    assert Checkpoints(tmp_path / "b" / "checkpoints").latest_step() == 3
+    resumed = trainer.train_and_evaluate(toy_config, tmp_path / "b", dataset=ds)
+    assert full["step"] == resumed["step"] == 6
+    for x, y in zip(_leaves(full["state"]), _leaves(resumed["state"])):
+        np.testing.assert_array_equal(x, y)
+    # Same logged losses, same epoch-level selection, no duplicated rows.
+    la = [(r["step"], r["loss"]) for r in _rows(tmp_path / "a", "train")]
+    lb = [(r["step"], r["loss"]) for r in _rows(tmp_path / "b", "train")]
+    assert la == lb and [s for s, _ in la] == list(range(1, 7))
+    assert full["loop"]["best_train_loss"] == resumed["loop"]["best_train_loss"]
+
+
+def test_checkpoints_keep_last_k_and_best(toy_config, toy_records, tmp_path):
+    cfg = toy_config
+    cfg.train.num_epochs = 4
+    cfg.train.keep_checkpoints = 2
+    cfg.train.select_by = "dev:ccc_m"
+    ds = _dataset(cfg, toy_records)
+    trainer.train_and_evaluate(cfg, tmp_path, dataset=ds)
+    ck = Checkpoints(tmp_path / "checkpoints")
+    assert ck.all_steps("latest") == [6, 8]  # saved at 2, 4, 6, 8 (every 2 steps / epoch end)
+    epochs = _rows(tmp_path, "epoch")
+    assert [r["step"] for r in epochs] == [2, 4, 6, 8]
+    # Oracle: the epoch with the lowest mean of that epoch's logged step losses.
+    train = _rows(tmp_path, "train")
+    means = [np.mean([r["loss"] for r in train if (r["step"] - 1) // 2 == e]) for e in range(4)]
+    np.testing.assert_allclose([r["train_loss"] for r in epochs], means, rtol=1e-6)
+    assert ck.all_steps("best_train_loss") == [2 * (int(np.argmin(means)) + 1)]
+    dev = _rows(tmp_path, "dev")
+    assert [r["step"] for r in dev] == [2, 4, 6, 8]
+    assert ck.all_steps("best_dev") == [dev[int(np.argmax([r["ccc_m"] for r in dev]))]["step"]]
+    assert trainer.checkpoint_kind(cfg, "best") == "best_dev"
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["train"]["select_by"] == "dev:ccc_m" and saved["data"]["seq_len"] == 20
+
+
+def test_logged_loss_equals_recomputation_from_checkpoint(toy_config, toy_records, tmp_path):
+    cfg = toy_config
+    cfg.train.num_epochs = 3
+    cfg.train.eval_every_epochs = 0
+    ds = _dataset(cfg, toy_records)
+    trainer.train_and_evaluate(cfg, tmp_path, dataset=ds)
+    system = ToySystem(cfg)
+    ck = Checkpoints(tmp_path / "checkpoints")
+    abstract = trainer.init_state(system, trainer.make_optimizer(cfg.optimizer),
+                                  jax.random.key(0), ds.example_batch(),
+                                  jax.sharding.NamedSharding(trainer.make_mesh(),
+                                                             jax.sharding.PartitionSpec()))
+    state, meta = ck.restore("latest", abstract, 4)
+    assert int(state["step"]) == 4
+    # Step 5 is the first batch of epoch 2, with the key fold_in(train_rng, 4).
+    _, train_rng, _ = jax.random.split(jax.random.key(cfg.seed), 3)
+    batch = next(ds.train_iter(cfg.seed, 2))
+    loss, terms = system.loss(state["params"], batch, jax.random.fold_in(train_rng, 4))
+    (row,) = [r for r in _rows(tmp_path, "train") if r["step"] == 5]
+    np.testing.assert_allclose(row["loss"], float(loss), rtol=1e-5)
+    np.testing.assert_allclose(row["mse_m"], float(terms["mse_m"]), rtol=1e-5)
+    assert row["epoch"] == 2 and set(row) >= {"grad_norm", "steps_per_s", "time"}
+    (info,) = _rows(tmp_path, "info")
+    n_params = sum(x.size for x in _leaves(state["params"]))
+    assert info["num_params"] == n_params == 3 * 8 + 8 + 8 * 2 + 2
+    assert info["steps_per_epoch"] == 2 and info["total_steps"] == 6
+
+
+def _one_step():
+    """Two train steps of the toy system on the mesh of all devices (data-parallel)."""
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    import conftest
+
+    cfg = conftest.toy_config.__wrapped__()
+    recs = {"train": [pipeline.preprocess_record(conftest.make_record(f"t{i}", 60, seed=i),
+                                                 ("arousal",)) for i in range(4)]}
+    ds = pipeline.from_recordings(recs, cfg)
+    mesh = trainer.make_mesh()
+    data_sh, repl = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
+    system, tx = ToySystem(cfg), trainer.make_optimizer(cfg.optimizer)
+    state = trainer.init_state(system, tx, jax.random.key(0),
+                               trainer.to_global(ds.example_batch(), data_sh), repl)
+    step = trainer.make_train_step(system, tx, repl)
+    batch = trainer.to_global(next(ds.train_iter(0, 0)), data_sh)
+    assert len(batch["audio"].sharding.device_set) == jax.device_count()
+    state, m = step(state, batch, jax.random.key(1))
+    state, m2 = step(state, batch, jax.random.key(2))
+    return {"devices": jax.device_count(), "loss": float(m["loss"]), "loss2": float(m2["loss"]),
+            "params": [np.asarray(x).ravel().tolist() for x in jax.tree.leaves(state["params"])]}
+
+
+def test_four_devices_same_loss_as_one():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]))
+    code = "import json, test_trainer; print(json.dumps(test_trainer._one_step()))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300, cwd=str(TESTS))
+    assert out.returncode == 0, out.stderr[-3000:]
+    four = json.loads(out.stdout.strip().splitlines()[-1])
+    if jax.device_count() != 1:
+        pytest.skip("this process must see one device")
+    one = _one_step()
+    assert (one["devices"], four["devices"]) == (1, 4)
+    np.testing.assert_allclose(four["loss"], one["loss"], rtol=1e-5)
+    np.testing.assert_allclose(four["loss2"], one["loss2"], rtol=1e-5)
+    for a, b in zip(one["params"], four["params"]):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_metrics_writer_drops_rows_after_resume_point(tmp_path):
+    w = trainer.MetricsWriter(tmp_path)
+    for s in (1, 2, 3, 4):
+        w.write(s, "train", {"loss": np.float32(s / 2), "nan": float("nan")})
+    trainer.MetricsWriter(tmp_path, resume_step=2)
+    rows = trainer.MetricsWriter.read(tmp_path / "metrics.jsonl")
+    assert [(r["step"], r["loss"], r["nan"]) for r in rows] == [(1, 0.5, None), (2, 1.0, None)]
