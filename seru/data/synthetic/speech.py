@@ -44,6 +44,9 @@ VOWELS = np.array([
 ], dtype=np.float64)
 F4_HZ = 3500.0
 BANDWIDTHS = np.array([80.0, 100.0, 140.0, 220.0])
+#: Spectral tilt (dB / octave above 500 Hz) added to every voice: it lifts the
+#: all-pole cascade's steep roll-off toward the level of natural speech.
+BASE_TILT_DB_OCT = 3.0
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,7 @@ def render(rng: np.random.Generator, voice: Voice, drivers: dict, n_samples: int
     jitter = (voice.jitter + 0.02 * u) * smooth_jitter(rng, n_ctrl)
     f0 = voice.f0_hz * 2.0 ** (st / 12.0) * (1.0 + jitter)
     gain_db = (voice.loudness_db + 5.0 * a + 1.0 * v + 2.0 * d - 4.0 * u * c + cues["loudness_db"])
-    tilt = voice.tilt_db_oct + 3.0 * a + 0.5 * v - 1.0 * u
+    tilt = BASE_TILT_DB_OCT + voice.tilt_db_oct + 3.0 * a + 0.5 * v - 1.0 * u
     oq = np.clip(0.65 - 0.12 * a, 0.35, 0.85)
     breath = np.clip(voice.breathiness + 0.25 * u + cues["breathiness"], 0.0, 0.8)
     fscale = 1.0 + 0.04 * v + 0.02 * a

@@ -132,7 +132,8 @@ def _recording_conditions(rng: np.random.Generator, audio: np.ndarray, spec: Utt
     wet *= np.sqrt(np.mean(audio.astype(np.float64) ** 2) / (np.mean(wet ** 2) + 1e-12))
     sos = butter(4, [rng.uniform(150.0, 300.0), rng.uniform(3800.0, 5500.0)], btype="bandpass",
                  fs=sr, output="sos")
-    return speech.add_room(rng, sosfilt(sos, wet), snr_db=float(rng.uniform(10.0, 25.0)))
+    noisy = speech.add_room(rng, wet, snr_db=float(rng.uniform(10.0, 25.0)))
+    return np.clip(sosfilt(sos, noisy), -1.0, 1.0).astype(np.float32)  # channel after the room
 
 
 def generate_utterance(spec: UtteranceSpec, split: str, index: int, spk: Speaker,
