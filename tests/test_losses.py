@@ -144,3 +144,227 @@ def test_bbb_grads_finite():
         assert all(np.all(np.isfinite(x)) for x in g)
     g = jax.grad(losses.bbb_log_prior_gaussian)(w)
     np.testing.assert_allclose(g, -w, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# CCC loss and weighted MSE
+# ---------------------------------------------------------------------------
+
+import audmetric  # noqa: E402
+
+
+def test_ccc_loss_vs_audmetric(x64):
+    rng = np.random.default_rng(10)
+    pred = rng.standard_normal((3, 20, 2))
+    target = 0.5 * pred + rng.standard_normal((3, 20, 2))
+    got = jax.jit(losses.ccc_loss)(pred, target)
+    want = np.mean([1 - audmetric.concordance_cc(target[..., d].ravel(), pred[..., d].ravel())
+                    for d in range(2)])
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    # 1-D input = one output
+    np.testing.assert_allclose(losses.ccc_loss(pred[..., 0].ravel(), target[..., 0].ravel()),
+                               1 - audmetric.concordance_cc(target[..., 0].ravel(), pred[..., 0].ravel()), rtol=1e-7)
+
+
+def test_ccc_loss_mask_and_nan_targets(x64):
+    rng = np.random.default_rng(11)
+    pred = rng.standard_normal((2, 15, 1))
+    target = pred + rng.standard_normal((2, 15, 1))
+    mask = np.ones((2, 15, 1), bool)
+    mask[1, 9:] = False
+    target_bad = np.where(mask, target, np.nan)   # padding holds NaN
+    target_bad[0, 3, 0] = np.nan                  # a missing annotation
+    valid = mask & np.isfinite(target_bad)
+    want = 1 - audmetric.concordance_cc(target[valid], pred[valid])
+    got = losses.ccc_loss(pred, target_bad, mask=mask)
+    np.testing.assert_allclose(got, want, rtol=1e-7)
+    g = jax.grad(losses.ccc_loss)(pred, target_bad, mask)
+    assert np.all(np.isfinite(g))
+    assert np.all(g[~valid] == 0)
+
+
+def test_ccc_loss_constant_segments_finite_grad():
+    c = jnp.full((4, 1), 0.3, jnp.float32)
+    for p, t in [(c, c), (c, c + 0.2), (c, jnp.linspace(0, 1, 4)[:, None])]:
+        val, g = jax.jit(jax.value_and_grad(losses.ccc_loss))(p, t)
+        assert np.isfinite(val) and np.all(np.isfinite(g))
+    # constant & equal -> CCC counted as 0, loss 1
+    np.testing.assert_allclose(losses.ccc_loss(c, c), 1.0, atol=1e-6)
+    # nothing valid -> finite
+    val, g = jax.value_and_grad(losses.ccc_loss)(c, c, jnp.zeros((4, 1)))
+    assert np.isfinite(val) and np.all(np.isfinite(g))
+
+
+def test_ccc_loss_grad_vs_finite_differences(x64):
+    rng = np.random.default_rng(12)
+    pred = rng.standard_normal((9, 1))
+    target = rng.standard_normal((9, 1))
+    g = jax.grad(losses.ccc_loss)(pred, target)
+    h = 1e-6
+    fd = np.zeros_like(pred)
+    for i in range(9):
+        e = np.zeros_like(pred)
+        e[i] = h
+        fd[i] = ((1 - audmetric.concordance_cc(target[:, 0], (pred + e)[:, 0]))
+                 - (1 - audmetric.concordance_cc(target[:, 0], (pred - e)[:, 0]))) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-9)
+
+
+def test_weighted_mse(x64):
+    rng = np.random.default_rng(13)
+    pe, ye, ps, ys = rng.standard_normal((4, 3, 10))
+    for w in (0.0, 0.7, 1.0, 2.0):
+        want = w * np.mean((pe - ye) ** 2) + (2 - w) * np.mean((ps - ys) ** 2)
+        np.testing.assert_allclose(jax.jit(losses.weighted_mse)(pe, ye, ps, ys, w), want, rtol=1e-12)
+    mask = np.arange(10)[None, :] < np.array([[10], [4], [7]])
+    ye_nan = np.where(mask, ye, np.nan)
+    want = 1.3 * np.mean((pe - ye)[mask] ** 2) + 0.7 * np.mean((ps - ys)[mask] ** 2)
+    np.testing.assert_allclose(losses.weighted_mse(pe, ye_nan, ps, ys, 1.3, mask=mask), want, rtol=1e-12)
+    g = jax.grad(losses.weighted_mse, argnums=(0, 2))(pe, ye_nan, ps, ys, 1.3, mask)
+    assert all(np.all(np.isfinite(x)) for x in g)
+    with pytest.raises(ValueError, match="w_e"):
+        losses.weighted_mse(pe, ye, ps, ys, 2.5)
+
+
+# ---------------------------------------------------------------------------
+# Soft labels and label distribution KL
+# ---------------------------------------------------------------------------
+
+
+def test_soft_label_kld(x64):
+    rng = np.random.default_rng(14)
+    t = rng.dirichlet(np.ones(7), size=5)
+    t[0] = [0, 0, 0.5, 0.5, 0, 0, 0]   # zeros in the target: 0 log 0 = 0
+    logits = rng.standard_normal((5, 7))
+    p = special.softmax(logits, axis=-1)
+    want = np.mean(stats.entropy(t, p, axis=-1))   # scipy: sum t log(t / p)
+    np.testing.assert_allclose(jax.jit(losses.soft_label_kld)(t, logits), want, rtol=1e-10)
+    np.testing.assert_allclose(losses.soft_label_kld(t, p, from_logits=False), want, rtol=1e-8)
+    # distrax as a second oracle
+    np.testing.assert_allclose(
+        losses.soft_label_kld(t, logits),
+        np.mean(distrax.Categorical(probs=t).kl_divergence(distrax.Categorical(logits=logits))), rtol=1e-8)
+    # mask and NaN rows
+    t_nan = t.copy()
+    t_nan[4] = np.nan
+    m = np.array([1, 1, 0, 1, 1], bool)
+    want_m = np.mean(stats.entropy(t, p, axis=-1)[[0, 1, 3]])
+    np.testing.assert_allclose(losses.soft_label_kld(t_nan, logits, mask=m), want_m, rtol=1e-10)
+    g = jax.grad(losses.soft_label_kld, argnums=1)(t_nan, logits, True, -1, m)
+    assert np.all(np.isfinite(g)) and np.all(np.asarray(g)[[2, 4]] == 0)
+    # a zero predicted probability where the target has mass: clipped, finite
+    p0 = np.array([[1.0, 0.0]])
+    t0 = np.array([[0.5, 0.5]])
+    np.testing.assert_allclose(losses.soft_label_kld(t0, p0, from_logits=False),
+                               0.5 * np.log(0.5 / 1.0) + 0.5 * np.log(0.5 / 1e-7), rtol=1e-6)
+
+
+def test_label_kl_loss_vs_quad(x64):
+    rng = np.random.default_rng(15)
+    m, mh = rng.standard_normal((2, 2, 6)) * 0.3
+    s, sh = rng.uniform(0.05, 0.5, (2, 2, 6))
+    mask = np.ones((2, 6), bool)
+    mask[1, 4:] = False
+    per = np.array([[integrate.quad(
+        lambda x: stats.norm.pdf(x, m[i, j], s[i, j]) * (stats.norm.logpdf(x, m[i, j], s[i, j])
+                                                         - stats.norm.logpdf(x, mh[i, j], sh[i, j])),
+        m[i, j] - 15 * s[i, j], m[i, j] + 15 * s[i, j], epsabs=1e-12)[0] for j in range(6)] for i in range(2)])
+    got = jax.jit(losses.label_kl_loss)(m, s, mh, sh, mask)
+    np.testing.assert_allclose(got, per[mask].mean(), rtol=1e-7)
+
+
+def test_label_kl_loss_awkward_inputs_finite():
+    # zero spread (single annotator), NaN labels, padding, zero predicted spread
+    m = jnp.array([0.1, 0.2, jnp.nan, 0.4, 0.0], jnp.float32)
+    s = jnp.array([0.0, 0.2, 0.1, jnp.nan, 0.3], jnp.float32)
+    mh = jnp.array([0.1, 0.1, 0.3, 0.3, 0.0], jnp.float32)
+    sh = jnp.array([0.2, 0.0, 0.2, 0.2, 0.3], jnp.float32)
+    mask = jnp.array([1, 1, 1, 1, 0], bool)
+    val, g = jax.jit(jax.value_and_grad(losses.label_kl_loss, argnums=(2, 3)))(m, s, mh, sh, mask)
+    assert np.isfinite(val) and all(np.all(np.isfinite(x)) for x in g)
+    # only frames 0 and 1 are valid; floors of 1e-2 apply to s[0] and sh[1]
+    f = lambda a, b, c, d: np.log(d / b) + (b**2 + (a - c) ** 2) / (2 * d**2) - 0.5
+    want = 0.5 * (f(0.1, 0.01, 0.1, 0.2) + f(0.2, 0.2, 0.1, 0.01))
+    np.testing.assert_allclose(val, want, rtol=1e-5)
+    assert np.all(np.asarray(g[0])[2:] == 0)
+    # no valid frame: 0, finite grads
+    val0, g0 = jax.value_and_grad(losses.label_kl_loss, argnums=(2, 3))(m, s, mh, sh, jnp.zeros(5, bool))
+    assert val0 == 0 and all(np.all(np.isfinite(x)) for x in g0)
+
+
+def test_label_kl_loss_student_t(x64):
+    df = np.array([6.0, 3.0, 1.0])   # the last one is clipped to df_min = 3
+    m = np.array([0.0, 0.2, -0.1])
+    s = np.array([0.2, 0.1, 0.3])
+    mh = np.array([0.1, 0.1, 0.0])
+    sh = np.array([0.25, 0.2, 0.4])
+    per = [integrate.quad(lambda x: stats.t.pdf(x, max(d, 3.0), a, b) * (
+        stats.t.logpdf(x, max(d, 3.0), a, b) - stats.norm.logpdf(x, c, e)), -np.inf, np.inf)[0]
+        for d, a, b, c, e in zip(df, m, s, mh, sh)]
+    got = jax.jit(losses.label_kl_loss_student_t)(df, m, s, mh, sh)
+    np.testing.assert_allclose(got, np.mean(per), rtol=1e-7)
+    # NaN df / s / m, zero spread, masks: finite value and grads
+    with jax.enable_x64(False):
+        args = [jnp.array(a, jnp.float32) for a in (
+            [np.nan, 4.0, 2.0, 5.0], [0.0, 0.1, 0.2, np.nan], [0.1, 0.0, 0.1, 0.2], [0.0, 0.1, 0.2, 0.3],
+            [0.2, 0.0, 0.1, 0.2])]
+        val, g = jax.value_and_grad(losses.label_kl_loss_student_t, argnums=(3, 4))(*args)
+        assert np.isfinite(val) and all(np.all(np.isfinite(x)) for x in g)
+
+
+# ---------------------------------------------------------------------------
+# VAE terms
+# ---------------------------------------------------------------------------
+
+
+def test_reparameterize_moments_and_grad():
+    key = jax.random.PRNGKey(1)
+    mean = jnp.array([0.5, -1.0, 2.0])
+    logvar = jnp.array([0.0, np.log(0.25), np.log(4.0)])
+    z = jax.jit(jax.vmap(losses.reparameterize, in_axes=(0, None, None)))(
+        jax.random.split(key, 40_000), mean, logvar)
+    np.testing.assert_allclose(z.mean(0), mean, atol=4 * np.sqrt(np.exp(logvar) / 40_000).max())
+    np.testing.assert_allclose(z.std(0), np.exp(0.5 * logvar), rtol=0.03)
+    # same key -> same sample, and dz/dmean = 1
+    np.testing.assert_array_equal(losses.reparameterize(key, mean, logvar), losses.reparameterize(key, mean, logvar))
+    g = jax.grad(lambda mu: losses.reparameterize(key, mu, logvar).sum())(mean)
+    np.testing.assert_allclose(g, 1.0)
+
+
+def test_vae_kl_vs_distrax(x64):
+    rng = np.random.default_rng(16)
+    mean = rng.standard_normal((4, 8))
+    logvar = rng.uniform(-3, 1, (4, 8))
+    want = distrax.MultivariateNormalDiag(mean, np.exp(0.5 * logvar)).kl_divergence(
+        distrax.MultivariateNormalDiag(np.zeros(8), np.ones(8)))
+    got = jax.jit(losses.vae_kl)(mean, logvar)
+    assert got.shape == (4,)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+    g = jax.grad(lambda a, b: losses.vae_kl(a, b).sum(), argnums=(0, 1))(mean, logvar)
+    np.testing.assert_allclose(g[0], mean, rtol=1e-12)                       # d/dmu = mu
+    np.testing.assert_allclose(g[1], 0.5 * (np.exp(logvar) - 1), rtol=1e-12)  # d/dlogvar
+
+
+def test_reconstruction_nll(x64):
+    rng = np.random.default_rng(17)
+    x = rng.uniform(0, 1, (3, 10))
+    x[0, :4] = [0.0, 1.0, 0.0, 1.0]
+    logits = rng.standard_normal((3, 10))
+    p = special.expit(logits)
+    want_b = -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=-1)
+    np.testing.assert_allclose(jax.jit(losses.reconstruction_nll)(x, p), want_b, rtol=1e-10)
+    np.testing.assert_allclose(losses.reconstruction_nll(x, logits, from_logits=True), want_b, rtol=1e-10)
+    # binary x: the Bernoulli log-likelihood of distrax
+    xb = (x > 0.5).astype(float)
+    np.testing.assert_allclose(losses.reconstruction_nll(xb, logits, from_logits=True),
+                               -distrax.Bernoulli(logits=logits).log_prob(xb).sum(-1), rtol=1e-10)
+    want_g = -stats.norm.logpdf(x, p, 1.0).sum(-1)
+    np.testing.assert_allclose(losses.reconstruction_nll(x, p, kind="gaussian"), want_g, rtol=1e-12)
+    # saturated sigmoid outputs: clipped, finite value and gradient
+    with jax.enable_x64(False):
+        ph = jnp.array([[0.0, 1.0, 0.5]], jnp.float32)
+        xx = jnp.array([[1.0, 0.0, 0.5]], jnp.float32)
+        val, g = jax.value_and_grad(lambda a: losses.reconstruction_nll(xx, a).sum())(ph)
+        assert np.isfinite(val) and np.all(np.isfinite(g))
+    with pytest.raises(ValueError, match="kind"):
+        losses.reconstruction_nll(x, p, kind="laplace")
