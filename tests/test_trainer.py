@@ -9,7 +9,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import REPO, TESTS
+from toy_system import REPO, make_record, make_toy_config
 from seru import trainer
 from seru.checkpoints import Checkpoints
 from seru.data import pipeline
@@ -106,10 +106,8 @@ def _one_step():
     """Two train steps of the toy system on the mesh of all devices (data-parallel)."""
     from jax.sharding import NamedSharding, PartitionSpec as P
 
-    import conftest
-
-    cfg = conftest.toy_config.__wrapped__()
-    recs = {"train": [pipeline.preprocess_record(conftest.make_record(f"t{i}", 60, seed=i),
+    cfg = make_toy_config()
+    recs = {"train": [pipeline.preprocess_record(make_record(f"t{i}", 60, seed=i),
                                                  ("arousal",)) for i in range(4)]}
     ds = pipeline.from_recordings(recs, cfg)
     mesh = trainer.make_mesh()
@@ -128,10 +126,10 @@ def _one_step():
 
 def test_four_devices_same_loss_as_one():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]))
+               JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]))
     code = "import json, test_trainer; print(json.dumps(test_trainer._one_step()))"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=300, cwd=str(TESTS))
+                         timeout=300, cwd=str(REPO / "tests"))
     assert out.returncode == 0, out.stderr[-3000:]
     four = json.loads(out.stdout.strip().splitlines()[-1])
     if jax.device_count() != 1:

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import make_record
+from toy_system import make_record
 from seru.data import pipeline
 
 HOP = 640
