@@ -142,6 +142,19 @@ def dropout_for(dimension: str, rate: float) -> float:
 
 @functools.lru_cache(maxsize=4)
 def _restore_params(workdir: str, kind: str):
+    """The ``params`` of the newest ``kind`` checkpoint of a run, as numpy arrays.
+
+    ``System.init`` runs under ``jax.jit`` (the trainer jits it); Orbax must not
+    be traced, and JAX's trace state is per thread, so the restore runs in a
+    worker thread.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_restore_params_eager, workdir, kind).result()
+
+
+def _restore_params_eager(workdir: str, kind: str):
     import orbax.checkpoint as ocp
 
     directory = Path(workdir).absolute() / "checkpoints" / kind
