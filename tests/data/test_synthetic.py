@@ -375,3 +375,18 @@ def test_crosscorpus_has_other_speakers_five_point_scale_and_channel():
         return np.mean(out)
 
     assert share_above(recs, 6500) < 0.5 * share_above(clean, 6500)
+
+
+def test_ambiguity_leaves_an_acoustic_trace():
+    """A competing sound rises with ambiguity: the quietest frames get louder (numpy by hand)."""
+    n = SR * 6
+    nc = speech.n_ctrl_frames(n)
+    voice = speech.sample_voice(rng_for(0, 9, 0), "male")
+    floors = []
+    for u in (0.1, 0.9):
+        drivers = dict(arousal=np.zeros(nc), valence=np.zeros(nc), ambiguity=np.full(nc, u),
+                       conflict=np.zeros(nc))
+        audio, _ = speech.render(rng_for(1, 9, 1), voice, drivers, n, mode="utterance")
+        energy = (audio[: n // 640 * 640].reshape(-1, 640).astype(np.float64) ** 2).mean(1)
+        floors.append(10 * np.log10(np.percentile(energy, 10)))
+    assert floors[1] - floors[0] > 6.0

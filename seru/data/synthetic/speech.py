@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import butter, sosfilt
 
 SAMPLE_RATE = 16000
 HOP = 128            # control / STFT hop in samples (8 ms); 5 hops per 40 ms label frame
@@ -47,6 +48,7 @@ BANDWIDTHS = np.array([80.0, 100.0, 140.0, 220.0])
 #: Spectral tilt (dB / octave above 500 Hz) added to every voice: it lifts the
 #: all-pole cascade's steep roll-off toward the level of natural speech.
 BASE_TILT_DB_OCT = 3.0
+_BABBLE_SOS = butter(2, [200.0, 3000.0], btype="bandpass", fs=SAMPLE_RATE, output="sos")
 
 
 @dataclass(frozen=True)
@@ -290,27 +292,29 @@ def render(rng: np.random.Generator, voice: Voice, drivers: dict, n_samples: int
     mod = np.clip(0.5 + 0.5 * np.sin(2 * np.pi * np.cumsum(rng.uniform(2.5, 5.5, n_ctrl)) / fps
                                      + rng.uniform(0, 2 * np.pi)), 0.0, 1.0)
     babble_db = -38.0 + 26.0 * u
-    src_babble = _interp(mod * 10.0 ** (babble_db / 20.0), n_samples) * rng.standard_normal(n_samples)
+    babble = sosfilt(_BABBLE_SOS, rng.standard_normal(n_samples))  # fixed 200-3000 Hz band
+    babble *= _interp(mod * 10.0 ** (babble_db / 20.0), n_samples)
 
-    formants = art["formants"] * fscale[:, None]
-    fric_fc = art["fric_fc"]
+    f32 = np.float32
+    formants = (art["formants"] * fscale[:, None]).astype(f32)
+    fric_fc = art["fric_fc"].astype(f32)
+    bws = (BANDWIDTHS[None, :3] * (1.0 + breath[:, None])).astype(f32)
+    tilt32, lin32 = tilt.astype(f32), (10.0 ** (gain_db / 20.0)).astype(f32)
 
     def envelope(i0, i1, freqs):
-        f = freqs[None, :]
+        f = freqs[None, :].astype(f32)
         fm = formants[i0:i1]
-        h = np.ones((i1 - i0, freqs.size))
+        h = _resonance(f, f32(F4_HZ * voice.formant_scale), f32(BANDWIDTHS[3]))
         for k in range(3):
-            h *= _resonance(f, fm[:, k:k + 1], BANDWIDTHS[k] * (1.0 + breath[i0:i1, None]))
-        h *= _resonance(f, F4_HZ * voice.formant_scale, BANDWIDTHS[3])
-        octs = np.log2(np.maximum(f, 60.0) / 500.0)
-        h *= 10.0 ** ((tilt[i0:i1, None] * np.maximum(octs, 0.0)) / 20.0)
-        lin = 10.0 ** (gain_db[i0:i1, None] / 20.0)
+            h = h * _resonance(f, fm[:, k:k + 1], bws[i0:i1, k:k + 1])
+        octs = np.maximum(np.log2(np.maximum(f, 60.0) / 500.0), 0.0).astype(f32)
+        h *= f32(10.0) ** (tilt32[i0:i1, None] * octs / f32(20.0))
+        lin = lin32[i0:i1, None]
         fc = fric_fc[i0:i1, None]
-        h_fric = (f / fc) ** 2 * _resonance(f, fc, 0.5 * fc) * lin * 0.3
-        h_bab = _resonance(f, 500.0, 600.0) * _resonance(f, 1500.0, 1500.0)
-        return h * lin, h_fric, np.broadcast_to(h_bab, h.shape)
+        h_fric = (f / fc) ** 2 * _resonance(f, fc, f32(0.5) * fc) * (lin * f32(0.3))
+        return h * lin, h_fric
 
-    audio = _filter([src_voiced, src_fric, src_babble], envelope, n_samples)
+    audio = _filter([src_voiced, src_fric], envelope, n_samples) + babble
     audio = np.clip(audio * OUTPUT_GAIN, -1.0, 1.0).astype(np.float32)
     speech = np.zeros(n_ctrl)
     for s, e in phrases:
