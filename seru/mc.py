@@ -88,15 +88,20 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
     return ys[:, :, :num_frames], cs.reshape(num_samples, n_win)
 
 
-def sample_std(samples, ddof: int = 1):
+def sample_std(samples, ddof: int = 1, eps: float = 0.0):
     """Std over the MC passes (axis 0): ``s_hat`` of prabhu22 Sec. 3.2.
 
     ``ddof=1`` (the unbiased estimator, as the rater std of Eq. (3) and
-    ``torch.std``); with a single pass the spread is undefined and 0 is returned.
+    ``torch.std``); with a single pass the spread is undefined and 0 is
+    returned. ``sqrt(var + eps)``: a small ``eps`` keeps the gradient finite
+    where all passes agree (inside a loss).
     """
-    if samples.shape[0] <= ddof:
+    n = samples.shape[0]
+    if n <= ddof:
         return jnp.zeros(samples.shape[1:], samples.dtype)
-    return jnp.std(samples, axis=0, ddof=ddof)
+    dev = samples - jnp.mean(samples, axis=0)
+    var = jnp.sum(dev * dev, axis=0) / (n - ddof)
+    return jnp.sqrt(var + eps)
 
 
 def mc_predict(prepare_fn: Callable, window_fn: Callable, mean_fn: Callable, features, rng,

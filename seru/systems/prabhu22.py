@@ -1,0 +1,262 @@
+"""prabhu22: end-to-end BBB label-uncertainty SER (Prabhu et al., Interspeech 2022).
+
+Variants (``config.model.variant``):
+
+* ``mu``   -- BBB model, alpha = 0 (model uncertainty only, "MU" of Table 1).
+* ``lu``   -- BBB model, alpha = 1, Gaussian label distribution ("+LU").
+* ``lu_t`` -- as ``lu`` with a Student-t label distribution, df = number of
+  raters (the ACII 2022 follow-up).
+* ``stl``, ``mtl_pu`` -- the baselines of prabhu22 Sec. 4.2 (``seru/models/mtl_pu.py``).
+
+Batch (from ``seru/data/pipeline.py``): ``audio`` [B, T*640] at 16 kHz,
+``gold`` [B, T, D] target mean, ``std`` [B, T, D] unbiased rater std,
+``num_raters`` [B, T, D], ``mask`` [B, T] (1 = valid frame).
+
+Loss, Eq. (8) of prabhu22 for the BBB variants::
+
+    L = (1 - CCC(m_hat, m))  +  L_BBB  +  alpha * L_KL
+
+* ``m_hat``: the posterior-mean pass (Sec. 3.2), ``s_hat``: std over the
+  ``num_samples_train`` sampled passes (Sec. 3.2; Eq. (6) uses n = 30 passes,
+  and the label KL needs n >= 2).
+* ``L_BBB`` (Eqs. (5)-(6)): ``NLL + kl_weight * KL_est`` where
+
+  - ``NLL`` = mean over passes, valid frames and dimensions of
+    ``-log N(m; y_i, likelihood_sigma)`` (``-log P(D | w^(i))``);
+  - ``KL_est`` estimates ``KL(q || P)``. Faithful sampler: ``log q(w) - log P(w)``
+    is computed for EVERY (pass, window) weight draw, summed over all of them
+    and divided by the number of draws (the authors' code kept only the last
+    window's term). Each draw is a sample from q, so this is an unbiased,
+    lower-variance estimate of the same KL that the local sampler takes in
+    closed form -- both samplers optimise the same objective.
+  - The scaling follows Blundell et al. (2015, Sec. 3.4): the ELBO of the
+    whole training set is ``KL + sum_frames NLL``; dividing by the number of
+    training frames N gives ``mean NLL + KL / N``. Hence ``kl_weight`` should
+    be ``1 / (number of training frames)``; the default is 1 / 67,500 (AVEC
+    2016 train: 9 recordings x 7,500 frames).
+* ``L_KL`` (Eq. (7)): KL(N(m, s) || N(m_hat, s_hat)) averaged over valid
+  frames (``seru.losses.label_kl_loss``), or its Student-t form with
+  df = ``num_raters`` for ``lu_t``.
+
+Baselines: ``stl`` minimises ``1 - CCC(m)``; ``mtl_pu`` minimises
+``w_E MSE(m) + w_s MSE(s)`` (han17 Eq. (7), ``mtl_weights``, w_E + w_s = 2)
+plus the ``1 - CCC(m)`` term that every model of prabhu22's test bed shares.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Mapping
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from seru import losses, mc, metrics
+from seru.models.bayes import Prior
+from seru.models.bbb_ser import BBBSER
+from seru.models.mtl_pu import MTLPU
+
+BBB_VARIANTS = ("mu", "lu", "lu_t")
+VARIANTS = BBB_VARIANTS + ("stl", "mtl_pu")
+
+
+def default_model_config() -> ml_collections.ConfigDict:
+    """Defaults of ``config.model`` for prabhu22 (paper values, Sec. 4.3)."""
+    c = ml_collections.ConfigDict()
+    c.variant = "lu"            # 'mu' | 'lu' | 'lu_t' | 'stl' | 'mtl_pu'
+    c.window = 50               # BBB window b: frames sharing one weight draw (2 s)
+    c.num_samples_train = 30    # n passes inside the loss, Eq. (6) (paper: 30; >= 2 for lu/lu_t)
+    c.num_samples_eval = 30     # n passes for s_hat at evaluation
+    c.sampler = "faithful"      # 'faithful' (per-window weight draws) | 'local'
+    c.prior = "gaussian"        # 'gaussian' N(0, prior_sigma) | 'mixture' (Blundell et al.)
+    c.prior_sigma = 1.0
+    c.mixture_pi = 0.5
+    c.mixture_sigma1 = 1.0
+    c.mixture_sigma2 = 0.0025
+    c.dropout = 0.5
+    c.lstm_size = 256
+    c.head_sizes = (512, 256)
+    c.kl_weight = 1.0 / 67_500  # complexity-cost scale: 1 / number of training frames
+    c.likelihood_sigma = 1.0    # std of the Gaussian likelihood P(D | w) in Eq. (6)
+    c.alpha = -1.0              # weight of Eq. (7); < 0: from variant (mu: 0, lu/lu_t: 1)
+    c.std_ddof = 1              # s_hat = std over passes with this ddof
+    c.mc_chunk = 64             # (pass, window) draws per chunk at evaluation; 0 = no chunking
+    c.train_chunk = 0           # same inside the loss; 0 = one vmap over all draws
+    c.mtl_weights = (1.0, 1.0)  # (w_E, w_s) of han17 Eq. (7), mtl_pu only
+    return c
+
+
+def _float_mask(mask, shape):
+    return jnp.broadcast_to(mask.astype(jnp.float32)[..., None], shape)
+
+
+def _masked_mean(x, mask):
+    return jnp.sum(x * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def _ccc_loss(pred, target, mask):
+    """``1 - CCC`` per output over all valid frames of the batch, averaged (Eq. (2) of prabhu22)."""
+    return losses.ccc_loss(pred, target, mask)
+
+
+#: Scales are floored here in the KL / NLL metrics, as in the loss (seru.losses.label_kl_loss).
+S_FLOOR = 1e-2
+
+
+class Prabhu22:
+    """prabhu22 as a :class:`seru.systems.base.System`."""
+
+    def __init__(self, config):
+        self.config = config
+        mc_cfg = config.model
+        if mc_cfg.variant not in VARIANTS:
+            raise ValueError(f"config.model.variant: unknown {mc_cfg.variant!r}; "
+                             f"expected one of {VARIANTS}")
+        self.variant = mc_cfg.variant
+        self.dims = tuple(config.data.dimensions)
+        d = len(self.dims)
+        if self.variant in BBB_VARIANTS:
+            prior = Prior(kind=mc_cfg.prior, sigma=mc_cfg.prior_sigma, pi=mc_cfg.mixture_pi,
+                          sigma1=mc_cfg.mixture_sigma1, sigma2=mc_cfg.mixture_sigma2)
+            self.model = BBBSER(out_features=d, lstm_size=mc_cfg.lstm_size,
+                                hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout,
+                                sampler=mc_cfg.sampler, prior=prior)
+            alpha = mc_cfg.alpha
+            if alpha < 0:
+                alpha = 0.0 if self.variant == "mu" else 1.0
+            elif self.variant == "mu" and alpha != 0:
+                raise ValueError(f"config.model.alpha={alpha}: variant 'mu' means alpha = 0")
+            self.alpha = float(alpha)
+            if self.alpha > 0 and mc_cfg.num_samples_train < 2:
+                raise ValueError(
+                    f"config.model.num_samples_train={mc_cfg.num_samples_train}: variant "
+                    f"{self.variant!r} needs >= 2 passes for s_hat in the label KL (Eq. (7))")
+        else:
+            self.model = MTLPU(out_features=d, variant=self.variant, lstm_size=mc_cfg.lstm_size,
+                               hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout)
+            self.alpha = 0.0
+
+    # -- helpers ---------------------------------------------------------
+    def _head_fns(self, params, with_complexity=False):
+        apply = functools.partial(self.model.apply, params)
+        prepare = functools.partial(apply, method="head_prepare")
+        window = functools.partial(apply, method="head_window", with_complexity=with_complexity)
+        mean = functools.partial(apply, method="head_mean")
+        return prepare, window, mean
+
+    @staticmethod
+    def _chunk(value):
+        return int(value) if value and int(value) > 0 else None
+
+    # -- System interface --------------------------------------------------
+    def init(self, rng, batch):
+        return self.model.init({"params": rng}, jnp.asarray(batch["audio"]), train=False)
+
+    def loss(self, params, batch, rng):
+        cfg = self.config.model
+        k_drop, k_head = jax.random.split(rng)
+        audio = jnp.asarray(batch["audio"], jnp.float32)
+        gold = jnp.asarray(batch["gold"], jnp.float32)
+        std = jnp.asarray(batch["std"], jnp.float32)
+        mask = _float_mask(jnp.asarray(batch["mask"]), gold.shape)
+        feats = self.model.apply(params, audio, train=True, method="trunk",
+                                 rngs={"dropout": k_drop})
+        terms = {}
+        if self.variant == "stl":
+            m_hat = self.model.apply(params, feats, method="head")["m_hat"]
+            terms["ccc"] = _ccc_loss(m_hat, gold, mask)
+            return terms["ccc"], terms
+        if self.variant == "mtl_pu":
+            out = self.model.apply(params, feats, method="head")
+            w_e, w_s = cfg.mtl_weights
+            terms["ccc"] = _ccc_loss(out["m_hat"], gold, mask)
+            terms["mse_m"] = _masked_mean(jnp.square(out["m_hat"] - gold), mask)
+            terms["mse_s"] = _masked_mean(jnp.square(out["s_hat"] - std), mask)
+            total = terms["ccc"] + w_e * terms["mse_m"] + w_s * terms["mse_s"]
+            return total, terms
+
+        faithful = cfg.sampler == "faithful"
+        prepare, window, mean = self._head_fns(params, with_complexity=faithful)
+        m_hat = mean(feats)
+        samples, comp = mc.sample_passes(window, prepare(feats), k_head, cfg.num_samples_train,
+                                         cfg.window, self._chunk(cfg.train_chunk))
+        # Eq. (6): -log P(D | w^(i)), Gaussian likelihood, averaged over passes and frames.
+        sig = cfg.likelihood_sigma
+        nll = (0.5 * jnp.square((gold[None] - samples) / sig) + math.log(sig)
+               + 0.5 * math.log(2 * math.pi))
+        terms["nll"] = _masked_mean(jnp.mean(nll, axis=0), mask)
+        # Eq. (5)/(6): KL(q || P), sampled over every (pass, window) draw, or closed form.
+        terms["kl_weights"] = (jnp.mean(comp) if faithful
+                               else self.model.apply(params, method="head_kl"))
+        terms["ccc"] = _ccc_loss(m_hat, gold, mask)
+        total = terms["ccc"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]
+        if self.alpha > 0:
+            # sqrt(var + tiny): the gradient of a plain std is NaN at zero spread.
+            s_hat = mc.sample_std(samples, cfg.std_ddof, eps=1e-12)
+            if self.variant == "lu_t":
+                df = jnp.asarray(batch["num_raters"], jnp.float32)
+                terms["label_kl"] = losses.label_kl_loss_student_t(df, gold, std, m_hat, s_hat,
+                                                                   mask=mask)
+            else:
+                terms["label_kl"] = losses.label_kl_loss(gold, std, m_hat, s_hat, mask=mask)
+            total = total + self.alpha * terms["label_kl"]
+        return total, terms
+
+    def predict(self, params, batch, rng, num_samples=None):
+        cfg = self.config.model
+        n = cfg.num_samples_eval if num_samples is None else num_samples
+        audio = jnp.asarray(batch["audio"], jnp.float32)
+        feats = self.model.apply(params, audio, train=False, method="trunk")
+        if self.variant in ("stl", "mtl_pu"):
+            out = self.model.apply(params, feats, method="head")
+            return {k: v for k, v in out.items() if k in ("m_hat", "s_hat")}
+        prepare, window, mean = self._head_fns(params)
+        return mc.mc_predict(prepare, window, mean, feats, rng, num_samples=n,
+                             window=cfg.window, chunk=self._chunk(cfg.mc_chunk),
+                             return_samples=True, ddof=cfg.std_ddof)
+
+    def evaluate(self, predictions: Mapping[str, Any], targets: Mapping[str, Any]) -> dict:
+        """Metrics of prabhu22 Sec. 4.4 (CCC(m), CCC(s), KL) plus RMSE, NLL, CRPS, 90 % coverage.
+
+        Inputs are ``[N, D]`` numpy arrays (valid frames of a split).
+        Per-dimension keys ``name/<dim>`` when D > 1; the plain names hold
+        the first dimension. Without ``s_hat`` (``stl``) only ``ccc_m`` and
+        ``rmse`` are returned. CCCs use the population estimator (ddof = 0,
+        Eq. (2) of prabhu22). In ``kl``, ``nll`` and ``crps`` both standard
+        deviations are floored at ``S_FLOOR`` = 0.01, as in the loss: a frame
+        where all raters agree (s = 0) would otherwise make the KL infinite.
+        """
+        m_hat = np.asarray(predictions["m_hat"], np.float64)
+        gold = np.asarray(targets["gold"], np.float64)
+        if m_hat.ndim == 1:
+            m_hat, gold = m_hat[:, None], gold[:, None]
+        if m_hat.shape != gold.shape:
+            raise ValueError(f"evaluate: m_hat shape {m_hat.shape} != gold shape {gold.shape}")
+        has_s = "s_hat" in predictions
+        if has_s:
+            s_hat = np.asarray(predictions["s_hat"], np.float64).reshape(m_hat.shape)
+            std = np.asarray(targets["std"], np.float64).reshape(m_hat.shape)
+        out = {}
+        for k in range(m_hat.shape[1]):
+            mh, y = m_hat[:, k], gold[:, k]
+            res = {"ccc_m": metrics.ccc(mh, y), "rmse": metrics.rmse(mh, y)}
+            if has_s:
+                sh, s = s_hat[:, k], std[:, k]
+                shf, sf = np.maximum(sh, S_FLOOR), np.maximum(s, S_FLOOR)
+                res.update({
+                    "ccc_s": metrics.ccc(sh, s),
+                    "kl": jnp.mean(metrics.gaussian_kl(y, sf, mh, shf)),
+                    "nll": jnp.mean(metrics.gaussian_nll(y, mh, shf)),
+                    "crps": jnp.mean(metrics.crps_gaussian(y, mh, shf)),
+                    "coverage_90": metrics.interval_coverage(y, mh, sh, 0.9),
+                })
+            res = {name: float(v) for name, v in res.items()}
+            dim = self.dims[k] if k < len(self.dims) else str(k)
+            if m_hat.shape[1] > 1:
+                out.update({f"{name}/{dim}": v for name, v in res.items()})
+            if k == 0:
+                out.update(res)
+        return out
