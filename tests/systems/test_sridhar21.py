@@ -1,0 +1,252 @@
+"""Tests of seru/systems/sridhar21.py: losses by hand, MC prediction, evaluation, stages."""
+
+import audmetric
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+import scipy.special
+import scipy.stats
+
+from seru.systems import sridhar21 as S
+
+B, F_DIM = 8, 10
+
+
+def config(method="vae_er", stage="joint", dim="arousal", **model):
+    c = ml_collections.ConfigDict()
+    c.data = ml_collections.ConfigDict({"dimensions": (dim,)})
+    m = S.default_model_config()
+    m.method, m.stage = method, stage
+    m.encoder_hidden, m.decoder_hidden, m.latent_dim = (16,), (16,), 4
+    m.er_hidden, m.dnn_hidden = (8,), (8, 8)
+    for k, v in model.items():
+        m[k] = v
+    c.model = m
+    return c
+
+
+def batch(seed=0, unlabeled_row=None):
+    r = np.random.default_rng(seed)
+    label_mask = np.ones((B, 1), np.float32)
+    if unlabeled_row is not None:
+        label_mask[unlabeled_row] = 0
+    return {"features": r.normal(size=(B, F_DIM)).astype(np.float32),
+            "recon_target": r.uniform(size=(B, F_DIM)).astype(np.float32),
+            "consensus": r.uniform(-1, 1, size=(B, 1)).astype(np.float32),
+            "soft": r.dirichlet(np.ones(7), size=(B, 1)).astype(np.float32),
+            "label_mask": label_mask, "mask": np.ones(B, np.float32)}
+
+
+def np_bce(t, logits):
+    p = scipy.special.expit(np.asarray(logits, np.float64))
+    return -(t * np.log(p) + (1 - t) * np.log(1 - p)).sum(-1)
+
+
+def np_kl(mean, logvar):
+    mean, logvar = np.asarray(mean, np.float64), np.asarray(logvar, np.float64)
+    return 0.5 * (np.exp(logvar) + mean**2 - 1 - logvar).sum(-1)
+
+
+def model_out(system, params, b, rng, generative=True):
+    k_drop, k_latent = jax.random.split(rng)
+    if generative:
+        return system.model.apply(params, b["features"], k_latent, False,
+                                  rngs={"dropout": k_drop})
+    return system.model.apply(params, b["features"], False, rngs={"dropout": k_drop})
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "joint"])
+def test_vae_er_loss_by_hand(stage):
+    s = S.Sridhar21(config("vae_er", stage))
+    b = batch(unlabeled_row=2)
+    params = s.init(jax.random.key(0), b)
+    rng = jax.random.key(1)
+    total, terms = s.loss(params, b, rng)
+    out = jax.tree.map(np.asarray, model_out(s, params, b, rng))
+    nll = np.mean(np_bce(b["recon_target"], out["recon_logits"])
+                  + np_kl(out["mean"], out["logvar"])) / F_DIM
+    np.testing.assert_allclose(terms["nll"], nll, rtol=1e-5)
+    if stage == "pretrain":  # Eq. (2) of sridhar21
+        np.testing.assert_allclose(total, nll, rtol=1e-5)
+        assert "kld" not in terms
+        return
+    keep = b["label_mask"][:, 0] > 0
+    ccc = audmetric.concordance_cc(b["consensus"][keep, 0], out["consensus"][keep])
+    kld = np.mean(scipy.stats.entropy(b["soft"][keep, 0], np.exp(out["soft_logp"][keep]),
+                                      axis=-1))
+    np.testing.assert_allclose(terms["ccc_loss"], 1 - ccc, rtol=1e-4)
+    np.testing.assert_allclose(terms["kld"], kld, rtol=1e-4)
+    # Eq. (3) of sridhar21 with (alpha, beta, gamma) = (0.5, 0.8, 2)
+    np.testing.assert_allclose(total, 0.5 * nll + 0.8 * (1 - ccc) + 2 * kld, rtol=1e-4)
+
+
+def test_ablations_and_baseline_losses_by_hand():
+    b = batch(3)
+    rng = jax.random.key(4)
+    # B: no soft labels -> no KLD term
+    s = S.Sridhar21(config("vae_er", use_soft_labels=False))
+    p = s.init(jax.random.key(0), b)
+    total, terms = s.loss(p, b, rng)
+    np.testing.assert_allclose(total, 0.5 * terms["nll"] + 0.8 * terms["ccc_loss"], rtol=1e-6)
+    # A: no distributional constraint -> an AE code, no KL in the NLL
+    s = S.Sridhar21(config("vae_er", distributional_constraint=False))
+    p = s.init(jax.random.key(0), b)
+    assert "logvar" not in p["params"]["encoder"]
+    _, terms = s.loss(p, b, rng)
+    out = jax.tree.map(np.asarray, model_out(s, p, b, rng))
+    np.testing.assert_allclose(terms["nll"], np.mean(np_bce(b["recon_target"],
+                                                            out["recon_logits"])) / F_DIM,
+                               rtol=1e-5)
+    # AE-MCD: MSE reconstruction + (1 - CCC) + KLD
+    s = S.Sridhar21(config("ae_mcd"))
+    p = s.init(jax.random.key(0), b)
+    total, terms = s.loss(p, b, rng)
+    out = jax.tree.map(np.asarray, model_out(s, p, b, rng))
+    mse = np.mean((scipy.special.expit(out["recon_logits"]) - b["recon_target"]) ** 2)
+    ccc = audmetric.concordance_cc(b["consensus"][:, 0], out["consensus"])
+    kld = np.mean(scipy.stats.entropy(b["soft"][:, 0], np.exp(out["soft_logp"]), axis=-1))
+    np.testing.assert_allclose(total, mse + (1 - ccc) + kld, rtol=1e-4)
+    # MCD family
+    for method, want in [("mcd", lambda c, k: 1 - c), ("mcd_soft", lambda c, k: k),
+                         ("mcd_mtl", lambda c, k: 1 - c + k), ("stl", lambda c, k: 1 - c)]:
+        s = S.Sridhar21(config(method))
+        p = s.init(jax.random.key(0), b)
+        total, _ = s.loss(p, b, rng)
+        out = jax.tree.map(np.asarray, model_out(s, p, b, rng, generative=False))
+        c = audmetric.concordance_cc(b["consensus"][:, 0], out["consensus"]) \
+            if "consensus" in out else None
+        k = np.mean(scipy.stats.entropy(b["soft"][:, 0], np.exp(out["soft_logp"]), axis=-1)) \
+            if "soft_logp" in out else None
+        np.testing.assert_allclose(total, want(c, k), rtol=1e-4, err_msg=method)
+
+
+def test_dropout_rate_follows_the_paper():
+    assert S.Sridhar21(config(dim="valence")).dropout == 0.7
+    assert S.Sridhar21(config(dim="arousal")).dropout == 0.5
+    assert S.Sridhar21(config(dim="valence", dropout_rate=0.2)).dropout == 0.2
+
+
+@pytest.mark.parametrize("method", ["vae_er", "mcd"])
+def test_a_few_adam_steps_reduce_the_loss(method):
+    s = S.Sridhar21(config(method, dropout_rate=0.0))
+    b = batch(5)
+    params = s.init(jax.random.key(0), b)
+    tx = optax.adam(1e-2)
+    opt = tx.init(params)
+    rng = jax.random.key(9)
+
+    @jax.jit
+    def step(params, opt):
+        (loss, _), g = jax.value_and_grad(s.loss, has_aux=True)(params, b, rng)
+        u, opt = tx.update(g, opt, params)
+        return optax.apply_updates(params, u), opt, loss
+
+    losses = []
+    for _ in range(25):
+        params, opt, loss = step(params, opt)
+        losses.append(float(loss))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+def test_predict_vae_er_matches_looped_samples_and_scipy_entropy():
+    s = S.Sridhar21(config("vae_er"))
+    b = batch(6)
+    params = s.init(jax.random.key(0), b)
+    rng = jax.random.key(2)
+    n = 30
+    pred = jax.tree.map(np.asarray, s.predict(params, b, rng, n))
+    assert pred["m_hat"].shape == pred["s_hat"].shape == (B, 1, 1)
+    assert pred["soft"].shape == (B, 1, 1, 7)
+    # loop over the same keys: z = mu + sigma * eps, ER on z
+    mean, logvar = s.model.apply(params, b["features"], method="encode")
+    probs, cons = [], []
+    for key in jax.random.split(rng, n):
+        z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape)
+        o = s.model.apply(params, z, method="regress")
+        probs.append(np.exp(np.asarray(o["soft_logp"], np.float64)))
+        cons.append(np.asarray(o["consensus"]))
+    p_bar = np.mean(probs, 0)
+    np.testing.assert_allclose(pred["soft"][:, 0, 0], p_bar, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pred["s_hat"][:, 0, 0], scipy.stats.entropy(p_bar, axis=-1),
+                               rtol=1e-4)
+    np.testing.assert_allclose(pred["m_hat"][:, 0, 0], np.mean(cons, 0), rtol=1e-4, atol=1e-6)
+
+
+def test_predict_mcd_uncertainty_is_the_std_over_passes():
+    s = S.Sridhar21(config("mcd"))
+    b = batch(7)
+    params = s.init(jax.random.key(0), b)
+    rng = jax.random.key(3)
+    pred = jax.tree.map(np.asarray, s.predict(params, b, rng, 16))
+    ys = np.stack([np.asarray(s.model.apply(params, b["features"], False,
+                                            rngs={"dropout": k})["consensus"])
+                   for k in jax.random.split(rng, 16)])
+    np.testing.assert_allclose(pred["m_hat"][:, 0, 0], ys.mean(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pred["s_hat"][:, 0, 0], ys.std(0), rtol=1e-4, atol=1e-6)
+    # mcd_soft: the consensus is the expectation over the bin centres in [-1, 1]
+    s = S.Sridhar21(config("mcd_soft"))
+    params = s.init(jax.random.key(0), b)
+    pred = jax.tree.map(np.asarray, s.predict(params, b, rng, 4))
+    centres = np.linspace(-1, 1, 15)[1::2]
+    np.testing.assert_allclose(pred["m_hat"][:, 0, 0], pred["soft"][:, 0, 0] @ centres,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_reject_option_and_quintiles_by_hand():
+    r = np.random.default_rng(11)
+    n = 50
+    y = r.normal(size=n)
+    u = r.uniform(size=n)
+    yhat = y + u * r.normal(size=n)  # more uncertain -> noisier
+    std = u + 0.1 * r.normal(size=n)
+    out = S.Sridhar21(config()).evaluate({"m_hat": yhat[:, None], "s_hat": u[:, None]},
+                                         {"gold": y[:, None], "std": std[:, None]})
+    order = np.argsort(u)
+    for c in (100, 80, 60, 40, 20):
+        keep = order[: round(c / 100 * n)]
+        np.testing.assert_allclose(out[f"ccc_cov{c}"],
+                                   audmetric.concordance_cc(y[keep], yhat[keep]), rtol=1e-4)
+    for k in range(5):
+        idx = order[10 * k: 10 * (k + 1)]
+        np.testing.assert_allclose(out[f"ccc_q{k + 1}"],
+                                   audmetric.concordance_cc(y[idx], yhat[idx]), rtol=1e-4)
+    np.testing.assert_allclose(out["ccc"], audmetric.concordance_cc(y, yhat), rtol=1e-4)
+    np.testing.assert_allclose(out["spearman_unc_std"], scipy.stats.spearmanr(u, std)[0],
+                               rtol=1e-6)
+    assert out["ccc_cov20"] > out["ccc_cov100"]
+
+
+def test_stage2_starts_from_the_stage1_checkpoint(tmp_path):
+    from seru.checkpoints import Checkpoints
+
+    b = batch(8)
+    s1 = S.Sridhar21(config("vae_er", "pretrain"))
+    p1 = s1.init(jax.random.key(0), b)
+    ck = Checkpoints(tmp_path / "pre" / "checkpoints")
+    tx = optax.adam(1e-3)
+    ck.save("latest", 5, {"step": jnp.asarray(5), "params": p1, "opt_state": tx.init(p1)}, {})
+    ck.close()
+    s2 = S.Sridhar21(config("vae_er", "joint", init_from=str(tmp_path / "pre")))
+    p2 = jax.jit(s2.init)(jax.random.key(1), b)  # the trainer jits init
+    jax.tree.map(np.testing.assert_array_equal, p2, p1)
+    # an AE takes what matches (everything but the VAE's log-variance layer)
+    s3 = S.Sridhar21(config("ae_mcd", "joint", init_from=str(tmp_path / "pre")))
+    p3 = s3.init(jax.random.key(1), b)
+    np.testing.assert_array_equal(p3["params"]["encoder"]["mean"]["kernel"],
+                                  p1["params"]["encoder"]["mean"]["kernel"])
+    with pytest.raises(FileNotFoundError, match="stage 1"):
+        S.Sridhar21(config(init_from=str(tmp_path / "nope"))).init(jax.random.key(0), b)
+
+
+def test_bad_configs_are_clear_errors():
+    with pytest.raises(ValueError, match="model.method"):
+        S.Sridhar21(config("vae"))
+    with pytest.raises(ValueError, match="pretrain"):
+        S.Sridhar21(config("mcd", "pretrain"))
+    c = config()
+    c.data.dimensions = ("arousal", "valence")
+    with pytest.raises(ValueError, match="one model per attribute"):
+        S.Sridhar21(c)
