@@ -38,7 +38,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 def softplus_sigma(rho):
     """Posterior standard deviation ``sigma = softplus(rho) = log(1 + e^rho)``.
 
-    The BBB parameterisation of prabhu22 Sec. 2.2 (Eqs. (5)-(6)), after
+    The BBB parameterisation of prabhu22 Sec. 3.2 (Eqs. (5)-(6)), after
     Blundell et al. 2015: the variational posterior of each weight is
     N(mu, softplus(rho)), which keeps sigma positive for any real rho.
     Uses ``jax.nn.softplus`` (stable for large |rho|).
@@ -65,6 +65,14 @@ def _normal_logpdf(x, loc, scale):
     return -0.5 * z * z - jnp.log(scale) - 0.5 * _LOG_2PI
 
 
+def _tree_sum(fn, *trees):
+    """Sum of ``fn`` over matching leaves: arrays, or whole parameter pytrees."""
+    leaves = jax.tree_util.tree_leaves(jax.tree_util.tree_map(fn, *trees))
+    if not leaves:
+        return jnp.zeros(())
+    return sum(leaves[1:], leaves[0])
+
+
 def bbb_log_q(w, mu, rho):
     """Log-density of sampled weights under the variational posterior.
 
@@ -75,14 +83,19 @@ def bbb_log_q(w, mu, rho):
     so that value and gradients stay finite.
 
     Args:
-      w: sampled weights, any shape.
-      mu, rho: posterior parameters, broadcastable to ``w``.
+      w: sampled weights, any shape -- or a pytree of them (the sum then runs
+        over all leaves).
+      mu, rho: posterior parameters, broadcastable to ``w`` (same pytree
+        structure as ``w``).
 
     Returns:
       Scalar.
     """
-    w, mu, rho = jnp.broadcast_arrays(w, mu, rho)
-    return jnp.sum(_normal_logpdf(w, mu, _floored_sigma(rho)))
+    def leaf(w, mu, rho):
+        w, mu, rho = jnp.broadcast_arrays(w, mu, rho)
+        return jnp.sum(_normal_logpdf(w, mu, _floored_sigma(rho)))
+
+    return _tree_sum(leaf, w, mu, rho)
 
 
 def bbb_log_prior_gaussian(w, sigma=1.0):
@@ -90,11 +103,13 @@ def bbb_log_prior_gaussian(w, sigma=1.0):
 
     ``sum_j log N(w_j; 0, sigma)``: the ``log P(w^(i))`` term of Eq. (6) of
     prabhu22 with their prior N(0, 1). ``sigma`` is a standard deviation.
+    ``w`` may be an array or a pytree (sum over all leaves).
 
     Returns:
       Scalar.
     """
-    return jnp.sum(_normal_logpdf(w, 0.0, jnp.asarray(sigma, jnp.result_type(w, float))))
+    return _tree_sum(
+        lambda w: jnp.sum(_normal_logpdf(w, 0.0, jnp.asarray(sigma, jnp.result_type(w, float)))), w)
 
 
 def bbb_log_prior_mixture(w, pi=0.5, sigma1=1.0, sigma2=0.0025):
@@ -105,16 +120,20 @@ def bbb_log_prior_mixture(w, pi=0.5, sigma1=1.0, sigma2=0.0025):
     Eq. (7)). ``sigma1`` and ``sigma2`` are standard deviations used as they
     are -- NOT passed through softplus (the authors' released code did that).
     Computed with ``logsumexp`` so that tiny sigma2 does not underflow.
+    ``w`` may be an array or a pytree (sum over all leaves).
 
     Returns:
       Scalar.
     """
-    dtype = jnp.result_type(w, float)
-    w = jnp.asarray(w, dtype)
-    pi = jnp.asarray(pi, dtype)
-    lp1 = jnp.log(pi) + _normal_logpdf(w, 0.0, jnp.asarray(sigma1, dtype))
-    lp2 = jnp.log1p(-pi) + _normal_logpdf(w, 0.0, jnp.asarray(sigma2, dtype))
-    return jnp.sum(jnp.logaddexp(lp1, lp2))
+    def leaf(w):
+        dtype = jnp.result_type(w, float)
+        w = jnp.asarray(w, dtype)
+        p = jnp.asarray(pi, dtype)
+        lp1 = jnp.log(p) + _normal_logpdf(w, 0.0, jnp.asarray(sigma1, dtype))
+        lp2 = jnp.log1p(-p) + _normal_logpdf(w, 0.0, jnp.asarray(sigma2, dtype))
+        return jnp.sum(jnp.logaddexp(lp1, lp2))
+
+    return _tree_sum(leaf, w)
 
 
 def bbb_kl_gaussian(mu, rho, prior_sigma=1.0):
@@ -124,17 +143,19 @@ def bbb_kl_gaussian(mu, rho, prior_sigma=1.0):
     in closed form for the Gaussian prior (the sampled form is Eq. (6)):
     ``log(sp/s) + (s^2 + mu^2) / (2 sp^2) - 1/2`` per element, with
     ``s = softplus(rho)`` (floored at sqrt(finfo.tiny) as in
-    :func:`bbb_log_q`), ``sp = prior_sigma``.
+    :func:`bbb_log_q`), ``sp = prior_sigma``. Arrays or matching pytrees.
 
     Returns:
       Scalar.
     """
-    mu, rho = jnp.broadcast_arrays(mu, rho)
-    dtype = jnp.result_type(mu, float)
-    sigma = _floored_sigma(rho)
-    sp = jnp.asarray(prior_sigma, dtype)
-    kl = jnp.log(sp) - jnp.log(sigma) + (sigma**2 + mu**2) / (2.0 * sp**2) - 0.5
-    return jnp.sum(kl)
+    def leaf(mu, rho):
+        mu, rho = jnp.broadcast_arrays(mu, rho)
+        dtype = jnp.result_type(mu, float)
+        sigma = _floored_sigma(rho)
+        sp = jnp.asarray(prior_sigma, dtype)
+        return jnp.sum(jnp.log(sp) - jnp.log(sigma) + (sigma**2 + mu**2) / (2.0 * sp**2) - 0.5)
+
+    return _tree_sum(leaf, mu, rho)
 
 
 # ---------------------------------------------------------------------------
@@ -184,7 +205,7 @@ def ccc_loss(pred, target, mask=None, eps=1e-8):
     time-continuous output as ``[B, T, 1]``, not ``[B, T]``.
 
     Population (co)variances (ddof = 0, the default of :func:`seru.metrics.ccc`).
-    ``mask`` (broadcastable to pred, 1 = valid) excludes padded frames;
+    ``mask`` ([..., D] or per-frame [...], 1 = valid) excludes padded frames;
     non-finite targets are excluded too. ``eps`` in the denominator keeps the
     loss finite on constant segments: where both pred and target are constant
     and equal the CCC counts as 0 (loss 1) instead of 0/0; gradients stay finite.
@@ -194,6 +215,8 @@ def ccc_loss(pred, target, mask=None, eps=1e-8):
     if pred.ndim == 1:
         pred, target = pred[:, None], target[:, None]
         mask = None if mask is None else jnp.asarray(mask)[:, None]
+    elif mask is not None and jnp.ndim(mask) == pred.ndim - 1:
+        mask = jnp.asarray(mask)[..., None]   # per-frame mask, shared by all outputs
     pred, target = jnp.broadcast_arrays(pred, target)
     dtype = jnp.result_type(pred, target, float)
     valid = _valid(pred.shape, mask, target)

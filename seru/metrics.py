@@ -26,6 +26,7 @@ import statistics
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy import special as jsp
 from jax.scipy.stats import norm as jnorm
 
@@ -291,9 +292,18 @@ def reject_curve(y_true, y_pred, uncertainty, coverages=(1.0, 0.8, 0.6, 0.4, 0.2
 
 
 def _check_labels(name, y, num_classes):
+    """Integer dtype always; the range [0, num_classes) too when the values are
+    concrete (outside jit) -- one_hot would silently drop out-of-range labels."""
     y = jnp.asarray(y)
     if not jnp.issubdtype(y.dtype, jnp.integer):
         raise ValueError(f"{name}: expected integer class labels, got dtype {y.dtype}")
+    if num_classes is not None and not isinstance(y, jax.core.Tracer):
+        yn = np.asarray(y)
+        bad = np.flatnonzero((yn.ravel() < 0) | (yn.ravel() >= num_classes))
+        if bad.size:
+            raise ValueError(f"{name}: labels must lie in [0, {num_classes}); "
+                             f"flat index {int(bad[0])} holds {int(yn.ravel()[bad[0]])} "
+                             f"({bad.size} bad value(s) in all)")
     return y
 
 
@@ -361,6 +371,7 @@ def pa_uar(y_true, y_pred, speaker, threshold, num_classes, num_speakers, mask=N
         raise ValueError(f"pa_uar: threshold is a fraction in [0, 1] (0.75 for paUAR-75), got {threshold}")
     y_true = _check_labels("pa_uar: y_true", y_true, num_classes)
     y_pred = _check_labels("pa_uar: y_pred", y_pred, num_classes)
+    speaker = _check_labels("pa_uar: speaker", speaker, num_speakers)
     hit, tru, prd = _recall_counts(y_true, y_pred, num_classes, mask, speaker, num_speakers)
     per_spk, _ = _uar_from_counts(hit, tru, prd)
     has = jnp.sum(tru, axis=-1) > 0

@@ -49,8 +49,8 @@ def median_filter(x, window, axis=-1, mode="nearest"):
       (d c b a | a b c d | d c b a), "mirror" (d c b | a b c d | c b a) and
       "constant" (zeros, as scipy.signal.medfilt) -- the scipy.ndimage names.
 
-    ``window`` is a static int >= 1 (1 returns x). NaN propagates into every
-    window that holds it.
+    ``window`` is a static int >= 1 (1 returns x). A NaN makes every output
+    whose window holds it NaN (never a median of the remaining values).
     """
     window = int(window)
     if window < 1:
@@ -72,6 +72,7 @@ def median_filter(x, window, axis=-1, mode="nearest"):
         med = win[..., window // 2]
     else:
         med = 0.5 * (win[..., window // 2 - 1] + win[..., window // 2])
+    med = jnp.where(jnp.isnan(win[..., -1]), jnp.nan, med)  # sort puts NaN last
     return jnp.moveaxis(med, -1, axis)
 
 

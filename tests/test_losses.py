@@ -368,3 +368,28 @@ def test_reconstruction_nll(x64):
         assert np.isfinite(val) and np.all(np.isfinite(g))
     with pytest.raises(ValueError, match="kind"):
         losses.reconstruction_nll(x, p, kind="laplace")
+
+
+def test_bbb_terms_on_pytrees(x64):
+    rng = np.random.default_rng(20)
+    mu = {"w1": rng.uniform(-0.1, 0.1, (3, 4)), "b1": rng.uniform(-0.1, 0.1, 4)}
+    rho = {"w1": rng.uniform(-3, -2, (3, 4)), "b1": rng.uniform(-3, -2, 4)}
+    w = {k: mu[k] + _np_softplus(rho[k]) * rng.standard_normal(mu[k].shape) for k in mu}
+    f = jax.jit(lambda w, mu, rho: (losses.bbb_log_q(w, mu, rho), losses.bbb_log_prior_gaussian(w),
+                                    losses.bbb_log_prior_mixture(w), losses.bbb_kl_gaussian(mu, rho)))
+    got = f(w, mu, rho)
+    want = (sum(stats.norm.logpdf(w[k], mu[k], _np_softplus(rho[k])).sum() for k in mu),
+            sum(stats.norm.logpdf(w[k]).sum() for k in mu),
+            sum(np.log(0.5 * stats.norm.pdf(w[k]) + 0.5 * stats.norm.pdf(w[k], 0, 0.0025)).sum() for k in mu),
+            sum(distrax.Normal(mu[k], _np_softplus(rho[k])).kl_divergence(distrax.Normal(0., 1.)).sum()
+                for k in mu))
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_ccc_loss_per_frame_mask(x64):
+    rng = np.random.default_rng(21)
+    pred = rng.standard_normal((2, 12, 3))
+    target = pred + rng.standard_normal((2, 12, 3))
+    m = np.arange(12)[None, :] < np.array([[12], [7]])      # [B, T] mask for [B, T, D] data
+    want = np.mean([1 - audmetric.concordance_cc(target[..., d][m], pred[..., d][m]) for d in range(3)])
+    np.testing.assert_allclose(losses.ccc_loss(pred, target, mask=m), want, rtol=1e-7)

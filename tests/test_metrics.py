@@ -339,3 +339,10 @@ def test_interval_coverage(x64):
     assert abs(float(metrics.interval_coverage(yy, mh, sh, 0.8)) - 0.8) < 0.02
     with pytest.raises(ValueError, match="level"):
         metrics.interval_coverage(y, mh, sh, level=90)
+
+
+def test_uar_label_range_errors():
+    with pytest.raises(ValueError, match=r"\[0, 3\); flat index 2 holds 3"):
+        metrics.uar(np.array([0, 1, 3]), np.array([0, 1, 2]), 3)
+    with pytest.raises(ValueError, match="pa_uar: speaker"):
+        metrics.pa_uar(np.array([0, 1]), np.array([0, 1]), np.array([0, 5]), 0.5, 2, 2)

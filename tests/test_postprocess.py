@@ -137,3 +137,12 @@ def test_late_fusion_vs_lstsq(x64):
         pp.apply_late_fusion(preds, w[:2])
     with pytest.raises(ValueError, match=r"\[k, \*y_dev.shape\]"):
         pp.fit_late_fusion(preds, y[0])
+
+
+def test_median_filter_nan_propagates(x64):
+    x = np.arange(10.0)
+    x[4] = np.nan
+    got = np.asarray(pp.median_filter(x, 3))
+    assert np.all(np.isnan(got[3:6])) and np.all(np.isfinite(np.delete(got, [3, 4, 5])))
+    np.testing.assert_allclose(np.delete(got, [3, 4, 5]),
+                               np.delete(ndimage.median_filter(np.arange(10.0), 3, mode="nearest"), [3, 4, 5]))
