@@ -6,7 +6,7 @@ computes every metric and writes ``DIR/eval/<split>/metrics.json``,
 ``predictions.npz`` and the figures (see :func:`seru.trainer.evaluate_checkpoint`).
 """
 
-from absl import app, flags
+from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A training workdir (holds config.json and checkpoints/).")
@@ -21,6 +21,8 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # Orbax / TFDS info lines drown the progress bar
     from seru import trainer
 
     trainer.evaluate_checkpoint(FLAGS.workdir, FLAGS.split, FLAGS.num_samples,

@@ -4,7 +4,7 @@ Parses the flags and calls :func:`seru.trainer.train_and_evaluate`. Running the
 same command again resumes from the latest checkpoint in ``DIR``.
 """
 
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 FLAGS = flags.FLAGS
@@ -17,6 +17,8 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # Orbax / TFDS info lines drown the progress bar
     from seru import trainer
 
     try:

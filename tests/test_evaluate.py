@@ -1,0 +1,116 @@
+"""Tests of the evaluation job (seru/trainer.py: evaluate_*, score; seru/evaluate.py)."""
+
+import json
+
+import matplotlib.image
+import numpy as np
+import scipy.ndimage
+
+from seru import trainer
+from seru.data import pipeline
+from toy_system import ToySystem, make_record, np_ccc
+
+
+def _dataset(config, records):
+    recs = {k: [pipeline.preprocess_record(r, config.data.dimensions) for r in v]
+            for k, v in records.items()}
+    return pipeline.from_recordings(recs, config)
+
+
+def test_reassembled_segments_equal_whole_recordings(toy_config):
+    dims = ("arousal", "valence")
+    toy_config.data.dimensions = dims
+    toy_config.data.eval_seq_len = 16
+    raw = [make_record(f"d{i}", n, dims=dims, seed=i) for i, n in enumerate((40, 16, 57, 5))]
+    ds = _dataset(toy_config, {"train": raw[:1], "dev": raw})
+    outs, metas = [], []
+    for batch, meta in ds.eval_iter("dev"):
+        frame_mean = batch["audio"].reshape(4, 16, 640).mean(-1)
+        outs.append({"m_hat": batch["gold"], "energy": frame_mean,
+                     "samples": np.stack([batch["std"] * k for k in range(3)]),
+                     "row_sum": batch["mask"].sum(-1)})
+        metas.append(meta)
+    whole = pipeline.reassemble(outs, metas)
+    targets = ds.targets("dev")
+    assert sorted(whole) == sorted(targets) == ["d0", "d1", "d2", "d3"]
+    for rec in raw:
+        rid = rec["id"].decode()
+        n = rec["arousal"].shape[0]
+        gold = np.stack([np.nanmean(rec[d], -1) for d in dims], -1)
+        np.testing.assert_allclose(whole[rid]["m_hat"], np.nan_to_num(gold), atol=1e-6)
+        np.testing.assert_allclose(whole[rid]["energy"], rec["audio"].reshape(n, 640).mean(-1),
+                                   atol=1e-7)
+        assert whole[rid]["samples"].shape == (3, n, 2)
+        np.testing.assert_allclose(whole[rid]["samples"][2], 2 * targets[rid]["std"], atol=1e-6)
+        # A per-row scalar keeps the first segment's value.
+        assert whole[rid]["row_sum"] == np.isfinite(gold[:16]).all(-1).sum()
+
+
+def test_score_uses_valid_frames_after_median_filter(toy_config):
+    system = ToySystem(toy_config)
+    rng = np.random.default_rng(0)
+    raw, targets = {}, {}
+    for rid, n in (("a", 30), ("b", 17)):
+        raw[rid] = {"m_hat": rng.normal(size=(n, 1)).astype(np.float32),
+                    "s_hat": rng.uniform(0.1, 1, size=(n, 1)).astype(np.float32)}
+        mask = (rng.random(n) > 0.2).astype(np.float32)
+        targets[rid] = {"gold": rng.normal(size=(n, 1)), "std": rng.uniform(0, 1, (n, 1)),
+                        "num_raters": np.full((n, 1), 3.0), "mask": mask}
+    metrics, preds = trainer.score(system, raw, targets, median_window=5)
+    mh, sh, g, s = [], [], [], []
+    for rid in raw:
+        v = targets[rid]["mask"] > 0
+        f_m = scipy.ndimage.median_filter(raw[rid]["m_hat"], size=(5, 1), mode="nearest")
+        f_s = scipy.ndimage.median_filter(raw[rid]["s_hat"], size=(5, 1), mode="nearest")
+        np.testing.assert_allclose(preds[rid]["m_hat"], f_m, atol=1e-6)
+        np.testing.assert_array_equal(preds[rid]["m_hat_raw"], raw[rid]["m_hat"])
+        mh.append(f_m[v]), sh.append(f_s[v]), g.append(targets[rid]["gold"][v])
+        s.append(targets[rid]["std"][v])
+    mh, sh, g, s = map(np.concatenate, (mh, sh, g, s))
+    np.testing.assert_allclose(metrics["ccc_m"], np_ccc(mh.ravel(), g.ravel()), rtol=1e-5)
+    np.testing.assert_allclose(metrics["ccc_s"], np_ccc(sh.ravel(), s.ravel()), rtol=1e-5)
+    np.testing.assert_allclose(metrics["rmse"], np.sqrt(np.mean((mh - g) ** 2)), rtol=1e-5)
+
+
+def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_records,
+                                                                 tmp_path):
+    cfg = toy_config
+    cfg.train.num_epochs = 1
+    cfg.train.eval_every_epochs = 0
+    cfg.eval.median_window = 3
+    cfg.eval.plot = True
+    ds = _dataset(cfg, toy_records)
+    trainer.train_and_evaluate(cfg, tmp_path, dataset=ds)
+    metrics = trainer.evaluate_checkpoint(tmp_path, "dev", num_samples=4, checkpoint="latest",
+                                          dataset=ds, system=ToySystem(cfg), verbose=False)
+    out = tmp_path / "eval" / "dev"
+    saved = json.loads((out / "metrics.json").read_text())
+    assert set(saved["metrics"]) == {"ccc_m", "ccc_s", "rmse"}
+    assert saved["metrics"] == metrics
+    assert (saved["split"], saved["checkpoint"], saved["step"], saved["num_samples"]) == (
+        "dev", "latest", 2, 4)
+    assert saved["num_recordings"] == 2 and saved["num_frames"] == 45 + 65
+    # Recompute every metric from predictions.npz by hand.
+    npz = np.load(out / "predictions.npz")
+    mh, sh, g, s = [], [], [], []
+    for rid in ("dev_0", "dev_1"):
+        v = npz[f"{rid}/target_mask"] > 0
+        raw_m = npz[f"{rid}/m_hat_raw"]
+        np.testing.assert_allclose(
+            npz[f"{rid}/m_hat"], scipy.ndimage.median_filter(raw_m, size=(3, 1), mode="nearest"),
+            atol=1e-6)
+        assert npz[f"{rid}/samples"].shape == (4, v.size, 1)
+        np.testing.assert_allclose(npz[f"{rid}/samples"].mean(0), raw_m, atol=1e-6)
+        mh.append(npz[f"{rid}/m_hat"][v]), sh.append(npz[f"{rid}/s_hat"][v])
+        g.append(npz[f"{rid}/target_gold"][v]), s.append(npz[f"{rid}/target_std"][v])
+    mh, sh, g, s = map(np.concatenate, (mh, sh, g, s))
+    np.testing.assert_allclose(saved["metrics"]["ccc_m"], np_ccc(mh.ravel(), g.ravel()),
+                               rtol=1e-5)
+    np.testing.assert_allclose(saved["metrics"]["ccc_s"], np_ccc(sh.ravel(), s.ravel()),
+                               rtol=1e-5)
+    np.testing.assert_allclose(saved["metrics"]["rmse"], np.sqrt(np.mean((mh - g) ** 2)),
+                               rtol=1e-5)
+    # Figures: one recording's time series (11 x 6 in at 110 dpi) and the std scatter.
+    img = matplotlib.image.imread(out / "recording_dev_0_arousal.png")
+    assert img.shape[:2] == (660, 1210)
+    assert matplotlib.image.imread(out / "std_scatter_arousal.png").shape[:2] == (550, 550)

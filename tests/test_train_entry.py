@@ -1,0 +1,147 @@
+"""Tests of config validation and of the entry points ``python -m seru.train / seru.evaluate``."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from seru import trainer
+from toy_system import REPO, np_ccc
+
+
+# ----------------------------------------------------------------------------
+# validate(config): every error before any compute, saying what to fix
+# ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("data.gold", "median", "data.gold='median': use one of ('mean', 'ewe', 'avec')"),
+    ("data.input", "mfcc", "data.input='mfcc'"),
+    ("data.seq_len", 0, "data.seq_len=0: must be > 0"),
+    ("optimizer.name", "lamb", "optimizer.name='lamb'"),
+    ("optimizer.learning_rate", -1.0, "optimizer.learning_rate=-1.0: must be > 0"),
+    ("train.select_by", "best", "train.select_by='best': use 'train_loss' or 'dev:<metric>'"),
+    ("eval.num_samples", 0, "eval.num_samples=0: must be >= 1"),
+])
+def test_validate_rejects_bad_values(toy_config, field, value, message):
+    section, key = field.split(".")
+    toy_config[section][key] = value
+    with pytest.raises(trainer.ConfigError) as err:
+        trainer.validate(toy_config, check_corpus=False)
+    assert message in str(err.value)
+
+
+def test_validate_rejects_unknown_fields(toy_config):
+    toy_config.data.seq_length = 300          # a typo of seq_len
+    toy_config.model.hiden = 3                # not a field of the toy system's model
+    with pytest.raises(trainer.ConfigError) as err:
+        trainer.validate(toy_config, check_corpus=False)
+    assert "unknown config field 'data.seq_length'" in str(err.value)
+    assert "unknown config field 'model.hiden' for system 'toy_system:ToySystem'" in str(err.value)
+    toy_config.system = "prabhu99"
+    with pytest.raises(trainer.ConfigError, match="config.system='prabhu99' is not a known"):
+        trainer.validate(toy_config, check_corpus=False)
+
+
+def test_validate_select_by_dev_needs_dev_eval(toy_config):
+    toy_config.train.select_by = "dev:ccc_m"
+    toy_config.train.eval_every_epochs = 0
+    with pytest.raises(trainer.ConfigError, match="needs a dev evaluation"):
+        trainer.validate(toy_config, check_corpus=False)
+
+
+def test_validate_corpus_checks(toy_config, tmp_path):
+    c = toy_config
+    c.data.data_dir = str(tmp_path)
+    c.data.corpus = "no_such_corpus"
+    with pytest.raises(trainer.ConfigError, match="data.corpus='no_such_corpus' is not a known"):
+        trainer.validate(c)
+    c.data.corpus, c.data.variant = "seru_synth_continuous", "huge"
+    with pytest.raises(trainer.ConfigError, match="data.variant: .*no variant 'huge'.*tiny"):
+        trainer.validate(c)
+    c.data.variant, c.data.build = "tiny", False
+    with pytest.raises(trainer.ConfigError) as err:
+        trainer.validate(c)
+    assert "is not built in" in str(err.value)
+    assert "python -m seru.data --corpus seru_synth_continuous" in str(err.value)
+    c.data.corpus, c.data.variant, c.data.build = "avec2016", "", True
+    with pytest.raises(trainer.ConfigError, match="--config.data.manual_dir=DIR"):
+        trainer.validate(c)
+    c.data.manual_dir = str(tmp_path / "missing")
+    with pytest.raises(trainer.ConfigError, match="manual_dir=.*does not exist"):
+        trainer.validate(c)
+
+
+def test_unknown_checkpoint_choice(toy_config):
+    assert trainer.checkpoint_kind(toy_config, "best") == "best_train_loss"
+    with pytest.raises(ValueError, match="--checkpoint='newest'"):
+        trainer.checkpoint_kind(toy_config, "newest")
+
+
+# ----------------------------------------------------------------------------
+# The command line
+# ----------------------------------------------------------------------------
+
+TOY_CONFIG_FILE = '''
+import sys
+sys.path.insert(0, {tests!r})
+from toy_system import make_toy_config
+
+def get_config(arg=None):
+    c = make_toy_config()
+    c.data.corpus, c.data.variant, c.data.data_dir = "seru_synth_continuous", "tiny", {data!r}
+    c.data.seq_len, c.data.eval_seq_len = 50, 100
+    c.train.num_epochs, c.train.eval_every_epochs = 2, 1
+    c.eval.median_window, c.eval.plot = 5, True
+    return c
+'''
+
+
+def _run(args, env_extra=None, timeout=600):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]),
+               JAX_PLATFORMS="cpu", **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_config_error_stops_before_compute(tmp_path):
+    cfg = tmp_path / "toy.py"
+    cfg.write_text(TOY_CONFIG_FILE.format(tests=str(REPO / "tests"), data=str(tmp_path / "d")))
+    out = _run(["seru.train", f"--config={cfg}", f"--workdir={tmp_path / 'w'}",
+                "--config.data.gold=median"])
+    assert out.returncode != 0
+    assert "config error: data.gold='median'" in out.stderr
+    assert not (tmp_path / "w").exists()  # nothing was written, nothing built
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.slow
+def test_cli_train_then_evaluate_tiny_corpus(tmp_path):
+    """The whole job on the tiny synthetic corpus with the toy system (about 40 s on 2 cores)."""
+    cfg = tmp_path / "toy.py"
+    cfg.write_text(TOY_CONFIG_FILE.format(tests=str(REPO / "tests"), data=str(tmp_path / "d")))
+    wd = tmp_path / "w"
+    out = _run(["seru.train", f"--config={cfg}", f"--workdir={wd}",
+                "--config.train.progress_bar=False"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [json.loads(x) for x in (wd / "metrics.jsonl").read_text().splitlines()]
+    steps_per_epoch = rows[0]["steps_per_epoch"]
+    assert [r["step"] for r in rows if r["kind"] == "epoch"] == [steps_per_epoch, 2 * steps_per_epoch]
+    assert json.loads((wd / "config.json").read_text())["data"]["variant"] == "tiny"
+    assert (wd / "eval" / "dev" / "metrics.json").exists()  # train evaluates eval.splits
+    out = _run(["seru.evaluate", f"--workdir={wd}", "--split=test", "--num_samples=5",
+                "--checkpoint=latest"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    saved = json.loads((wd / "eval" / "test" / "metrics.json").read_text())
+    assert (saved["split"], saved["num_samples"], saved["step"]) == ("test", 5, 2 * steps_per_epoch)
+    assert "ccc_m" in out.stdout  # the human-readable table
+    npz = np.load(wd / "eval" / "test" / "predictions.npz")
+    ids = sorted({k.split("/")[0] for k in npz.files})
+    assert len(ids) == 2 and saved["num_recordings"] == 2
+    v = [npz[f"{i}/target_mask"] > 0 for i in ids]
+    mh = np.concatenate([npz[f"{i}/m_hat"][m] for i, m in zip(ids, v)]).ravel()
+    g = np.concatenate([npz[f"{i}/target_gold"][m] for i, m in zip(ids, v)]).ravel()
+    np.testing.assert_allclose(saved["metrics"]["ccc_m"], np_ccc(mh, g), rtol=1e-5)
