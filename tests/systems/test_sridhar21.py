@@ -250,3 +250,49 @@ def test_bad_configs_are_clear_errors():
     c.data.dimensions = ("arousal", "valence")
     with pytest.raises(ValueError, match="one model per attribute"):
         S.Sridhar21(c)
+
+
+@pytest.mark.slow
+def test_two_stages_through_the_trainer_on_the_tiny_corpus(tmp_path):
+    """configs/sridhar21_vae.py end to end: build the corpus, extract and cache the
+    features, pre-train, train jointly from the stage-1 checkpoint, evaluate."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from seru import trainer
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "sridhar21_vae.py"
+    spec = importlib.util.spec_from_file_location("sridhar21_vae_cfg", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def cfg(arg, epochs):
+        c = mod.get_config(arg)
+        c.data.variant, c.data.data_dir = "tiny", str(tmp_path / "data")
+        c.data.batch_size, c.eval.batch_size = 8, 8
+        c.data.features.progress = False
+        c.train.num_epochs, c.train.progress_bar = epochs, False
+        c.eval.num_samples = 20
+        return c
+
+    c1 = cfg("stage=pretrain", 2)
+    trainer.validate(c1)
+    r1 = trainer.train_and_evaluate(c1, tmp_path / "pre")
+    c2 = cfg("stage=joint", 1)
+    c2.model.init_from = str(tmp_path / "pre")
+    c2.train.eval_every_epochs = 1
+    system = trainer.get_system(c2)
+    from seru.data import pipeline
+    ds = pipeline.build(c2)
+    p0 = system.init(jax.random.key(0), ds.example_batch())
+    jax.tree.map(np.testing.assert_array_equal, p0, jax.device_get(r1["state"]["params"]))
+    trainer.train_and_evaluate(c2, tmp_path / "joint")
+    m = trainer.evaluate_checkpoint(tmp_path / "joint", "test", verbose=False)
+    preds = np.load(tmp_path / "joint" / "eval" / "test" / "predictions.npz")
+    ids = sorted({k.split("/")[0] for k in preds.files})
+    y = np.array([preds[f"{i}/target_gold"][0, 0] for i in ids])
+    yhat = np.array([preds[f"{i}/m_hat"][0, 0] for i in ids])
+    np.testing.assert_allclose(m["ccc"], audmetric.concordance_cc(y, yhat), rtol=1e-4)
+    saved = json.loads((tmp_path / "joint" / "eval" / "test" / "metrics.json").read_text())
+    assert saved["metrics"]["ccc_cov60"] == pytest.approx(m["ccc_cov60"])
