@@ -21,6 +21,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 
@@ -31,6 +32,12 @@ from jax.scipy import special as jsp
 from jax.scipy.stats import norm as jnorm
 
 _LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _jit(*static):
+    """jax.jit with static keyword arguments: eager calls (notebooks, the
+    evaluation job) compile once per shape instead of op by op."""
+    return functools.partial(jax.jit, static_argnames=static)
 
 __all__ = [
     "ccc", "rmse", "pearson", "gaussian_kl", "student_t_kl",
@@ -91,6 +98,7 @@ def _roundoff(mx, my):
     return (16.0 * eps) ** 2 * (mx**2 + my**2) + jnp.finfo(jnp.result_type(mx, float)).tiny
 
 
+@_jit("axis", "ddof", "ignore_nan")
 def ccc(x, y, axis=-1, ddof=0, mask=None, ignore_nan=False):
     """Concordance correlation coefficient (Lin 1989).
 
@@ -119,6 +127,7 @@ def ccc(x, y, axis=-1, ddof=0, mask=None, ignore_nan=False):
     return jnp.where(ok, 2.0 * cxy / jnp.where(ok, den, 1.0), jnp.nan)
 
 
+@_jit("axis", "ignore_nan")
 def pearson(x, y, axis=-1, mask=None, ignore_nan=False):
     """Pearson correlation coefficient (the r of Eq. (2) of prabhu22 / Eq. (10) of han17).
 
@@ -132,6 +141,7 @@ def pearson(x, y, axis=-1, mask=None, ignore_nan=False):
     return jnp.where(ok, jnp.clip(cxy / den, -1.0, 1.0), jnp.nan)
 
 
+@_jit("axis", "ignore_nan")
 def rmse(x, y, axis=-1, mask=None, ignore_nan=False):
     """Root mean square error, Eq. (11) of han17.
 
@@ -148,6 +158,7 @@ def rmse(x, y, axis=-1, mask=None, ignore_nan=False):
 # ---------------------------------------------------------------------------
 
 
+@_jit()
 def gaussian_kl(m, s, m_hat, s_hat):
     """KL(N(m, s) || N(m_hat, s_hat)) per element; s, s_hat standard deviations.
 
@@ -172,6 +183,7 @@ def _t_scale(df, s, s_is_std):
     return s * jnp.sqrt((df - 2.0) / df) if s_is_std else s
 
 
+@_jit()
 def student_t_entropy(df, s):
     """Differential entropy of a Student-t with ``df`` degrees of freedom and scale ``s``.
 
@@ -186,6 +198,7 @@ def student_t_entropy(df, s):
             + 0.5 * jnp.log(df) + betaln)
 
 
+@_jit("df_min", "s_is_std")
 def student_t_kl(df, m, s, m_hat, s_hat, df_min=3.0, s_is_std=False):
     """KL(t_df(m, s) || N(m_hat, s_hat)) per element.
 
@@ -228,6 +241,7 @@ def student_t_kl(df, m, s, m_hat, s_hat, df_min=3.0, s_is_std=False):
 # ---------------------------------------------------------------------------
 
 
+@_jit("axis", "base")
 def entropy(p, axis=-1, base=None):
     """Shannon entropy ``-sum p log p`` of categorical distributions, 0 log 0 = 0.
 
@@ -272,17 +286,23 @@ def reject_curve(y_true, y_pred, uncertainty, coverages=(1.0, 0.8, 0.6, 0.4, 0.2
         raise ValueError(
             "reject_curve expects three 1-D arrays of equal length, got shapes "
             f"{y_true.shape}, {y_pred.shape}, {uncertainty.shape}")
+    coverages = tuple(float(c) for c in coverages)
+    for c in coverages:
+        if not 0.0 < c <= 1.0:
+            raise ValueError(f"reject_curve: coverage must be in (0, 1], got {c}")
+    return _reject_curve(y_true, y_pred, uncertainty, coverages, ddof)
+
+
+@_jit("coverages", "ddof")
+def _reject_curve(y_true, y_pred, uncertainty, coverages, ddof):
     n = y_true.shape[0]
     order = jnp.argsort(uncertainty, stable=True)
     yt = y_true[order]
     yp = y_pred[order]
     out = []
     for c in coverages:
-        if not 0.0 < float(c) <= 1.0:
-            raise ValueError(f"reject_curve: coverage must be in (0, 1], got {c}")
-        k = int(round(float(c) * n))
-        m = jnp.arange(n) < k
-        out.append(ccc(yt, yp, mask=m, ddof=ddof))
+        k = int(round(c * n))
+        out.append(ccc(yt, yp, mask=jnp.arange(n) < k, ddof=ddof))
     return jnp.stack(out)
 
 
@@ -347,6 +367,11 @@ def uar(y_true, y_pred, num_classes, mask=None):
     """
     y_true = _check_labels("uar: y_true", y_true, num_classes)
     y_pred = _check_labels("uar: y_pred", y_pred, num_classes)
+    return _uar(y_true, y_pred, num_classes, mask)
+
+
+@_jit("num_classes")
+def _uar(y_true, y_pred, num_classes, mask):
     hit, tru, prd = _recall_counts(y_true, y_pred, num_classes, mask)
     return _uar_from_counts(hit, tru, prd)[0]
 
@@ -367,11 +392,16 @@ def pa_uar(y_true, y_pred, speaker, threshold, num_classes, num_speakers, mask=N
     Returns:
       Fraction in [0, 1] (NaN if no speaker has a valid sample).
     """
-    if not 0.0 <= float(threshold) <= 1.0:
+    if not isinstance(threshold, jax.core.Tracer) and not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"pa_uar: threshold is a fraction in [0, 1] (0.75 for paUAR-75), got {threshold}")
     y_true = _check_labels("pa_uar: y_true", y_true, num_classes)
     y_pred = _check_labels("pa_uar: y_pred", y_pred, num_classes)
     speaker = _check_labels("pa_uar: speaker", speaker, num_speakers)
+    return _pa_uar(y_true, y_pred, speaker, threshold, num_classes, num_speakers, mask)
+
+
+@_jit("num_classes", "num_speakers")
+def _pa_uar(y_true, y_pred, speaker, threshold, num_classes, num_speakers, mask):
     hit, tru, prd = _recall_counts(y_true, y_pred, num_classes, mask, speaker, num_speakers)
     per_spk, _ = _uar_from_counts(hit, tru, prd)
     has = jnp.sum(tru, axis=-1) > 0
@@ -380,6 +410,7 @@ def pa_uar(y_true, y_pred, speaker, threshold, num_classes, num_speakers, mask=N
     return jnp.where(n_spk > 0, above / jnp.maximum(n_spk, 1), jnp.nan)
 
 
+@_jit("k")
 def kbest_predictions(y_true, probs, k):
     """Effective labels for k-best scoring (mitra25 Table 3, 2-/3-best hypotheses).
 
@@ -396,9 +427,9 @@ def kbest_predictions(y_true, probs, k):
 
 def kbest_uar(y_true, probs, k, mask=None):
     """UAR where the target counts as hit if among the k most probable classes (mitra25 Table 3)."""
-    y_true = _check_labels("kbest_uar: y_true", y_true, None)
     probs = jnp.asarray(probs)
-    return uar(y_true, kbest_predictions(y_true, probs, k), probs.shape[-1], mask=mask)
+    y_true = _check_labels("kbest_uar: y_true", y_true, probs.shape[-1])
+    return _uar(y_true, kbest_predictions(y_true, probs, k), probs.shape[-1], mask)
 
 
 # ---------------------------------------------------------------------------
@@ -406,6 +437,7 @@ def kbest_uar(y_true, probs, k, mask=None):
 # ---------------------------------------------------------------------------
 
 
+@_jit()
 def gaussian_nll(y, m_hat, s_hat):
     """Negative log-likelihood of y under N(m_hat, s_hat), per element.
 
@@ -420,6 +452,7 @@ def gaussian_nll(y, m_hat, s_hat):
     return jnp.where(ok, nll, jnp.inf)
 
 
+@_jit()
 def crps_gaussian(y, m_hat, s_hat):
     """Continuous ranked probability score of N(m_hat, s_hat) at y, closed form.
 
@@ -445,8 +478,13 @@ def interval_coverage(y, m_hat, s_hat, level=0.9, mask=None):
     """
     if not 0.0 < float(level) < 1.0:
         raise ValueError(f"interval_coverage: level must be in (0, 1), got {level}")
-    y, m_hat, s_hat = jnp.broadcast_arrays(*map(jnp.asarray, (y, m_hat, s_hat)))
     z = statistics.NormalDist().inv_cdf(0.5 + 0.5 * float(level))
+    return _interval_coverage(y, m_hat, s_hat, z, mask)
+
+
+@_jit()
+def _interval_coverage(y, m_hat, s_hat, z, mask):
+    y, m_hat, s_hat = jnp.broadcast_arrays(*map(jnp.asarray, (y, m_hat, s_hat)))
     inside = (jnp.abs(y - m_hat) <= z * s_hat).astype(jnp.result_type(y, float))
     w = jnp.ones_like(inside) if mask is None else jnp.broadcast_to(jnp.asarray(mask), inside.shape).astype(inside.dtype)
     n = jnp.sum(w)

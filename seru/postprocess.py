@@ -15,6 +15,7 @@ independent sequences (recordings) of equal length.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple, Sequence
 
 import jax
@@ -31,6 +32,7 @@ __all__ = [
 _PAD_MODES = {"nearest": "edge", "reflect": "symmetric", "mirror": "reflect", "constant": "constant"}
 
 
+@functools.partial(jax.jit, static_argnames=("window", "axis", "mode"))
 def median_filter(x, window, axis=-1, mode="nearest"):
     """Running median along ``axis`` (time): the post-processing of prabhu22
     (Sec. 4.3, window 50 frames = 2 s, the BBB window size b).
@@ -76,6 +78,7 @@ def median_filter(x, window, axis=-1, mode="nearest"):
     return jnp.moveaxis(med, -1, axis)
 
 
+@functools.partial(jax.jit, static_argnames=("shift", "axis"))
 def time_shift(x, shift, axis=-1):
     """Shift a prediction trace in time by ``shift`` frames (static int).
 

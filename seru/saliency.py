@@ -23,11 +23,13 @@ information). N = 1 gives gamma = 0. Fewer than 2 utterances raise.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 __all__ = ["utterance_mean", "ccs_dimension_saliency", "layer_saliency", "layer_saliencies"]
 
 
+@jax.jit
 def utterance_mean(h, mask=None):
     """H-bar of Eq. (1) of mitra25: mean over frames of each utterance.
 
@@ -89,6 +91,11 @@ def ccs_dimension_saliency(h_mean, targets):
       [N, D] saliency of each dimension for each target.
     """
     h, t = _check(h_mean, targets)
+    return _ccs(h, t)
+
+
+@jax.jit
+def _ccs(h, t):
     n = h.shape[1]
     hz = _standardise(h)
     tz = _standardise(t)
