@@ -258,7 +258,7 @@ def weighted_mse(pred_e, y_e, pred_s, y_s, w_e, mask=None):
     return w_e * mse_e + (2.0 - w_e) * mse_s
 
 
-def soft_label_kld(target_probs, pred, from_logits=True, axis=-1, mask=None, eps=1e-7):
+def soft_label_kld(target_probs, pred_logits_or_probs, from_logits=True, axis=-1, mask=None, eps=1e-7):
     """KL(target soft labels || predicted distribution), mean over samples.
 
     The (KLD)_soft term of Eq. (3) of sridhar21 (soft labels = histogram of the
@@ -267,14 +267,14 @@ def soft_label_kld(target_probs, pred, from_logits=True, axis=-1, mask=None, eps
 
     Args:
       target_probs: [..., K] target distributions (rows sum to 1).
-      pred: [..., K] logits (``from_logits=True``, exact via log_softmax) or
+      pred_logits_or_probs: [..., K] logits (``from_logits=True``, exact via log_softmax) or
         probabilities (``from_logits=False``; clipped to [eps, 1] before the
         log, as Keras' KLD loss used by sridhar21 does).
       mask: optional [...] validity per sample; rows whose target contains a
         non-finite value are dropped as well.
     """
     t = jnp.asarray(target_probs)
-    pred = jnp.asarray(pred)
+    pred = jnp.asarray(pred_logits_or_probs)
     dtype = jnp.result_type(t, pred, float)
     t = t.astype(dtype)
     pred = pred.astype(dtype)

@@ -376,7 +376,7 @@ def _uar(y_true, y_pred, num_classes, mask):
     return _uar_from_counts(hit, tru, prd)[0]
 
 
-def pa_uar(y_true, y_pred, speaker, threshold, num_classes, num_speakers, mask=None):
+def pa_uar(y_true, y_pred, speaker, threshold, num_classes=None, num_speakers=None, mask=None):
     """paUAR-X of mitra25 (Table 3): share of speakers whose UAR exceeds ``threshold``.
 
     The UAR of each speaker (same class convention as :func:`uar`) is
@@ -387,13 +387,22 @@ def pa_uar(y_true, y_pred, speaker, threshold, num_classes, num_speakers, mask=N
     Args:
       y_true, y_pred, speaker: integer arrays of the same shape.
       threshold: a fraction in [0, 1] (paUAR-75 is 0.75, not 75).
-      num_classes, num_speakers: static ints.
+      num_classes, num_speakers: static ints; when None they are inferred
+        from concrete inputs as max label + 1 / max speaker id + 1 (under
+        jit they must be given).
 
     Returns:
       Fraction in [0, 1] (NaN if no speaker has a valid sample).
     """
     if not isinstance(threshold, jax.core.Tracer) and not 0.0 <= float(threshold) <= 1.0:
         raise ValueError(f"pa_uar: threshold is a fraction in [0, 1] (0.75 for paUAR-75), got {threshold}")
+    if num_classes is None or num_speakers is None:
+        if any(isinstance(a, jax.core.Tracer) for a in (y_true, y_pred, speaker)):
+            raise ValueError("pa_uar: under jit pass num_classes and num_speakers (static ints)")
+        if num_classes is None:
+            num_classes = int(max(np.max(y_true), np.max(y_pred))) + 1
+        if num_speakers is None:
+            num_speakers = int(np.max(speaker)) + 1
     y_true = _check_labels("pa_uar: y_true", y_true, num_classes)
     y_pred = _check_labels("pa_uar: y_pred", y_pred, num_classes)
     speaker = _check_labels("pa_uar: speaker", speaker, num_speakers)

@@ -346,3 +346,13 @@ def test_uar_label_range_errors():
         metrics.uar(np.array([0, 1, 3]), np.array([0, 1, 2]), 3)
     with pytest.raises(ValueError, match="pa_uar: speaker"):
         metrics.pa_uar(np.array([0, 1]), np.array([0, 1]), np.array([0, 5]), 0.5, 2, 2)
+
+
+def test_pa_uar_infers_sizes():
+    yt = np.array([0, 1, 2, 0, 1, 2, 0, 0])
+    yp = np.array([0, 1, 1, 0, 2, 2, 1, 0])
+    spk = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    per = [audmetric.unweighted_average_recall(list(yt[spk == s]), list(yp[spk == s])) for s in range(3)]
+    np.testing.assert_allclose(metrics.pa_uar(yt, yp, spk, 0.5), np.mean(np.array(per) > 0.5), rtol=1e-7)
+    with pytest.raises(ValueError, match="under jit"):
+        jax.jit(lambda a, b, c: metrics.pa_uar(a, b, c, 0.5))(yt, yp, spk)
