@@ -37,7 +37,7 @@ def trace_annotators(seed: int, n: int, corpus_key: int = 0) -> list[TraceAnnota
             scale=float(rng.uniform(0.75, 1.2)),
             smooth_s=float(rng.uniform(0.2, 1.5)),
             noise=float(rng.uniform(0.02, 0.05)),
-            ambiguity_gain=float(rng.uniform(0.6, 0.9)),
+            ambiguity_gain=float(rng.uniform(0.5, 0.8)),
         ))
     return out
 

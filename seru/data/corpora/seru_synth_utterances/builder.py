@@ -11,8 +11,8 @@ Hidden latents (true attributes, ambiguity, true / secondary class, mixing
 weight) are stored under ``hidden`` for analysis only. Records are pure
 functions of ``(seed, split, index)``.
 
-Variants: ``tiny`` (20 per split, unit tests), ``quickstart`` (400 / 100 / 100
-+ 200 unlabeled, 50 speakers), ``full`` (1,700 / 400 / 400 + 800 unlabeled,
+Variants: ``tiny`` (20 per split, unit tests), ``quickstart`` (300 / 75 / 75
++ 150 unlabeled, 50 speakers), ``full`` (1,700 / 400 / 400 + 800 unlabeled,
 140 speakers) and ``crosscorpus`` (an IEMOCAP stand-in for sridhar21's
 cross-corpus test: 10 other speakers, acted expressions, 5-point scale, 3-6
 raters, reverberant band-limited noisy recordings; train / dev / test only).
@@ -82,8 +82,8 @@ class SeruSynthUtterances(tfds.core.GeneratorBasedBuilder):
     BUILDER_CONFIGS = [
         UtteranceConfig(name="tiny", description="20 utterances per split (unit tests)",
                         utterances=(20, 20, 20, 20), speakers=(4, 4, 4, 4)),
-        UtteranceConfig(name="quickstart", description="400 / 100 / 100 + 200 unlabeled",
-                        utterances=(400, 100, 100, 200), speakers=(24, 8, 8, 10)),
+        UtteranceConfig(name="quickstart", description="300 / 75 / 75 + 150 unlabeled",
+                        utterances=(300, 75, 75, 150), speakers=(24, 8, 8, 10)),
         UtteranceConfig(name="full", description="1,700 / 400 / 400 + 800 unlabeled, 140 speakers",
                         utterances=(1700, 400, 400, 800), speakers=(80, 20, 20, 20)),
         UtteranceConfig(
