@@ -1,0 +1,92 @@
+"""Inference time of sridhar21's VAE-ER (100 latent samples) against the MC-dropout baselines.
+
+sridhar21 Sec. V-F: on the MSP-Podcast test set (10,124 utterances, 6,373-d
+ComParE features) the proposed model took 11.39 s against 19.86 s for MCD,
+21.26 s for MCD soft, 26.32 s for MCD MTL and 41.38 s for AE-MCD. The claim is
+structural (DESIGN.md principle 2): the VAE's encoder runs once per batch and
+only the latent draw + the small ER are vmapped over the 100 samples, while
+MC dropout runs the whole network 100 times.
+
+This script times ``Sridhar21.predict`` (the path the evaluation job uses) of
+every method, with the paper's layer sizes, on random inputs of the paper's
+width (the time does not depend on the values), in one process, and prints
+JSON: seconds per method (median of ``--trials`` passes over the whole
+"test split", compile time excluded) and the ratio to the proposed model.
+
+    python benchmarks/inference_time.py                      # CPU: 2,000 utterances
+    python benchmarks/inference_time.py --utterances 10124   # the paper's test-set size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from seru.systems import sridhar21 as S
+
+
+def _config(method: str) -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.data = ml_collections.ConfigDict({"dimensions": ("arousal",)})
+    c.model = S.default_model_config()
+    c.model.method = method
+    return c
+
+
+def time_method(method: str, x: np.ndarray, batch: int, num_samples: int, trials: int):
+    system = S.Sridhar21(_config(method))
+    example = {"features": jnp.asarray(x[:batch])}
+    params = system.init(jax.random.key(0), example)
+    fn = jax.jit(lambda p, f, r: system.predict(p, {"features": f}, r, num_samples))
+    batches = [jnp.asarray(x[i:i + batch]) for i in range(0, len(x), batch)]
+    if len(batches[-1]) != batch:  # pad the last batch: one compiled shape
+        pad = batch - len(batches[-1])
+        batches[-1] = jnp.pad(batches[-1], ((0, pad), (0, 0)))
+    jax.block_until_ready(fn(params, batches[0], jax.random.key(1)))  # compile
+    times = []
+    for t in range(trials):
+        t0 = time.perf_counter()
+        for i, f in enumerate(batches):
+            out = fn(params, f, jax.random.fold_in(jax.random.key(t), i))
+        jax.block_until_ready(out)
+        times.append(time.perf_counter() - t0)
+    nparams = sum(int(np.prod(a.shape)) for a in jax.tree.leaves(params))
+    return float(np.median(times)), nparams
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--utterances", type=int, default=2000)
+    ap.add_argument("--input_dim", type=int, default=6373)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--num_samples", type=int, default=100)
+    ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--methods", default="vae_er,mcd,mcd_soft,mcd_mtl,ae_mcd")
+    args = ap.parse_args(argv)
+    x = np.random.default_rng(0).normal(size=(args.utterances, args.input_dim)).astype(np.float32)
+    methods = args.methods.split(",")
+    result = {"device": jax.devices()[0].device_kind, "platform": jax.default_backend(),
+              "utterances": args.utterances, "input_dim": args.input_dim,
+              "batch": args.batch, "num_samples": args.num_samples, "trials": args.trials,
+              "seconds": {}, "num_params": {}, "ratio_to_vae_er": {},
+              "paper_seconds": {"vae_er": 11.39, "mcd": 19.86, "mcd_soft": 21.26,
+                                "mcd_mtl": 26.32, "ae_mcd": 41.38}}
+    for m in methods:
+        sec, n = time_method(m, x, args.batch, args.num_samples, args.trials)
+        result["seconds"][m] = round(sec, 4)
+        result["num_params"][m] = n
+    if "vae_er" in result["seconds"]:
+        base = result["seconds"]["vae_er"]
+        result["ratio_to_vae_er"] = {m: round(s / base, 3) for m, s in result["seconds"].items()}
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()
