@@ -6,8 +6,9 @@ and the builder's ``info.metadata`` only. Plain numpy, independent of
 
 * per split: items, total / mean duration, speakers (by gender for utterance
   corpora), annotators per item (per frame for continuous corpora);
-* per dimension: mean and std of the mean rating (over frames or utterances),
-  mean rater std (unbiased, N - 1, over items with >= 2 ratings), and
+* per dimension: mean and std of the mean rating m (Eq. (1) of prabhu22) over
+  frames or utterances, mean rater std s (unbiased, N - 1: Eq. (3) of prabhu22)
+  over items with >= 2 ratings, and
   inter-rater agreement: continuous corpora the mean pairwise Pearson r and
   CCC between annotators' traces (per recording, averaged over pairs and
   recordings; CCC with population variances); utterance corpora the share of
@@ -55,7 +56,8 @@ def pairwise_trace_agreement(ratings: np.ndarray) -> tuple[list[float], list[flo
     """Pearson r and CCC of every pair of annotator columns of ``ratings [frames, annotators]``.
 
     Frames where either rating is NaN are dropped; pairs with fewer than 2 common
-    frames or a constant trace are skipped. CCC uses population (N) variances.
+    frames or a constant trace are skipped. CCC as in Eq. (2) of prabhu22, with
+    population (N) variances.
     """
     rs, cccs = [], []
     a = ratings.shape[1]

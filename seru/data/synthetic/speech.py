@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfilt
+from scipy.signal import butter, lfilter, sosfilt
 
 SAMPLE_RATE = 16000
 HOP = 128            # control / STFT hop in samples (8 ms); 5 hops per 40 ms label frame
@@ -217,10 +217,9 @@ def _filter(sources: list[np.ndarray], envelope_fn, n_samples: int, chunk: int =
         # overlap-add: 4 interleaved groups of non-overlapping frames
         for g in range(N_FFT // HOP):
             yg = y[g::N_FFT // HOP]
-            starts = (i0 + g + np.arange(yg.shape[0]) * (N_FFT // HOP)) * HOP
             if yg.shape[0] == 0:
                 continue
-            s0 = starts[0]
+            s0 = (i0 + g) * HOP
             out[s0:s0 + yg.size] += yg.reshape(-1)
     return out[N_FFT // 2:N_FFT // 2 + n_samples] / 2.0
 
@@ -334,8 +333,6 @@ def add_room(rng: np.random.Generator, audio: np.ndarray, snr_db: float) -> np.n
     x = np.asarray(audio, np.float64)
     power = np.mean(x[np.abs(x) > 1e-4] ** 2) if np.any(np.abs(x) > 1e-4) else 1e-6
     white = rng.standard_normal(x.size)
-    from scipy.signal import lfilter
-
     pink = lfilter([1.0], [1.0, -0.95], white)
     pink /= np.std(pink) + 1e-12
     noise = pink * np.sqrt(power / 10.0 ** (snr_db / 10.0))

@@ -61,7 +61,7 @@ def generate_split(config: ContinuousConfig, split: str):
         import multiprocessing as mp
 
         with mp.get_context("spawn").Pool(workers) as pool:
-            for job, rec in zip(jobs, pool.imap(_make, jobs)):
+            for rec in pool.imap(_make, jobs):
                 yield rec["id"], rec
     else:
         for job in jobs:
