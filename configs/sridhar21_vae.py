@@ -28,7 +28,7 @@ The evaluation writes CCC at coverages 100/80/60/40/20 % (``ccc_cov*``, the
 model's own consensus prediction filtered by its own uncertainty) and per
 uncertainty quintile (``ccc_q1`` .. ``ccc_q5``). The paper's protocol filters
 the STL predictions by another model's uncertainty (and UTL by another
-attribute's): :func:`seru.systems.sridhar21.reject_option_metrics` on the
+attribute's): :func:`seru.systems.sridhar21.paired_reject_option` on the
 ``predictions.npz`` of the two runs.
 
 Protocols:

@@ -52,7 +52,8 @@ most uncertain utterances first (reject option, Fig. 3 and Tables I-III of
 sridhar21) and CCC per uncertainty quintile (Fig. 2; ``q1`` = lowest
 uncertainty). For the paper's protocol (STL predictions filtered by another
 model's uncertainty, or by another attribute's: UTL) call
-:func:`reject_option_metrics` on the saved predictions.
+:func:`paired_reject_option` on the ``predictions.npz`` of two evaluations
+(or :func:`reject_option_metrics` on arrays).
 """
 
 from __future__ import annotations
@@ -239,6 +240,39 @@ def reject_option_metrics(y_true, y_pred, uncertainty, coverages=COVERAGES, num_
         out[f"{prefix}ccc_q{k}"] = _np_ccc(y_true[idx], y_pred[idx], ddof) if len(idx) > 1 \
             else float("nan")
     return out
+
+
+def _read_predictions(path) -> dict[str, dict[str, np.ndarray]]:
+    """``predictions.npz`` of ``python -m seru.evaluate`` -> ``{id: {key: array}}``."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path, allow_pickle=False) as z:
+        for key in z.files:
+            rid, _, name = key.rpartition("/")
+            out.setdefault(rid, {})[name] = z[key]
+    return out
+
+
+def paired_reject_option(predictions_npz, uncertainty_npz, coverages=COVERAGES,
+                         num_groups=5, ddof: int = 0) -> dict[str, float]:
+    """The reject option as sridhar21 runs it (Sec. V-B, V-C, Tables I-II).
+
+    The predictions (``m_hat``) and targets (``target_gold``) come from one
+    evaluation (the STL regressor), the uncertainty (``s_hat``) from another
+    (the VAE-ER or an MCD baseline; of another attribute for UTL). Both are
+    ``predictions.npz`` files written by ``python -m seru.evaluate`` on the
+    same split; utterances are matched by id (every id of the first file must
+    be in the second).
+    """
+    pred, unc = _read_predictions(predictions_npz), _read_predictions(uncertainty_npz)
+    ids = sorted(pred)
+    missing = [i for i in ids if i not in unc]
+    if missing:
+        raise KeyError(f"{uncertainty_npz}: no uncertainty for {len(missing)} utterances of "
+                       f"{predictions_npz}, e.g. {missing[:3]}")
+    y = np.array([np.asarray(pred[i]["target_gold"]).reshape(-1)[0] for i in ids])
+    yhat = np.array([np.asarray(pred[i]["m_hat"]).reshape(-1)[0] for i in ids])
+    u = np.array([np.asarray(unc[i]["s_hat"]).reshape(-1)[0] for i in ids])
+    return reject_option_metrics(y, yhat, u, coverages, num_groups, ddof=ddof)
 
 
 # -----------------------------------------------------------------------------

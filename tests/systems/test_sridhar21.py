@@ -296,3 +296,21 @@ def test_two_stages_through_the_trainer_on_the_tiny_corpus(tmp_path):
     np.testing.assert_allclose(m["ccc"], audmetric.concordance_cc(y, yhat), rtol=1e-4)
     saved = json.loads((tmp_path / "joint" / "eval" / "test" / "metrics.json").read_text())
     assert saved["metrics"]["ccc_cov60"] == pytest.approx(m["ccc_cov60"])
+
+
+def test_paired_reject_option_matches_ids_across_files(tmp_path):
+    r = np.random.default_rng(12)
+    ids = [f"u{i:02d}" for i in range(30)]
+    y, yhat, u = r.normal(size=30), r.normal(size=30), r.uniform(size=30)
+    np.savez(tmp_path / "stl.npz", **{f"{i}/m_hat": np.array([[yhat[k]]]) for k, i in
+                                      enumerate(ids)},
+             **{f"{i}/target_gold": np.array([[y[k]]]) for k, i in enumerate(ids)})
+    perm = r.permutation(30)  # the other run lists the utterances in another order
+    np.savez(tmp_path / "unc.npz", **{f"{ids[k]}/s_hat": np.array([[u[k]]]) for k in perm})
+    out = S.paired_reject_option(tmp_path / "stl.npz", tmp_path / "unc.npz")
+    keep = np.argsort(u)[:18]
+    np.testing.assert_allclose(out["ccc_cov60"], audmetric.concordance_cc(y[keep], yhat[keep]),
+                               rtol=1e-4)
+    np.savez(tmp_path / "short.npz", **{f"{ids[0]}/s_hat": np.array([[0.0]])})
+    with pytest.raises(KeyError, match="no uncertainty"):
+        S.paired_reject_option(tmp_path / "stl.npz", tmp_path / "short.npz")
