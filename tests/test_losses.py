@@ -1,5 +1,6 @@
 """Tests for seru/losses.py against independent oracles (scipy, distrax, numpy)."""
 
+import audmetric
 import distrax
 import jax
 import jax.numpy as jnp
@@ -149,8 +150,6 @@ def test_bbb_grads_finite():
 # ---------------------------------------------------------------------------
 # CCC loss and weighted MSE
 # ---------------------------------------------------------------------------
-
-import audmetric  # noqa: E402
 
 
 def test_ccc_loss_vs_audmetric(x64):

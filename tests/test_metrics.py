@@ -3,7 +3,6 @@
 import audmetric
 import distrax
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import integrate, stats

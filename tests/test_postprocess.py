@@ -2,7 +2,6 @@
 
 import audmetric
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import ndimage, signal, stats
