@@ -253,8 +253,8 @@ def weighted_mse(pred_e, y_e, pred_s, y_s, w_e, mask=None):
     pred_s, y_s = jnp.broadcast_arrays(jnp.asarray(pred_s), jnp.asarray(y_s))
     ve = _valid(pred_e.shape, mask, y_e)
     vs = _valid(pred_s.shape, mask, y_s)
-    mse_e = _masked_mean((pred_e - jnp.where(ve, y_e, 0.0)) ** 2, ve)
-    mse_s = _masked_mean((pred_s - jnp.where(vs, y_s, 0.0)) ** 2, vs)
+    mse_e = _masked_mean((jnp.where(ve, pred_e, 0.0) - jnp.where(ve, y_e, 0.0)) ** 2, ve)
+    mse_s = _masked_mean((jnp.where(vs, pred_s, 0.0) - jnp.where(vs, y_s, 0.0)) ** 2, vs)
     return w_e * mse_e + (2.0 - w_e) * mse_s
 
 
@@ -279,15 +279,18 @@ def soft_label_kld(target_probs, pred_logits_or_probs, from_logits=True, axis=-1
     t = t.astype(dtype)
     pred = pred.astype(dtype)
     t, pred = jnp.broadcast_arrays(t, pred)
+    row_ok = jnp.all(jnp.isfinite(t), axis=axis)
+    valid = _valid(row_ok.shape, mask) & row_ok
+    valid_k = jnp.expand_dims(valid, axis)
+    # invalid rows: neutral values in target AND prediction (no NaN in value or gradient)
+    t = jnp.where(valid_k, t, 0.0)
+    pred = jnp.where(valid_k, pred, 0.0 if from_logits else 1.0)
     if from_logits:
         logp = jax.nn.log_softmax(pred, axis=axis)
     else:
         logp = jnp.log(jnp.clip(pred, eps, 1.0))
-    row_ok = jnp.all(jnp.isfinite(t), axis=axis)
-    t = jnp.where(jnp.isfinite(t), t, 0.0)
     tlogt = jnp.where(t > 0, t * jnp.log(jnp.where(t > 0, t, 1.0)), 0.0)
     kl = jnp.sum(tlogt - t * logp, axis=axis)
-    valid = _valid(kl.shape, mask) & row_ok
     return _masked_mean(kl, valid)
 
 
@@ -305,14 +308,15 @@ def label_kl_loss(m, s, m_hat, s_hat, mask=None, s_floor=1e-2):
     Robustness: both standard deviations are floored at ``s_floor`` (zero
     spread from a single annotator or a constant segment would make the KL
     infinite); frames with ``mask == 0`` or non-finite m / s are excluded
-    (NaN there does not reach the value or the gradient); with no valid frame
+    (NaN there -- in labels or predictions -- reaches neither the value nor
+    the gradient); with no valid frame
     the loss is 0. Note: if s_hat is an MC standard deviation, compute it as
     ``sqrt(var + tiny)`` -- the gradient of ``jnp.std`` is NaN at zero spread.
     """
     m, s, m_hat, s_hat = jnp.broadcast_arrays(*map(jnp.asarray, (m, s, m_hat, s_hat)))
     valid = _valid(m.shape, mask, m, s)
-    m = jnp.where(valid, m, 0.0)
-    s = jnp.where(valid, s, 1.0)
+    m, m_hat = jnp.where(valid, m, 0.0), jnp.where(valid, m_hat, 0.0)
+    s, s_hat = jnp.where(valid, s, 1.0), jnp.where(valid, s_hat, 1.0)
     kl = metrics.gaussian_kl(m, _floor(s, s_floor), m_hat, _floor(s_hat, s_floor))
     return _masked_mean(kl, valid)
 
@@ -329,8 +333,8 @@ def label_kl_loss_student_t(df, m, s, m_hat, s_hat, mask=None, s_floor=1e-2, df_
     """
     df, m, s, m_hat, s_hat = jnp.broadcast_arrays(*map(jnp.asarray, (df, m, s, m_hat, s_hat)))
     valid = _valid(m.shape, mask, m, s, df)
-    m = jnp.where(valid, m, 0.0)
-    s = jnp.where(valid, s, 1.0)
+    m, m_hat = jnp.where(valid, m, 0.0), jnp.where(valid, m_hat, 0.0)
+    s, s_hat = jnp.where(valid, s, 1.0), jnp.where(valid, s_hat, 1.0)
     df = jnp.where(valid, df, df_min)
     kl = metrics.student_t_kl(df, m, _floor(s, s_floor), m_hat, _floor(s_hat, s_floor),
                               df_min=df_min, s_is_std=s_is_std)

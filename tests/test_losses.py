@@ -392,3 +392,26 @@ def test_ccc_loss_per_frame_mask(x64):
     m = np.arange(12)[None, :] < np.array([[12], [7]])      # [B, T] mask for [B, T, D] data
     want = np.mean([1 - audmetric.concordance_cc(target[..., d][m], pred[..., d][m]) for d in range(3)])
     np.testing.assert_allclose(losses.ccc_loss(pred, target, mask=m), want, rtol=1e-7)
+
+
+def test_nan_predictions_in_padding_do_not_poison_gradients():
+    # a model may output garbage on padded frames: masked losses must ignore it, gradients included
+    mask = jnp.array([[1, 1, 1, 0]], bool)
+    pred = jnp.array([[0.1, 0.4, -0.2, jnp.nan]], jnp.float32)
+    y = jnp.array([[0.0, 0.5, -0.1, 0.3]], jnp.float32)
+    s = jnp.array([[0.1, 0.2, 0.1, 0.2]], jnp.float32)
+    checks = {
+        "ccc_loss": lambda p: losses.ccc_loss(p[..., None], y[..., None], mask),
+        "weighted_mse": lambda p: losses.weighted_mse(p, y, p, s, 1.2, mask),
+        "label_kl_loss_m": lambda p: losses.label_kl_loss(y, s, p, s, mask),
+        "label_kl_loss_s": lambda p: losses.label_kl_loss(y, s, y, jnp.abs(p), mask),
+        "label_kl_loss_student_t": lambda p: losses.label_kl_loss_student_t(6.0, y, s, p, s, mask),
+        "soft_label_kld": lambda p: losses.soft_label_kld(
+            jnp.array([[0.2, 0.8], [0.5, 0.5]]), jnp.stack([p[0, :2], p[0, 2:]]), True, -1,
+            jnp.array([True, False])),
+    }
+    for name, f in checks.items():
+        val, g = jax.jit(jax.value_and_grad(f))(pred)
+        assert np.isfinite(val), name
+        assert np.all(np.isfinite(g)), name
+        assert g[0, 3] == 0, name
