@@ -1,0 +1,154 @@
+"""Tests of seru/systems/prabhu22.py on tiny synthetic batches."""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+import audmetric
+from scipy import integrate, stats
+
+from seru.systems.prabhu22 import S_FLOOR, Prabhu22, default_model_config
+
+B, T, WINDOW = 2, 20, 5
+
+
+def _config(variant="lu", sampler="faithful", dims=("arousal",), **kw):
+    c = ml_collections.ConfigDict()
+    c.model = default_model_config()
+    c.model.update(variant=variant, sampler=sampler, lstm_size=8, head_sizes=(8, 4),
+                   num_samples_train=3, num_samples_eval=4, window=WINDOW, mc_chunk=3)
+    c.model.update(kw)
+    c.data = ml_collections.ConfigDict({"dimensions": dims})
+    return c
+
+
+def _batch(d=1, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(T) / T
+    gold = (0.5 * np.sin(2 * np.pi * t)[None, :, None] + 0.05 * rng.normal(size=(B, T, d)))
+    mask = np.ones((B, T), np.float32)
+    mask[1, -3:] = 0
+    return {
+        "audio": (0.1 * rng.normal(size=(B, T * 640))).astype(np.float32),
+        "gold": gold.astype(np.float32),
+        "std": (0.1 + 0.1 * rng.random((B, T, d))).astype(np.float32),
+        "num_raters": np.full((B, T, d), 6.0, np.float32),
+        "mask": mask,
+    }
+
+
+def test_adam_steps_reduce_loss():
+    system = Prabhu22(_config("lu"))
+    batch = _batch()
+    params = system.init(jax.random.key(0), batch)
+    opt = optax.adam(3e-3)
+    state = opt.init(params)
+    key = jax.random.key(1)
+
+    @jax.jit
+    def step(p, s):
+        loss, g = jax.value_and_grad(lambda q: system.loss(q, batch, key)[0])(p)
+        u, s = opt.update(g, s, p)
+        return optax.apply_updates(p, u), s, loss, g
+
+    losses_seen = []
+    for i in range(9):
+        params, state, loss, grads = step(params, state)
+        losses_seen.append(float(loss))
+        if i == 0:  # jax.grad of the Eq. (8) loss is finite
+            assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
+    assert np.isfinite(losses_seen[0]) and losses_seen[-1] < losses_seen[0] - 1e-3
+
+
+@pytest.mark.parametrize("variant,sampler", [
+    ("lu_t", "local"), ("mtl_pu", "faithful"),
+    pytest.param("mu", "local", marks=pytest.mark.slow),
+    pytest.param("stl", "faithful", marks=pytest.mark.slow)])
+def test_grad_is_finite(variant, sampler):
+    system = Prabhu22(_config(variant, sampler))
+    batch = _batch()
+    params = system.init(jax.random.key(0), batch)
+    (loss, terms), grads = jax.jit(jax.value_and_grad(
+        lambda p: system.loss(p, batch, jax.random.key(2)), has_aux=True))(params)
+    assert np.isfinite(float(loss))
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
+    # The total is the documented sum of its terms (Eq. (8)).
+    cfg = system.config.model
+    if variant in ("lu", "lu_t", "mu"):
+        expected = terms["ccc"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]
+        expected = expected + system.alpha * terms.get("label_kl", 0.0)
+        assert system.alpha == (0.0 if variant == "mu" else 1.0)
+        np.testing.assert_allclose(float(loss), float(expected), rtol=1e-5)
+
+
+def test_predict_shapes_and_mean_pass():
+    system = Prabhu22(_config("lu", dims=("arousal", "valence")))
+    batch = _batch(d=2)
+    params = system.init(jax.random.key(0), batch)
+    out = system.predict(params, batch, jax.random.key(3), num_samples=4)
+    assert out["m_hat"].shape == (B, T, 2) and out["s_hat"].shape == (B, T, 2)
+    assert out["samples"].shape == (4, B, T, 2)
+    np.testing.assert_allclose(np.asarray(out["s_hat"]),
+                               np.std(np.asarray(out["samples"]), axis=0, ddof=1), rtol=1e-4, atol=1e-7)
+    # m_hat is the deterministic posterior-mean pass: the model's __call__.
+    np.testing.assert_allclose(np.asarray(out["m_hat"]),
+                               np.asarray(system.model.apply(params, jnp.asarray(batch["audio"]))),
+                               rtol=1e-5, atol=1e-7)
+    base = Prabhu22(_config("mtl_pu"))
+    p2 = base.init(jax.random.key(0), _batch())
+    o2 = base.predict(p2, _batch(), jax.random.key(3), num_samples=4)
+    assert o2["m_hat"].shape == (B, T, 1) and bool(jnp.all(o2["s_hat"] > 0))
+
+
+def _crps_quad(y, m, s):
+    """CRPS = integral of (F(x) - 1{x >= y})^2 dx, by quadrature."""
+    f = lambda x: (stats.norm.cdf(x, m, s) - (x >= y)) ** 2
+    lo, hi = min(m - 12 * s, y), max(m + 12 * s, y)
+    return (integrate.quad(f, lo, y, points=[m] if lo < m < y else None, limit=200)[0]
+            + integrate.quad(f, y, hi, points=[m] if y < m < hi else None, limit=200)[0])
+
+
+def test_evaluate_against_oracles():
+    rng = np.random.default_rng(5)
+    n = 200
+    gold = rng.normal(size=(n, 2))
+    m_hat = gold + 0.3 * rng.normal(size=(n, 2))
+    std = np.abs(rng.normal(0.2, 0.1, size=(n, 2)))
+    std[0] = 0.0  # all raters agree: floored
+    s_hat = np.abs(rng.normal(0.25, 0.1, size=(n, 2))) + 1e-3
+    system = Prabhu22(_config("lu", dims=("arousal", "valence")))
+    res = system.evaluate({"m_hat": m_hat, "s_hat": s_hat},
+                          {"gold": gold, "std": std, "num_raters": np.full((n, 2), 6.0)})
+    for k, dim in enumerate(("arousal", "valence")):
+        y, mh, s, sh = gold[:, k], m_hat[:, k], std[:, k], s_hat[:, k]
+        assert res[f"ccc_m/{dim}"] == pytest.approx(audmetric.concordance_cc(y, mh), rel=1e-5)
+        assert res[f"ccc_s/{dim}"] == pytest.approx(audmetric.concordance_cc(s, sh), rel=1e-5)
+        assert res[f"rmse/{dim}"] == pytest.approx(np.sqrt(np.mean((y - mh) ** 2)), rel=1e-5)
+        sf, shf = np.maximum(s, S_FLOOR), np.maximum(sh, S_FLOOR)
+        # KL(N(y, s) || N(mh, sh)) by numerical integration for a few frames, closed form for all.
+        kl_np = np.log(shf / sf) + (sf ** 2 + (y - mh) ** 2) / (2 * shf ** 2) - 0.5
+        for i in range(3):
+            p, q = stats.norm(y[i], sf[i]), stats.norm(mh[i], shf[i])
+            num = integrate.quad(lambda x: p.pdf(x) * (p.logpdf(x) - q.logpdf(x)),
+                                 y[i] - 12 * sf[i], y[i] + 12 * sf[i], points=[y[i]], limit=200)[0]
+            assert num == pytest.approx(kl_np[i], rel=1e-4, abs=1e-6)
+        assert res[f"kl/{dim}"] == pytest.approx(kl_np.mean(), rel=1e-4)
+        assert res[f"nll/{dim}"] == pytest.approx(-stats.norm.logpdf(y, mh, shf).mean(), rel=1e-5)
+        crps = np.mean([_crps_quad(y[i], mh[i], shf[i]) for i in range(n)])
+        assert res[f"crps/{dim}"] == pytest.approx(crps, rel=1e-3)
+        cover = np.mean(np.abs(y - mh) <= stats.norm.ppf(0.95) * sh)
+        assert res[f"coverage_90/{dim}"] == pytest.approx(cover)
+    assert res["ccc_m"] == res["ccc_m/arousal"] and res["kl"] == res["kl/arousal"]
+    stl = Prabhu22(_config("stl")).evaluate({"m_hat": m_hat[:, :1]}, {"gold": gold[:, :1]})
+    assert set(stl) == {"ccc_m", "rmse"}
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="variant"):
+        Prabhu22(_config("bbb"))
+    with pytest.raises(ValueError, match="alpha = 0"):
+        Prabhu22(_config("mu", alpha=1.0))
+    with pytest.raises(ValueError, match=">= 2 passes"):
+        Prabhu22(_config("lu", num_samples_train=1))
