@@ -21,6 +21,7 @@ def main(argv):
         logging.set_verbosity(logging.WARNING)  # Orbax / TFDS info lines drown the progress bar
     from seru import trainer
 
+    trainer.maybe_initialize_distributed(FLAGS.config)  # before any device is touched
     try:
         trainer.validate(FLAGS.config)
     except trainer.ConfigError as e:
@@ -29,6 +30,7 @@ def main(argv):
     config = FLAGS.config
     for split in config.eval.splits:
         trainer.evaluate_checkpoint(FLAGS.workdir, split, checkpoint="best")
+    # (In a multi-process run every process joins the evaluation; process 0 writes.)
 
 
 if __name__ == "__main__":

@@ -424,6 +424,20 @@ def format_table(metrics: Mapping[str, float], title: str = "") -> str:
 # =============================================================================
 
 
+def maybe_initialize_distributed(config) -> None:
+    """``jax.distributed.initialize()`` once, before any device is touched (multi-host).
+
+    Coordinator, process count and id come from the cluster (Slurm, TPU pods,
+    or ``JAX_COORDINATOR_ADDRESS`` / ``JAX_NUM_PROCESSES`` / ``JAX_PROCESS_ID``).
+    """
+    if not config.train.distributed:
+        return
+    from jax._src import distributed
+
+    if distributed.global_state.client is None:
+        jax.distributed.initialize()
+
+
 def save_config(config, workdir: Path) -> None:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2) + "\n")
 
@@ -453,9 +467,8 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
     (a simulated preemption). Returns ``{'state', 'step', 'train_loss', ...}``.
     """
     # --- setup ---------------------------------------------------------------
+    maybe_initialize_distributed(config)
     validate(config, check_corpus=dataset is None)
-    if config.train.distributed:
-        jax.distributed.initialize()
     workdir = Path(workdir)
     is_main = jax.process_index() == 0
     workdir.mkdir(parents=True, exist_ok=True)

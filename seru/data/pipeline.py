@@ -25,7 +25,8 @@ Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing el
     (``config.data.batch_size // jax.process_count()``).
 ``eval_iter(split) -> Iterator[tuple[dict, dict]]``
     ``(batch, meta)`` pairs covering every item of ``split`` once, fixed shapes;
-    ``meta`` has ``ids`` (list of str; ``''`` for padding rows), ``starts``
+    ``batch`` holds this process's rows, ``meta`` describes the rows of the
+    global batch (with one process they are the same) and has ``ids`` (list of str; ``''`` for padding rows), ``starts``
     (int array [B]: first frame of the segment inside its item) and ``lengths``
     (int array [B]: valid frames of the row; 0 for padding rows). Utterance
     datasets use ``starts = 0`` and ``lengths = 1``.
@@ -267,12 +268,13 @@ class ContinuousDataset:
         for b in range(0, len(segs), bs):
             rows = segs[b:b + bs]
             rows = rows + [(-1, 0, 0)] * (bs - len(rows))
-            rows = self._local_rows(rows, bs)
+            local = self._local_rows(rows, bs)
             items = [self._segment(recs[i] if i >= 0 else empty, s, self.eval_seq_len)
-                     for i, s, _ in rows]
+                     for i, s, _ in local]
             batch = _stack(items)
-            if any(i < 0 for i, _, _ in rows):
-                batch["mask"] *= np.array([[i >= 0] for i, _, _ in rows], np.float32)
+            if any(i < 0 for i, _, _ in local):
+                batch["mask"] *= np.array([[i >= 0] for i, _, _ in local], np.float32)
+            # meta describes the rows of the *global* batch (what predict returns, gathered).
             meta = {"ids": [recs[i].id if i >= 0 else "" for i, _, _ in rows],
                     "starts": np.array([s for _, s, _ in rows], np.int64),
                     "lengths": np.array([n for _, _, n in rows], np.int64)}
