@@ -145,3 +145,42 @@ def test_cli_train_then_evaluate_tiny_corpus(tmp_path):
     mh = np.concatenate([npz[f"{i}/m_hat"][m] for i, m in zip(ids, v)]).ravel()
     g = np.concatenate([npz[f"{i}/target_gold"][m] for i, m in zip(ids, v)]).ravel()
     np.testing.assert_allclose(saved["metrics"]["ccc_m"], np_ccc(mh, g), rtol=1e-5)
+
+
+def _load_config_file(name, arg=None):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"cfg_{name}", REPO / "configs" / name)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.get_config(arg)
+
+
+@pytest.mark.parametrize("variant, alpha", [("mu", 0.0), ("lu", -1.0), ("lu_t", -1.0),
+                                            ("stl", -1.0), ("mtl_pu", -1.0)])
+def test_prabhu22_config_variants_validate(variant, alpha):
+    c = _load_config_file("prabhu22_bbb.py", f"variant={variant},protocol=paper")
+    trainer.validate(c, check_corpus=False)
+    assert (c.system, c.model.variant, c.model.alpha) == ("prabhu22", variant, alpha)
+    # The paper's protocol (prabhu22 Sec. 4.3).
+    assert (c.optimizer.name, c.optimizer.learning_rate, c.data.batch_size, c.data.seq_len,
+            c.model.window, c.eval.median_window, c.eval.num_samples, c.train.num_epochs,
+            c.train.select_by) == ("adam", 1e-4, 5, 300, 50, 50, 30, 100, "train_loss")
+    cpu = _load_config_file("prabhu22_bbb.py", f"variant={variant},corpus=avec2016")
+    assert cpu.data.corpus == "avec2016" and cpu.model.sampler == "local"
+
+
+def test_prabhu22_config_bad_arguments():
+    with pytest.raises(ValueError, match="variant='bnn'"):
+        _load_config_file("prabhu22_bbb.py", "variant=bnn")
+    with pytest.raises(ValueError, match="unknown key; known: variant, corpus, protocol"):
+        _load_config_file("prabhu22_bbb.py", "varaint=lu")
+    with pytest.raises(ValueError, match="protocol='gpu'"):
+        _load_config_file("prabhu22_bbb.py", "protocol=gpu")
+
+
+def test_quickstart_config_validates():
+    c = _load_config_file("quickstart.py")
+    trainer.validate(c, check_corpus=False)
+    assert (c.data.corpus, c.data.variant, c.model.variant) == (
+        "seru_synth_continuous", "quickstart", "lu")
