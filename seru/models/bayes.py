@@ -73,14 +73,19 @@ def uniform_init(low: float, high: float):
     return init
 
 
-def local_sample(mean, var, key):
+def local_sample(mean, var, key, shared: bool = False):
     """Draw pre-activations ``mean + sqrt(var) * eps``, ``eps ~ N(0, I)`` (local reparameterisation).
 
     With ``(mean, var)`` from :meth:`BayesDense.moments` this has, per
     example, the distribution of ``x w + b`` with ``w ~ q`` of prabhu22
     Sec. 3.2, at one normal per output unit instead of one per weight.
+    ``shared=True`` draws one ``eps`` per output unit and broadcasts it over
+    all leading axes (frames of a window, sequences): each row still gets an
+    exact ``N(mean, var)`` -- so per-frame marginals are unchanged -- at one
+    normal per unit per window.
     """
-    eps = jax.random.normal(key, mean.shape, mean.dtype)
+    shape = mean.shape[-1:] if shared else mean.shape
+    eps = jax.random.normal(key, shape, mean.dtype)
     return mean + jnp.sqrt(var) * eps
 
 

@@ -70,7 +70,7 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.window = 50               # BBB window b: frames sharing one weight draw (2 s)
     c.num_samples_train = 30    # n passes inside the loss, Eq. (6) (paper: 30; >= 2 for lu/lu_t)
     c.num_samples_eval = 30     # n passes for s_hat at evaluation
-    c.sampler = "faithful"      # 'faithful' (per-window weight draws) | 'local'
+    c.sampler = "faithful"      # 'faithful' (per-window weight draws) | 'local' | 'local_window'
     c.prior = "gaussian"        # 'gaussian' N(0, prior_sigma) | 'mixture' (Blundell et al.)
     c.prior_sigma = 1.0
     c.mixture_pi = 0.5

@@ -64,6 +64,9 @@ def test_faithful_shares_weights_inside_a_window_local_does_not(head):
     ml = BBBHead(4, 1, hidden=(8, 6), sampler="local")
     yl, _ = ml.apply(v, ml.apply(v, x, method="prepare"), jax.random.key(1), method="window")
     assert np.ptp(np.asarray(yl)) > 1e-3  # per-frame draws
+    mw = BBBHead(4, 1, hidden=(8, 6), sampler="local_window")
+    yw, _ = mw.apply(v, mw.apply(v, x, method="prepare"), jax.random.key(1), method="window")
+    assert np.ptp(np.asarray(yw)) < 1e-6  # one noise vector per window
 
 
 def _moments_by_sampler(sampler, v, x, n):
@@ -83,6 +86,7 @@ def test_samplers_agree_per_frame_within_mc_error(head):
     n = 4000
     mean_f, std_f, _ = _moments_by_sampler("faithful", v, x, n)
     mean_l, std_l, _ = _moments_by_sampler("local", v, x, n)
+    mean_w, std_w, _ = _moments_by_sampler("local_window", v, x, n)
     layers, slopes = _np_params(v)
     rng = np.random.default_rng(5)
     ref = []
@@ -94,7 +98,7 @@ def test_samplers_agree_per_frame_within_mc_error(head):
     mean_o, std_o = ref.mean(0), ref.std(0)
     se_mean = std_o / np.sqrt(n)
     se_std = std_o / np.sqrt(2 * n)
-    for mean, std in ((mean_f, std_f), (mean_l, std_l)):
+    for mean, std in ((mean_f, std_f), (mean_l, std_l), (mean_w, std_w)):
         assert np.all(np.abs(mean - mean_o) < 6 * np.sqrt(2) * se_mean)
         assert np.all(np.abs(std - std_o) < 6 * np.sqrt(2) * se_std)
 
@@ -104,7 +108,8 @@ def test_complexity_sums_every_window(head):
     m, v, x = head
     prepare = functools.partial(m.apply, v, method="prepare")
     window = functools.partial(m.apply, v, method="window", with_complexity=True)
-    _, cs = mc.sample_passes(window, prepare(jnp.asarray(x)), jax.random.key(3), 3, 2)
+    _, cs = jax.jit(lambda k: mc.sample_passes(window, prepare(jnp.asarray(x)), k, 3, 2))(
+        jax.random.key(3))
     cs = np.asarray(cs)
     assert cs.shape == (3, 3) and len(np.unique(cs.round(3))) == 9
     kl = float(m.apply(v, method="kl"))
