@@ -25,6 +25,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     d.dimensions = ("arousal",)
     d.gold = "mean"                 # 'mean' | 'ewe' | 'avec'
     d.delay_frames = 0              # annotation delay compensation (label shift)
+    d.audio_norm = "none"           # 'none' | 'recording' (z-normalise each recording)
     d.seq_len = 300                 # training crop, frames of 40 ms (prabhu22: 300 = 12 s)
     d.batch_size = 5                # global batch (prabhu22: 5)
     d.eval_seq_len = 1500           # evaluation segment, frames (bounded memory)

@@ -128,6 +128,8 @@ def validate(config, check_corpus: bool = True) -> None:
             errors.append(msg)
 
     need(d.input in pipeline.INPUTS, f"data.input={d.input!r}: use one of {pipeline.INPUTS}")
+    need(d.audio_norm in pipeline.AUDIO_NORMS,
+         f"data.audio_norm={d.audio_norm!r}: use one of {pipeline.AUDIO_NORMS}")
     need(d.gold in pipeline.GOLD_STANDARDS,
          f"data.gold={d.gold!r}: use one of {pipeline.GOLD_STANDARDS}")
     need(len(d.dimensions) > 0 and all(isinstance(x, str) for x in d.dimensions),

@@ -56,6 +56,7 @@ SAMPLE_RATE = 16_000
 FRAME_SAMPLES = 640  # 40 ms at 16 kHz (schema.FRAME_HOP_S)
 GOLD_STANDARDS = ("mean", "ewe", "avec")
 INPUTS = ("raw_audio", "functionals")
+AUDIO_NORMS = ("none", "recording")
 
 
 # ----------------------------------------------------------------------------
@@ -93,7 +94,8 @@ def _gold_fn(name: str):
 
 
 def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold: str = "mean",
-                      delay_frames: int = 0, where: str = "") -> Recording:
+                      delay_frames: int = 0, where: str = "",
+                      audio_norm: str = "none") -> Recording:
     """Targets and aligned 16 kHz audio of one continuous record (schema.py).
 
     Targets come from ``seru/data/labels.py``: the gold standard (``gold``:
@@ -103,6 +105,8 @@ def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold
     delay compensation, han17) before any target is computed. Audio is
     resampled to 16 kHz if needed, then truncated / zero-padded to
     ``frames * 640`` samples. ``where`` names the record in error messages.
+    ``audio_norm='recording'`` standardises the audio of each recording to zero
+    mean and unit variance (``'none'``: as stored).
     """
     from seru.data import labels
     from seru.data.schema import decode_text
@@ -147,6 +151,10 @@ def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold
         from seru.data import audio as audio_lib
 
         audio = np.asarray(audio_lib.resample(audio, sr, SAMPLE_RATE), np.float32)
+    if audio_norm == "recording":
+        audio = ((audio - audio.mean()) / max(float(audio.std()), 1e-8)).astype(np.float32)
+    elif audio_norm != "none":
+        raise ValueError(f"data.audio_norm must be one of {AUDIO_NORMS}, got {audio_norm!r}")
     want = n_frames * FRAME_SAMPLES
     audio = audio[:want] if audio.shape[0] >= want else np.pad(audio, (0, want - audio.shape[0]))
     return Recording(id=rid, speaker=decode_text(record.get("speaker", "")), audio=audio,
@@ -351,7 +359,8 @@ def load_recordings(config, splits: Sequence[str] | None = None) -> dict[str, li
         src = sources[split]
         n = len(src) if not d.max_recordings else min(len(src), d.max_recordings)
         out[split] = [preprocess_record(src[i], d.dimensions, d.gold, d.delay_frames,
-                                        where=f"{d.corpus}/{split}[{i}]") for i in range(n)]
+                                        where=f"{d.corpus}/{split}[{i}]",
+                                        audio_norm=d.audio_norm) for i in range(n)]
     return out
 
 

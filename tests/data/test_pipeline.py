@@ -155,3 +155,13 @@ def test_bad_records_name_the_record():
         pipeline.preprocess_record(rec, ("arousal",))
     with pytest.raises(ValueError, match="data.gold"):
         pipeline.preprocess_record(make_record("y", 10), ("arousal",), gold="median")
+
+
+def test_audio_norm_per_recording():
+    rec = make_record("n", 30, seed=3)
+    rec["audio"] = rec["audio"] * 5 + 2
+    r = pipeline.preprocess_record(rec, ("arousal",), audio_norm="recording")
+    x = rec["audio"].astype(np.float64)
+    np.testing.assert_allclose(r.audio, (x - x.mean()) / x.std(), atol=1e-5)
+    with pytest.raises(ValueError, match="data.audio_norm"):
+        pipeline.preprocess_record(rec, ("arousal",), audio_norm="peak")
