@@ -349,6 +349,10 @@ def score(system, raw: Mapping[str, Mapping[str, np.ndarray]],
           targets: Mapping[str, Mapping[str, np.ndarray]], median_window: int):
     """Post-process per recording, keep the valid frames, and call ``system.evaluate``.
 
+    Every prediction and target array whose first axis is the item's time
+    axis (``samples``: its second axis) is restricted to the frames where
+    ``targets[id]['mask'] > 0`` and concatenated over the items.
+
     Returns ``(metrics, predictions)`` where ``predictions[id]`` holds the
     post-processed ``m_hat`` / ``s_hat`` and the raw ``*_raw`` arrays.
     """
@@ -363,12 +367,18 @@ def score(system, raw: Mapping[str, Mapping[str, np.ndarray]],
                 p[key] = median_postprocess(p[key], median_window)
         preds[rid] = p
         valid = np.asarray(targets[rid]["mask"]) > 0
-        for key in ("m_hat", "s_hat"):
-            if key in p:
-                cat_p.setdefault(key, []).append(p[key][valid])
-        for key in ("gold", "std", "num_raters"):
-            cat_t.setdefault(key, []).append(np.asarray(targets[rid][key])[valid])
-    predictions = {k: np.concatenate(v) for k, v in cat_p.items()}
+        n = valid.shape[0]
+        for key, v in p.items():
+            if key == "samples" and v.ndim >= 2 and v.shape[1] == n:
+                cat_p.setdefault(key, []).append(v[:, valid])
+            elif not key.endswith("_raw") and v.ndim >= 1 and v.shape[0] == n:
+                cat_p.setdefault(key, []).append(v[valid])
+        for key, v in targets[rid].items():
+            v = np.asarray(v)
+            if key != "mask" and v.ndim >= 1 and v.shape[0] == n:
+                cat_t.setdefault(key, []).append(v[valid])
+    predictions = {k: np.concatenate(v, axis=1 if k == "samples" else 0)
+                   for k, v in cat_p.items()}
     tgt = {k: np.concatenate(v) for k, v in cat_t.items()}
     metrics = {k: float(v) for k, v in system.evaluate(predictions, tgt).items()}
     return metrics, preds
