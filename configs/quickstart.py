@@ -43,6 +43,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.corpus = "seru_synth_continuous"
     c.data.variant = "quickstart"
     c.data.dimensions = ("arousal",)
+    c.data.audio_norm = "recording"
     c.model = default_model_config()
     c.model.variant = "lu"
     c.model.sampler = "local"
