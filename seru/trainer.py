@@ -616,6 +616,29 @@ def checkpoint_kind(config, which: str) -> str:
     return which
 
 
+def restore_params(workdir, config, system, dataset, checkpoint: str = "best"):
+    """``(params, step)`` of the ``checkpoint`` (best | latest | best_train_loss | best_dev)."""
+    kind = checkpoint_kind(config, checkpoint)
+    mesh = make_mesh()
+    data_sh, repl = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
+    tx = make_optimizer(config.optimizer)
+    example = to_global(dataset.example_batch(), data_sh)
+
+    def init(r, b):
+        params = system.init(r, b)
+        return {"step": jnp.zeros((), jnp.int32), "params": params, "opt_state": tx.init(params)}
+
+    abstract = jax.eval_shape(init, jax.random.key(0), example)
+    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl),
+                            abstract)
+    ckpts = Checkpoints(Path(workdir) / "checkpoints")
+    try:
+        state, _ = ckpts.restore(kind, abstract)
+    finally:
+        ckpts.close()
+    return state["params"], int(state["step"])
+
+
 def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: int | None = None,
                         checkpoint: str = "best", *, dataset=None, system=None,
                         seed: int | None = None, verbose: bool = True) -> dict:
@@ -629,7 +652,6 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     num_samples = num_samples or config.eval.num_samples
     kind = checkpoint_kind(config, checkpoint)
     mesh = make_mesh()
-    data_sh, repl = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
     if dataset is None:
         from seru.data import pipeline
 
@@ -640,20 +662,11 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
                                             jax.process_count())
                    if recs is not None else pipeline.build(config))
     system = system if system is not None else get_system(config)
-    tx = make_optimizer(config.optimizer)
     rng = jax.random.key(config.seed if seed is None else seed)
-    init_rng, _, eval_rng = jax.random.split(rng, 3)
-    example = to_global(dataset.example_batch(), data_sh)
-    abstract = jax.eval_shape(
-        lambda r, b: {"step": jnp.zeros((), jnp.int32), "params": system.init(r, b),
-                      "opt_state": tx.init(system.init(r, b))}, init_rng, example)
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl),
-                            abstract)
-    ckpts = Checkpoints(workdir / "checkpoints")
-    state, _ = ckpts.restore(kind, abstract)
-    step = int(state["step"])
+    _, _, eval_rng = jax.random.split(rng, 3)
+    params, step = restore_params(workdir, config, system, dataset, checkpoint)
     t0 = time.time()
-    metrics, preds, targets = evaluate_split(system, state["params"], dataset, split, eval_rng,
+    metrics, preds, targets = evaluate_split(system, params, dataset, split, eval_rng,
                                              num_samples, mesh, config.eval.median_window)
     elapsed = time.time() - t0
     frames = int(sum(np.asarray(t["mask"]).size for t in targets.values()))
@@ -666,5 +679,4 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
         if verbose:
             print(format_table(metrics, f"{split} ({kind} checkpoint, step {step}, "
                                         f"n = {num_samples}, {len(targets)} recordings)"))
-    ckpts.close()
     return metrics
