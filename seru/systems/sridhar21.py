@@ -448,7 +448,10 @@ class Sridhar21:
     def evaluate(self, predictions: Mapping[str, Any], targets: Mapping[str, Any]) -> dict:
         """CCC at coverages 100/80/60/40/20 % (reject option, sridhar21 Fig. 3, Tables
         I-III) and per uncertainty quintile (Fig. 2); the uncertainty is ``s_hat``.
-        Also the Spearman correlation of ``s_hat`` with the raters' std."""
+        Also the Spearman correlation of ``s_hat`` with the raters' std and, where
+        both sides have soft labels, the mean KL(target || predicted soft labels)
+        (``kld_soft``) and the Spearman correlation of ``s_hat`` with the entropy
+        of the target soft labels."""
         import scipy.stats
 
         y = np.asarray(targets["gold"], np.float64).reshape(-1)
@@ -458,4 +461,14 @@ class Sridhar21:
         if "std" in targets and len(u) > 2 and np.ptp(u) > 0:
             std = np.asarray(targets["std"], np.float64).reshape(-1)
             out["spearman_unc_std"] = float(scipy.stats.spearmanr(u, std).statistic)
+        if "soft" in targets and "soft" in predictions:
+            t = np.asarray(targets["soft"], np.float64).reshape(len(y), -1)
+            p = np.asarray(predictions["soft"], np.float64).reshape(len(y), -1)
+            # the soft-label fit: mean KL(target || predicted), the KLD of Eq. (3)
+            out["kld_soft"] = float(np.mean(scipy.stats.entropy(t, np.maximum(p, 1e-12),
+                                                                axis=-1)))
+            h_t = scipy.stats.entropy(t, axis=-1)
+            if len(u) > 2 and np.ptp(u) > 0 and np.ptp(h_t) > 0:
+                out["spearman_unc_label_entropy"] = float(
+                    scipy.stats.spearmanr(u, h_t).statistic)
         return out

@@ -217,6 +217,17 @@ def test_evaluate_reject_option_and_quintiles_by_hand():
     np.testing.assert_allclose(out["spearman_unc_std"], scipy.stats.spearmanr(u, std)[0],
                                rtol=1e-6)
     assert out["ccc_cov20"] > out["ccc_cov100"]
+    # with soft labels on both sides
+    t = r.dirichlet(np.ones(7), size=(n, 1))
+    p = r.dirichlet(np.ones(7), size=(n, 1))
+    out = S.Sridhar21(config()).evaluate(
+        {"m_hat": yhat[:, None], "s_hat": u[:, None], "soft": p},
+        {"gold": y[:, None], "std": std[:, None], "soft": t})
+    kl = [sum(a * np.log(a / b) for a, b in zip(t[i, 0], p[i, 0])) for i in range(n)]
+    np.testing.assert_allclose(out["kld_soft"], np.mean(kl), rtol=1e-6)
+    h = [-sum(a * np.log(a) for a in t[i, 0]) for i in range(n)]
+    np.testing.assert_allclose(out["spearman_unc_label_entropy"],
+                               scipy.stats.spearmanr(u, h)[0], rtol=1e-6)
 
 
 def test_stage2_starts_from_the_stage1_checkpoint(tmp_path):
