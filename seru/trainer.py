@@ -467,7 +467,18 @@ def load_config(workdir: str | Path) -> ml_collections.ConfigDict:
             return tuple(conv(v) for v in x)
         return x
 
+    # Fields added to configs/common.py after the run was made take their defaults.
+    ref = _common_defaults()
+    if ref is not None:
+        raw = _merge(json.loads(ref.to_json_best_effort()), raw)
     return conv(raw)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
 
 
 def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None,

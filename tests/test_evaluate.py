@@ -114,3 +114,14 @@ def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_
     img = matplotlib.image.imread(out / "recording_dev_0_arousal.png")
     assert img.shape[:2] == (660, 1210)
     assert matplotlib.image.imread(out / "std_scatter_arousal.png").shape[:2] == (550, 550)
+
+
+def test_load_config_fills_fields_added_after_the_run(toy_config, tmp_path):
+    trainer.save_config(toy_config, tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["data"]["audio_norm"]
+    saved["data"]["seq_len"] = 77
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    c = trainer.load_config(tmp_path)
+    assert (c.data.audio_norm, c.data.seq_len, c.system) == ("none", 77, "toy_system:ToySystem")
+    assert c.data.dimensions == ("arousal",) and c.model.hidden == 8
