@@ -90,9 +90,13 @@ class Speaker:
 
 
 def speaker(spec: UtteranceSpec, index: int) -> Speaker:
-    """Speaker ``index`` of the corpus (random gender, voice, expressivity)."""
+    """Speaker ``index`` of the corpus (voice, expressivity; random gender, or alternating
+    female / male in the crosscorpus condition, like IEMOCAP's one actress and one actor
+    per session)."""
     rng = rng_for(spec.seed, NS_SPEAKER, 1 + spec.corpus_key, index)
     gender = "female" if rng.random() < 0.5 else "male"
+    if spec.condition == "crosscorpus":
+        gender = ("female", "male")[index % 2]
     prefix = "X" if spec.corpus_key else "U"
     return Speaker(
         id=f"{prefix}{index + 1:04d}",
