@@ -336,7 +336,9 @@ def predict_split(system, params, dataset, split: str, rng, num_samples: int, me
         out = predict_fn(params, to_global(batch, data_sh), jax.random.fold_in(rng, i))
         outs.append(jax.tree.map(np.asarray, out))
         metas.append(meta)
-    return pipeline.reassemble(outs, metas)
+    framewise = isinstance(dataset, pipeline.ContinuousDataset) or getattr(
+        dataset, "framewise", False)
+    return pipeline.reassemble(outs, metas, time_axis=1 if framewise else None)
 
 
 def make_predict_fn(system, num_samples: int, mesh: Mesh):
@@ -671,7 +673,8 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
         recs = pipeline.load_recordings(config, splits) if d.input == "raw_audio" else None
         dataset = (pipeline.from_recordings(recs, config, jax.process_index(),
                                             jax.process_count())
-                   if recs is not None else pipeline.build(config))
+                   if recs is not None else pipeline.build(config, jax.process_index(),
+                                                           jax.process_count()))
     system = system if system is not None else get_system(config)
     rng = jax.random.key(config.seed if seed is None else seed)
     _, _, eval_rng = jax.random.split(rng, 3)

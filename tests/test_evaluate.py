@@ -125,3 +125,17 @@ def test_load_config_fills_fields_added_after_the_run(toy_config, tmp_path):
     c = trainer.load_config(tmp_path)
     assert (c.data.audio_norm, c.data.seq_len, c.system) == ("none", 77, "toy_system:ToySystem")
     assert c.data.dimensions == ("arousal",) and c.model.hidden == 8
+
+
+def test_reassemble_utterance_rows():
+    outs = [{"m_hat": np.array([[1.0, 2.0], [3.0, 4.0]]),
+             "samples": np.arange(12.0).reshape(3, 2, 2)},
+            {"m_hat": np.array([[5.0, 6.0], [0.0, 0.0]]),
+             "samples": np.arange(12.0, 24.0).reshape(3, 2, 2)}]
+    metas = [{"ids": ["u1", "u2"], "starts": np.zeros(2, int), "lengths": np.ones(2, int)},
+             {"ids": ["u3", ""], "starts": np.zeros(2, int), "lengths": np.array([1, 0])}]
+    whole = pipeline.reassemble(outs, metas, time_axis=None)
+    assert sorted(whole) == ["u1", "u2", "u3"]
+    np.testing.assert_array_equal(whole["u2"]["m_hat"], [[3.0, 4.0]])
+    np.testing.assert_array_equal(whole["u3"]["samples"], [[[12.0, 13.0]], [[16.0, 17.0]],
+                                                           [[20.0, 21.0]]])

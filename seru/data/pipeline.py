@@ -34,6 +34,10 @@ Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing el
     per item id, the whole-item targets (``gold``, ``std``, ``num_raters``
     ``[T, D]``, ``mask`` ``[T]``, and ``ratings`` ``[T, D, A]`` for the plots).
 ``splits: tuple[str, ...]`` and ``dimensions: tuple[str, ...]``.
+``framewise: bool`` (optional, default False unless a :class:`ContinuousDataset`)
+    whether the system's predictions have a time axis after the batch axis;
+    without one (utterance-level) each prediction row is one item, and
+    :func:`reassemble` gives it a time axis of length 1 to match ``targets``.
 
 :func:`reassemble` turns the per-row outputs of ``eval_iter`` batches back into
 whole-item arrays.
@@ -205,6 +209,7 @@ class ContinuousDataset:
         self.crops_per_epoch = sum(-(-r.num_frames // self.seq_len) for r in train)
         self.steps_per_epoch = max(1, self.crops_per_epoch // self.batch_size)
         self.num_dims = train[0].gold.shape[1]
+        self.framewise = True
 
     # -- training ----------------------------------------------------------------
 
@@ -304,14 +309,20 @@ def _stack(items: list[dict]) -> dict[str, np.ndarray]:
 
 
 def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapping[str, Any]],
-               time_axis: int = 1) -> dict[str, dict[str, np.ndarray]]:
+               time_axis: int | None = 1) -> dict[str, dict[str, np.ndarray]]:
     """Whole-item arrays from per-segment outputs of :meth:`ContinuousDataset.eval_iter`.
 
     ``outputs[i][key]`` has the rows of batch ``i`` on axis 0 (or, for keys
     with a leading sample axis such as ``samples``, on axis 1) and time on
     ``time_axis`` (relative to the row axis). Padding rows (``id == ''``) and
     padded frames are dropped; segments are placed at their ``starts``.
+    ``time_axis=None`` (utterance-level outputs, one row per item): each row
+    gets a time axis of length 1, matching ``targets(split)``.
     """
+    if time_axis is None:
+        outputs = [{k: np.expand_dims(np.asarray(v), 2 if k == "samples" else 1)
+                    for k, v in out.items()} for out in outputs]
+        time_axis = 1
     pieces: dict[str, dict[str, list]] = {}
     for out, meta in zip(outputs, metas):
         for row, (rid, start, n) in enumerate(zip(meta["ids"], meta["starts"], meta["lengths"])):
@@ -381,5 +392,5 @@ def build(config, process_index: int = 0, process_count: int = 1):
     if kind == "functionals":
         from seru.data import features
 
-        return features.build_dataset(config)
+        return features.build_dataset(config, process_index, process_count)
     raise ValueError(f"config.data.input must be one of {INPUTS}, got {kind!r}")
