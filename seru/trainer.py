@@ -489,7 +489,8 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
 
     ``dataset`` / ``system`` replace the ones built from the config (tests).
     ``stop_after_steps`` checkpoints and returns once that many steps are done
-    (a simulated preemption). Returns ``{'state', 'step', 'train_loss', ...}``.
+    (a simulated preemption). Returns ``{'state', 'step', 'stopped', 'loop'}`` (``loop``:
+    the best values so far and the running epoch loss).
     """
     # --- setup ---------------------------------------------------------------
     maybe_initialize_distributed(config)
