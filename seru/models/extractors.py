@@ -17,7 +17,9 @@ be a multiple of 250 * 64 = 16000 samples (25 frames, 1 s): the audio is
 zero-padded at the end to the next such multiple and the frames beyond T are
 dropped. The LSTM runs forward in time, so end padding never changes frame
 t < T's LSTM output; only the last conv position of frame T-1 can see
-padding through the conv's receptive field.
+padding through the conv's receptive field. For bounded memory the conv
+stack runs block by block with halos (:class:`ConvFrontEnd`), with exactly
+the result of the whole-recording computation.
 
 The LSTM is our own cell (standard i, f, g, o gates): the input projection
 ``x @ W_i`` of every frame is one large matmul outside the recurrence, and
@@ -71,13 +73,29 @@ class LSTM(nn.Module):
         return jnp.swapaxes(hs, 0, 1)
 
 
+def _max_pool(x, p):
+    b, length, c = x.shape
+    return jnp.max(x[:, : length // p * p].reshape(b, length // p, p, c), axis=2)
+
+
 class ConvFrontEnd(nn.Module):
-    """3 x (Conv1D, ReLU, max-pool, dropout) on raw audio -> ``[B, T, 320]`` frames."""
+    """3 x (Conv1D, ReLU, max-pool, dropout) on raw audio -> ``[B, T, 320]`` frames.
+
+    Memory: at 16 kHz the first conv's output is 50 floats per sample (1 GB
+    for a 300 s recording), so the audio is processed in blocks of
+    ``block_frames`` frames (``jax.lax.map``, sequential) with a halo of
+    ``HALO`` samples of true neighbouring audio on each side. Inside a block,
+    positions that lie outside the (zero-padded) recording are zeroed before
+    each conv, which is what ``SAME`` padding of the whole recording sees, so
+    the blocked result equals the unblocked one; peak memory is that of one
+    block whatever the recording length.
+    """
 
     filters: Sequence[int] = (50, 125, 125)
     kernels: Sequence[int] = (8, 6, 6)
     pools: Sequence[int] = (10, 5, 5)
     dropout: float = 0.5
+    block_frames: int = 100
 
     @nn.compact
     def __call__(self, audio, train: bool = False):
@@ -97,16 +115,59 @@ class ConvFrontEnd(nn.Module):
                 f"pools {tuple(self.pools)} (product {total_pool}) do not split a "
                 f"{FRAME_SAMPLES}-sample frame into a whole number of features")
         quantum = _PAD_QUANTUM if total_pool == 250 else FRAME_SAMPLES * total_pool
-        padded = -(-num_samples // quantum) * quantum
-        x = jnp.pad(audio, ((0, 0), (0, padded - num_samples)))[..., None]
-        for f, k, p in zip(self.filters, self.kernels, self.pools):
-            x = nn.Conv(f, (k,), padding="SAME")(x)
-            x = nn.relu(x)
-            x = nn.max_pool(x, (p,), strides=(p,))
-            x = nn.Dropout(self.dropout, deterministic=not train)(x)
-        b, length, c = x.shape
-        per_frame = length * c * FRAME_SAMPLES // padded
-        x = x.reshape(b, padded // FRAME_SAMPLES, per_frame)
+        padded = -(-num_samples // quantum) * quantum  # the recording SAME padding sees
+        block = max(1, self.block_frames * FRAME_SAMPLES // quantum) * quantum
+        block = min(block, padded)
+        num_blocks = -(-padded // block)
+        # Halo: a multiple of the total pool (keeps the pooling grid) that
+        # covers the receptive field of the conv stack on either side.
+        reach, spacing = 0, 1
+        for k, p in zip(self.kernels, self.pools):
+            reach += (k // 2 + 1) * spacing
+            spacing *= p
+        halo = -(-(reach + total_pool) // total_pool) * total_pool
+        x_all = jnp.pad(audio, ((0, 0), (halo, num_blocks * block - num_samples + halo)))
+
+        params = []
+        c_in = 1
+        for j, (f, k) in enumerate(zip(self.filters, self.kernels)):
+            w = self.param(f"conv{j}_kernel", nn.initializers.lecun_normal(), (k, c_in, f))
+            b = self.param(f"conv{j}_bias", nn.initializers.zeros, (f,))
+            params.append((w, b))
+            c_in = f
+        use_dropout = train and self.dropout > 0
+        drop_key = self.make_rng("dropout") if use_dropout else None
+        rate = self.dropout
+
+        def run_block(i):
+            start = i * block
+            x = jax.lax.dynamic_slice_in_dim(x_all, start, block + 2 * halo, axis=1)[..., None]
+            offset = start - halo  # global sample index of x[:, 0]
+            spacing = 1
+            for j, ((w, b), p) in enumerate(zip(params, self.pools)):
+                if j > 0:  # zero what lies outside the recording (SAME padding)
+                    g = offset // spacing + jnp.arange(x.shape[1])
+                    valid = (g >= 0) & (g < padded // spacing)
+                    x = jnp.where(valid[None, :, None], x, 0.0)
+                x = jax.lax.conv_general_dilated(
+                    x, w, (1,), "SAME", dimension_numbers=("NWC", "WIO", "NWC")) + b
+                x = _max_pool(jax.nn.relu(x), p)
+                spacing *= p
+                if use_dropout:
+                    keep = jax.random.bernoulli(
+                        jax.random.fold_in(jax.random.fold_in(drop_key, i), j), 1.0 - rate, x.shape)
+                    x = jnp.where(keep, x / (1.0 - rate), 0.0)
+            h = halo // total_pool
+            return x[:, h: x.shape[1] - h]
+
+        if num_blocks == 1:
+            x = run_block(0)
+        else:
+            x = jax.lax.map(run_block, jnp.arange(num_blocks))  # [nb, B, L, C]
+            x = jnp.swapaxes(x, 0, 1).reshape(audio.shape[0], -1, x.shape[-1])
+        bsz, length, c = x.shape
+        per_frame = c * FRAME_SAMPLES // total_pool
+        x = x.reshape(bsz, length * c // per_frame, per_frame)
         return x[:, :num_frames]
 
 

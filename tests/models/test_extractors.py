@@ -22,9 +22,8 @@ def _np_conv_same(x, kernel, bias):
 def _np_front_end(audio, params, pools=(10, 5, 5)):
     x = audio[:, None].astype(np.float64)
     for j, p in enumerate(pools):
-        c = params[f"Conv_{j}"]
-        x = np.maximum(_np_conv_same(x, np.asarray(c["kernel"], np.float64),
-                                     np.asarray(c["bias"], np.float64)), 0)
+        x = np.maximum(_np_conv_same(x, np.asarray(params[f"conv{j}_kernel"], np.float64),
+                                     np.asarray(params[f"conv{j}_bias"], np.float64)), 0)
         n = x.shape[0] // p
         x = x[:n * p].reshape(n, p, -1).max(axis=1)
     return x  # [L, 125], time-major
@@ -40,6 +39,22 @@ def test_front_end_matches_numpy_and_frames_are_time_major():
     ref = _np_front_end(audio[0], v["params"])
     assert ref.shape == (64, 125)
     np.testing.assert_allclose(out[0], ref.reshape(t, 320), rtol=2e-4, atol=2e-5)
+
+
+def test_blocked_front_end_equals_numpy_on_the_whole_recording():
+    """Blocks of 25 frames with halos: same as the numpy stack on the whole (padded) audio."""
+    t = 60  # padded to 75 frames = 3 blocks of 25
+    audio = np.random.default_rng(7).normal(size=(1, t * 640)).astype(np.float32)
+    fe = ConvFrontEnd(block_frames=25)
+    v = fe.init(jax.random.key(0), jnp.asarray(audio))
+    out = np.asarray(jax.jit(fe.apply)(v, jnp.asarray(audio)))
+    padded = np.concatenate([audio[0], np.zeros(15 * 640, np.float32)])
+    ref = _np_front_end(padded, v["params"]).reshape(75, 320)[:t]
+    assert out.shape == (1, t, 320)
+    np.testing.assert_allclose(out[0], ref, rtol=2e-4, atol=2e-5)
+    big = ConvFrontEnd(block_frames=1000)  # one block
+    np.testing.assert_allclose(np.asarray(jax.jit(big.apply)(v, jnp.asarray(audio))), out,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_front_end_pads_to_whole_seconds_and_crops():
