@@ -64,7 +64,7 @@ def continuous_features(
     feats = {
         "id": _text(),
         "speaker": _text(),
-        "audio": tfds.features.Tensor(shape=(None,), dtype=np.float32),
+        "audio": tfds.features.Tensor(shape=(None,), dtype=np.float32, encoding="bytes"),
         "sample_rate": tfds.features.Scalar(dtype=np.int32),
     }
     for dim in dimensions:
@@ -89,7 +89,7 @@ def utterance_features(
         "id": _text(),
         "speaker": _text(),
         "gender": _text(),
-        "audio": tfds.features.Tensor(shape=(None,), dtype=np.float32),
+        "audio": tfds.features.Tensor(shape=(None,), dtype=np.float32, encoding="bytes"),
         "sample_rate": tfds.features.Scalar(dtype=np.int32),
         "emotion_votes": tfds.features.Tensor(shape=(num_classes,), dtype=np.int32),
     }
