@@ -119,21 +119,3 @@ def mc_predict(prepare_fn: Callable, window_fn: Callable, mean_fn: Callable, fea
     if return_samples:
         out["samples"] = samples
     return out
-
-
-def loop_passes(window_fn: Callable, cache, rng, num_samples: int, window: int):
-    """Reference: the same draws as :func:`sample_passes` by Python loops over passes and windows."""
-    leaves = jax.tree.leaves(cache)
-    num_frames = leaves[0].shape[1]
-    wins = jax.tree.map(lambda x: _to_windows(x, window), cache)
-    keys = jax.random.split(rng, num_samples)
-    ys, cs = [], []
-    for i in range(num_samples):
-        row_y, row_c = [], []
-        for j in range(num_windows(num_frames, window)):
-            y, c = window_fn(jax.tree.map(lambda x: x[j], wins), jax.random.fold_in(keys[i], j))
-            row_y.append(y)
-            row_c.append(c)
-        ys.append(jnp.concatenate(row_y, axis=1)[:, :num_frames])
-        cs.append(jnp.stack(row_c))
-    return jnp.stack(ys), jnp.stack(cs)

@@ -119,6 +119,10 @@ class Prabhu22:
         self.dims = tuple(config.data.dimensions)
         d = len(self.dims)
         if self.variant in BBB_VARIANTS:
+            if mc_cfg.sampler != "faithful" and mc_cfg.prior != "gaussian":
+                raise ValueError(
+                    f"config.model.sampler={mc_cfg.sampler!r} uses the closed-form KL and needs "
+                    f"config.model.prior='gaussian', got {mc_cfg.prior!r}")
             prior = Prior(kind=mc_cfg.prior, sigma=mc_cfg.prior_sigma, pi=mc_cfg.mixture_pi,
                           sigma1=mc_cfg.mixture_sigma1, sigma2=mc_cfg.mixture_sigma2)
             self.model = BBBSER(out_features=d, lstm_size=mc_cfg.lstm_size,

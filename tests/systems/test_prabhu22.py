@@ -150,5 +150,7 @@ def test_config_errors():
         Prabhu22(_config("bbb"))
     with pytest.raises(ValueError, match="alpha = 0"):
         Prabhu22(_config("mu", alpha=1.0))
+    with pytest.raises(ValueError, match="closed-form KL"):
+        Prabhu22(_config("lu", sampler="local", prior="mixture"))
     with pytest.raises(ValueError, match=">= 2 passes"):
         Prabhu22(_config("lu", num_samples_train=1))
