@@ -29,6 +29,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     d.seq_len = 300                 # training crop, frames of 40 ms (prabhu22: 300 = 12 s)
     d.batch_size = 5                # global batch (prabhu22: 5)
     d.eval_seq_len = 1500           # evaluation segment, frames (bounded memory)
+    d.eval_context = 150            # left context run (and dropped) before each segment
     d.max_recordings = 0            # per split; 0 = all (CPU protocols may cap it)
     d.train_split = "train"
     d.dev_split = "dev"

@@ -137,6 +137,7 @@ def validate(config, check_corpus: bool = True) -> None:
     need(d.delay_frames >= 0, f"data.delay_frames={d.delay_frames}: must be >= 0")
     for name in ("seq_len", "batch_size", "eval_seq_len"):
         need(d[name] > 0, f"data.{name}={d[name]}: must be > 0")
+    need(d.eval_context >= 0, f"data.eval_context={d.eval_context}: must be >= 0")
     need(d.max_recordings >= 0, f"data.max_recordings={d.max_recordings}: must be >= 0 (0 = all)")
     need(e.batch_size > 0, f"eval.batch_size={e.batch_size}: must be > 0")
     n_dev = jax.device_count()

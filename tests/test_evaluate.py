@@ -24,8 +24,9 @@ def test_reassembled_segments_equal_whole_recordings(toy_config):
     raw = [make_record(f"d{i}", n, dims=dims, seed=i) for i, n in enumerate((40, 16, 57, 5))]
     ds = _dataset(toy_config, {"train": raw[:1], "dev": raw})
     outs, metas = [], []
+    assert ds.eval_context == 5
     for batch, meta in ds.eval_iter("dev"):
-        frame_mean = batch["audio"].reshape(4, 16, 640).mean(-1)
+        frame_mean = batch["audio"].reshape(4, 16 + 5, 640).mean(-1)
         outs.append({"m_hat": batch["gold"], "energy": frame_mean,
                      "samples": np.stack([batch["std"] * k for k in range(3)]),
                      "row_sum": batch["mask"].sum(-1)})
@@ -43,7 +44,7 @@ def test_reassembled_segments_equal_whole_recordings(toy_config):
         assert whole[rid]["samples"].shape == (3, n, 2)
         np.testing.assert_allclose(whole[rid]["samples"][2], 2 * targets[rid]["std"], atol=1e-6)
         # A per-row scalar keeps the first segment's value.
-        assert whole[rid]["row_sum"] == np.isfinite(gold[:16]).all(-1).sum()
+        assert whole[rid]["row_sum"] == np.isfinite(gold[:16]).all(-1).sum()  # first segment: its context is padding
 
 
 def test_score_uses_valid_frames_after_median_filter(toy_config):

@@ -112,6 +112,7 @@ def make_toy_config():
     c.data.seq_len = 20
     c.data.batch_size = 4
     c.data.eval_seq_len = 30
+    c.data.eval_context = 5
     c.eval.batch_size = 4
     c.eval.num_samples = 3
     c.eval.median_window = 0

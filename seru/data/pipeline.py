@@ -27,9 +27,11 @@ Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing el
     ``(batch, meta)`` pairs covering every item of ``split`` once, fixed shapes;
     ``batch`` holds this process's rows, ``meta`` describes the rows of the
     global batch (with one process they are the same) and has ``ids`` (list of str; ``''`` for padding rows), ``starts``
-    (int array [B]: first frame of the segment inside its item) and ``lengths``
+    (int array [B]: first frame of the segment inside its item), ``lengths``
     (int array [B]: valid frames of the row; 0 for padding rows). Utterance
-    datasets use ``starts = 0`` and ``lengths = 1``.
+    datasets use ``starts = 0`` and ``lengths = 1``. Optional ``offsets`` (int
+    array [B]): the row's first ``offset`` frames are left context (run through
+    the model, then dropped); absent means 0.
 ``targets(split) -> dict[str, dict[str, np.ndarray]]``
     per item id, the whole-item targets (``gold``, ``std``, ``num_raters``
     ``[T, D]``, ``mask`` ``[T]``, and ``ratings`` ``[T, D, A]`` for the plots).
@@ -182,6 +184,8 @@ class ContinuousDataset:
       seq_len: training crop length in frames (prabhu22: 300 frames = 12 s).
       batch_size: the *global* training batch (prabhu22: 5).
       eval_seq_len: evaluation segment length in frames (bounded memory).
+      eval_context: frames of left context run before each evaluation segment
+        and dropped, so that a recurrent model is warmed up at segment starts.
       eval_batch_size: global evaluation batch.
       train_split: the split the training crops come from.
       process_index, process_count: this host's share of each global batch.
@@ -189,6 +193,7 @@ class ContinuousDataset:
 
     def __init__(self, recordings: Mapping[str, Sequence[Recording]], *, seq_len: int,
                  batch_size: int, eval_seq_len: int, eval_batch_size: int,
+                 eval_context: int = 0,
                  train_split: str = "train", dimensions: Sequence[str] = (),
                  process_index: int = 0, process_count: int = 1):
         if train_split not in recordings or not recordings[train_split]:
@@ -202,6 +207,7 @@ class ContinuousDataset:
         self.dimensions = tuple(dimensions)
         self.seq_len, self.batch_size = int(seq_len), int(batch_size)
         self.eval_seq_len, self.eval_batch_size = int(eval_seq_len), int(eval_batch_size)
+        self.eval_context = int(eval_context)
         self.train_split = train_split
         self.process_index, self.process_count = process_index, process_count
         train = self.recordings[train_split]
@@ -234,7 +240,7 @@ class ContinuousDataset:
     def _segment(self, rec: Recording, start: int, length: int) -> dict[str, np.ndarray]:
         """Frames ``[start, start+length)`` of ``rec``, zero-padded, with the mask."""
         t = np.arange(start, start + length)
-        ok = t < rec.num_frames
+        ok = (t >= 0) & (t < rec.num_frames)
         idx = np.where(ok, t, 0)
         audio = rec.audio.reshape(rec.num_frames, FRAME_SAMPLES)[idx] * ok[:, None]
         m = rec.mask[idx] * ok
@@ -282,15 +288,17 @@ class ContinuousDataset:
             rows = segs[b:b + bs]
             rows = rows + [(-1, 0, 0)] * (bs - len(rows))
             local = self._local_rows(rows, bs)
-            items = [self._segment(recs[i] if i >= 0 else empty, s, self.eval_seq_len)
-                     for i, s, _ in local]
+            ctx = self.eval_context
+            items = [self._segment(recs[i] if i >= 0 else empty, s - ctx,
+                                   self.eval_seq_len + ctx) for i, s, _ in local]
             batch = _stack(items)
             if any(i < 0 for i, _, _ in local):
                 batch["mask"] *= np.array([[i >= 0] for i, _, _ in local], np.float32)
             # meta describes the rows of the *global* batch (what predict returns, gathered).
             meta = {"ids": [recs[i].id if i >= 0 else "" for i, _, _ in rows],
                     "starts": np.array([s for _, s, _ in rows], np.int64),
-                    "lengths": np.array([n for _, _, n in rows], np.int64)}
+                    "lengths": np.array([n for _, _, n in rows], np.int64),
+                    "offsets": np.full(len(rows), ctx, np.int64)}
             yield batch, meta
 
     def targets(self, split: str) -> dict[str, dict[str, np.ndarray]]:
@@ -315,7 +323,8 @@ def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapp
     ``outputs[i][key]`` has the rows of batch ``i`` on axis 0 (or, for keys
     with a leading sample axis such as ``samples``, on axis 1) and time on
     ``time_axis`` (relative to the row axis). Padding rows (``id == ''``) and
-    padded frames are dropped; segments are placed at their ``starts``.
+    padded frames are dropped; segments are placed at their ``starts``; the
+    first ``meta['offsets']`` frames of a row (left context) are skipped.
     ``time_axis=None`` (utterance-level outputs, one row per item): each row
     gets a time axis of length 1, matching ``targets(split)``.
     """
@@ -325,7 +334,9 @@ def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapp
         time_axis = 1
     pieces: dict[str, dict[str, list]] = {}
     for out, meta in zip(outputs, metas):
-        for row, (rid, start, n) in enumerate(zip(meta["ids"], meta["starts"], meta["lengths"])):
+        offsets = meta.get("offsets", np.zeros(len(meta["ids"]), np.int64))
+        for row, (rid, start, n, off) in enumerate(
+                zip(meta["ids"], meta["starts"], meta["lengths"], offsets)):
             if not rid:
                 continue
             for key, val in out.items():
@@ -334,7 +345,7 @@ def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapp
                 x = np.take(val, row, axis=row_axis)
                 ax = time_axis - 1 + row_axis
                 if x.ndim > ax:
-                    x = np.take(x, np.arange(n), axis=ax)
+                    x = np.take(x, np.arange(off, off + n), axis=ax)
                 pieces.setdefault(rid, {}).setdefault(key, []).append((int(start), x, ax))
     result = {}
     for rid, keys in pieces.items():
@@ -380,6 +391,7 @@ def from_recordings(recordings, config, process_index: int = 0,
     d = config.data
     return ContinuousDataset(
         recordings, seq_len=d.seq_len, batch_size=d.batch_size, eval_seq_len=d.eval_seq_len,
+        eval_context=d.eval_context,
         eval_batch_size=config.eval.batch_size, train_split=d.train_split,
         dimensions=d.dimensions, process_index=process_index, process_count=process_count)
 

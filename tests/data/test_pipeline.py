@@ -33,6 +33,7 @@ def _dataset(records, **kw):
     return pipeline.ContinuousDataset(
         recs, seq_len=kw.get("seq_len", 20), batch_size=kw.get("batch_size", 4),
         eval_seq_len=kw.get("eval_seq_len", 30), eval_batch_size=4,
+        eval_context=kw.get("eval_context", 0),
         dimensions=kw.get("dims", ("arousal",))), recs
 
 
@@ -165,3 +166,21 @@ def test_audio_norm_per_recording():
     np.testing.assert_allclose(r.audio, (x - x.mean()) / x.std(), atol=1e-5)
     with pytest.raises(ValueError, match="data.audio_norm"):
         pipeline.preprocess_record(rec, ("arousal",), audio_norm="peak")
+
+
+def test_eval_left_context_is_the_preceding_audio():
+    raw = [make_record("c", 70, seed=5, missing=0.0)]
+    ds, _ = _dataset({"train": raw, "dev": raw}, eval_seq_len=30, eval_context=7)
+    (batch, meta), = list(ds.eval_iter("dev"))
+    assert batch["audio"].shape == (4, 37 * HOP)
+    assert list(meta["starts"][:3]) == [0, 30, 60] and list(meta["offsets"]) == [7] * 4
+    audio = raw[0]["audio"]
+    # Row 1 covers frames 23..59: context 23..29, then its segment 30..59.
+    np.testing.assert_array_equal(batch["audio"][1], audio[23 * HOP:60 * HOP])
+    np.testing.assert_array_equal(batch["mask"][1], 1.0)
+    # Row 0 starts before the recording: 7 padded frames, masked.
+    np.testing.assert_array_equal(batch["audio"][0, :7 * HOP], 0.0)
+    np.testing.assert_array_equal(batch["mask"][0], np.r_[np.zeros(7), np.ones(30)])
+    np.testing.assert_array_equal(batch["audio"][0, 7 * HOP:], audio[:30 * HOP])
+    # Row 2: frames 53..69 then padding.
+    np.testing.assert_array_equal(batch["mask"][2], np.r_[np.ones(17), np.zeros(20)])
