@@ -1,0 +1,158 @@
+"""Reproduce prabhu22 Table 1 on the synthetic RECOLA-like corpus: STL, MTL-PU, MU, +LU.
+
+Each (variant, seed) is trained with ``python -m seru.train`` and evaluated with
+``python -m seru.evaluate`` in its own workdir, so an interrupted benchmark
+resumes where it stopped (finished runs are skipped, a half-trained run
+resumes from its latest checkpoint). The table gives mean +- std over seeds
+of CCC(m), CCC(s), KL (prabhu22 Eqs. (2) and (7)), NLL and 90 % interval
+coverage, and one-tailed t-tests (:func:`seru.stats.ttest_one_tailed`) of +LU
+against each other variant: "+LU has the higher CCC(s)" and "+LU has the
+lower KL", as the paper reports.
+
+    python benchmarks/reproduce_prabhu22.py --protocol cpu --seeds 0 1 2 \\
+        --workroot runs/reproduce_prabhu22 --split test
+
+Prints one JSON object (the runs, the table and the tests) and writes it, plus
+a Markdown table, to ``WORKROOT/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seru.stats import ttest_one_tailed  # noqa: E402
+
+VARIANTS = ("stl", "mtl_pu", "mu", "lu")
+LABELS = {"stl": "STL", "mtl_pu": "MTL-PU", "mu": "MU", "lu": "+LU", "lu_t": "+LU (t)"}
+METRICS = ("ccc_m", "ccc_s", "kl", "nll", "coverage_90")
+# direction in which a metric is better, for the one-tailed tests
+HIGHER_IS_BETTER = {"ccc_m": True, "ccc_s": True, "kl": False, "nll": False}
+
+
+def run(cmd: list[str], log: Path) -> None:
+    with open(log, "a") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}); see {log}")
+
+
+def one(variant: str, seed: int, args, workroot: Path) -> dict:
+    workdir = workroot / f"{variant}_seed{seed}"
+    out = workdir / "eval" / args.split / "metrics.json"
+    if out.exists():
+        return json.loads(out.read_text())
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "benchmark.log"
+    config = f"configs/prabhu22_bbb.py:variant={variant},protocol={args.protocol}"
+    extra = [f"--config.seed={seed}", "--config.train.progress_bar=False",
+             "--config.eval.splits=()"]
+    extra += [f"--config.{kv}" for kv in args.override]
+    t0 = time.time()
+    run([sys.executable, "-m", "seru.train", "--config", config, "--workdir", str(workdir)]
+        + extra, log)
+    t1 = time.time()
+    run([sys.executable, "-m", "seru.evaluate", "--workdir", str(workdir), "--split",
+         args.split], log)
+    metrics = json.loads(out.read_text())
+    (workdir / "timing.json").write_text(json.dumps(
+        {"train_s": t1 - t0, "evaluate_s": time.time() - t1}))
+    return metrics
+
+
+def table(results: dict[str, list[dict]]) -> dict:
+    rows = {}
+    for v, runs in results.items():
+        rows[v] = {}
+        for m in METRICS:
+            vals = np.array([r[m] for r in runs if m in r], dtype=float)
+            if vals.size:
+                rows[v][m] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1))
+                              if vals.size > 1 else 0.0, "values": vals.tolist()}
+    return rows
+
+
+def tests(results: dict[str, list[dict]], ref: str = "lu") -> dict:
+    out = {}
+    if ref not in results:
+        return out
+    for other in results:
+        if other == ref:
+            continue
+        for m, higher in HIGHER_IS_BETTER.items():
+            a = np.array([r[m] for r in results[ref] if m in r], dtype=float)
+            b = np.array([r[m] for r in results[other] if m in r], dtype=float)
+            if a.size < 2 or b.size < 2:
+                continue
+            if not higher:
+                a, b = -a, -b
+            try:
+                t, p = ttest_one_tailed(a, b)
+            except ValueError as e:  # zero variance in both groups
+                out[f"{ref}>{other}:{m}"] = {"error": str(e)}
+                continue
+            out[f"{ref}>{other}:{m}"] = {"t": float(t), "p": float(p)}
+    return out
+
+
+def markdown(rows: dict, tt: dict, protocol: str, split: str, seeds) -> str:
+    head = "| system | " + " | ".join(METRICS) + " |"
+    lines = [f"prabhu22 Table 1 on seru_synth_continuous ({protocol} protocol, {split} split, "
+             f"seeds {list(seeds)}; mean +- std over seeds)", "", head,
+             "|" + "---|" * (len(METRICS) + 1)]
+    for v, r in rows.items():
+        cells = [f"{r[m]['mean']:.3f} +- {r[m]['std']:.3f}" if m in r else "-" for m in METRICS]
+        lines.append(f"| {LABELS.get(v, v)} | " + " | ".join(cells) + " |")
+    lines += ["", "One-tailed t-tests (+LU better than ...):", ""]
+    for k, v in tt.items():
+        lines.append(f"- {k}: " + (f"t = {v['t']:.2f}, p = {v['p']:.4f}" if "p" in v
+                                    else v["error"]))
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--protocol", default="cpu", choices=("cpu", "paper"))
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--workroot", default="runs/reproduce_prabhu22")
+    ap.add_argument("--override", nargs="*", default=[],
+                    help="extra config overrides for every run, e.g. train.num_epochs=5")
+    args = ap.parse_args()
+    workroot = Path(args.workroot)
+    if not workroot.is_absolute():
+        workroot = ROOT / workroot
+    workroot.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTHONPATH", str(ROOT))
+    results = {}
+    t0 = time.time()
+    for v in args.variants:
+        results[v] = []
+        for s in args.seeds:
+            print(f"[{time.time() - t0:7.0f} s] {v} seed {s}", file=sys.stderr, flush=True)
+            results[v].append(one(v, s, args, workroot))
+    rows, tt = table(results), tests(results)
+    report = {"benchmark": "reproduce_prabhu22", "protocol": args.protocol, "split": args.split,
+              "seeds": args.seeds, "overrides": args.override, "table": rows, "ttests": tt,
+              "wall_s": time.time() - t0}
+    (workroot / "results.json").write_text(json.dumps(report, indent=2))
+    (workroot / "results.md").write_text(markdown(rows, tt, args.protocol, args.split,
+                                                  args.seeds))
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
