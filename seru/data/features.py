@@ -536,6 +536,9 @@ class FunctionalsDataset:
         self.steps_per_epoch = max(1, n // self.batch_size)
         self.feature_dim = self.data[train_split]["features"].shape[1]
 
+    #: predictions are utterance-level rows without a time axis (seru/data/pipeline.py)
+    framewise = False
+
     _BATCH_KEYS = ("features", "recon_target", "consensus", "soft", "label_mask")
 
     def _rows(self, split: str, idx: np.ndarray, valid: np.ndarray) -> dict[str, np.ndarray]:

@@ -39,11 +39,11 @@ Batch (``seru/data/features.py``): ``features`` [B, F] (z-scored),
 mapped to [-1, 1]), ``soft`` [B, 1, 7], ``label_mask`` [B, 1], ``mask`` [B].
 One model per attribute: ``config.data.dimensions`` has one entry.
 
-Prediction (``predict``): ``m_hat`` [B, 1, 1] the consensus prediction (mean
-over MC samples), ``s_hat`` [B, 1, 1] the method's uncertainty (entropy of
+Prediction (``predict``): ``m_hat`` [B, 1] the consensus prediction (mean
+over MC samples), ``s_hat`` [B, 1] the method's uncertainty (entropy of
 the averaged soft-label distribution, Sec. IV-B, or the std of the consensus
 over dropout passes for ``mcd``), plus ``entropy``, ``consensus_std`` and
-``soft`` (the averaged distribution, [B, 1, 1, 7]) where the method has
+``soft`` (the averaged distribution, [B, 1, 7]) where the method has
 them. The encoder of ``vae_er`` runs once per batch; the latent draw and the
 ER are vmapped over the MC keys; MC dropout vmaps the whole network.
 
@@ -440,8 +440,8 @@ class Sridhar21:
             out["s_hat"] = out["entropy"]
         else:
             out["s_hat"] = out["consensus_std"]
-        # [B] -> [B, T=1, D=1] (the pipeline's utterance layout)
-        return {k: v.reshape(v.shape[:1] + (1, 1) + v.shape[1:]) for k, v in out.items()}
+        # [B, ...] -> [B, D=1, ...]: utterance-level rows, no time axis (seru/data/pipeline.py)
+        return {k: v[:, None] for k, v in out.items()}
 
     # -- evaluation -------------------------------------------------------------
 

@@ -158,8 +158,8 @@ def test_predict_vae_er_matches_looped_samples_and_scipy_entropy():
     rng = jax.random.key(2)
     n = 30
     pred = jax.tree.map(np.asarray, s.predict(params, b, rng, n))
-    assert pred["m_hat"].shape == pred["s_hat"].shape == (B, 1, 1)
-    assert pred["soft"].shape == (B, 1, 1, 7)
+    assert pred["m_hat"].shape == pred["s_hat"].shape == (B, 1)
+    assert pred["soft"].shape == (B, 1, 7)
     # loop over the same keys: z = mu + sigma * eps, ER on z
     mean, logvar = s.model.apply(params, b["features"], method="encode")
     probs, cons = [], []
@@ -169,10 +169,10 @@ def test_predict_vae_er_matches_looped_samples_and_scipy_entropy():
         probs.append(np.exp(np.asarray(o["soft_logp"], np.float64)))
         cons.append(np.asarray(o["consensus"]))
     p_bar = np.mean(probs, 0)
-    np.testing.assert_allclose(pred["soft"][:, 0, 0], p_bar, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(pred["s_hat"][:, 0, 0], scipy.stats.entropy(p_bar, axis=-1),
+    np.testing.assert_allclose(pred["soft"][:, 0], p_bar, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pred["s_hat"][:, 0], scipy.stats.entropy(p_bar, axis=-1),
                                rtol=1e-4)
-    np.testing.assert_allclose(pred["m_hat"][:, 0, 0], np.mean(cons, 0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pred["m_hat"][:, 0], np.mean(cons, 0), rtol=1e-4, atol=1e-6)
 
 
 def test_predict_mcd_uncertainty_is_the_std_over_passes():
@@ -184,14 +184,14 @@ def test_predict_mcd_uncertainty_is_the_std_over_passes():
     ys = np.stack([np.asarray(s.model.apply(params, b["features"], False,
                                             rngs={"dropout": k})["consensus"])
                    for k in jax.random.split(rng, 16)])
-    np.testing.assert_allclose(pred["m_hat"][:, 0, 0], ys.mean(0), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(pred["s_hat"][:, 0, 0], ys.std(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pred["m_hat"][:, 0], ys.mean(0), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pred["s_hat"][:, 0], ys.std(0), rtol=1e-4, atol=1e-6)
     # mcd_soft: the consensus is the expectation over the bin centres in [-1, 1]
     s = S.Sridhar21(config("mcd_soft"))
     params = s.init(jax.random.key(0), b)
     pred = jax.tree.map(np.asarray, s.predict(params, b, rng, 4))
     centres = np.linspace(-1, 1, 15)[1::2]
-    np.testing.assert_allclose(pred["m_hat"][:, 0, 0], pred["soft"][:, 0, 0] @ centres,
+    np.testing.assert_allclose(pred["m_hat"][:, 0], pred["soft"][:, 0] @ centres,
                                rtol=1e-5, atol=1e-6)
 
 
