@@ -240,3 +240,17 @@ def test_bad_config_is_a_clear_error():
     C.data.features = {"nmels": 3}
     with pytest.raises(ValueError, match="unknown keys"):
         F.feature_config(C)
+
+
+def test_compare2016_functionals_when_opensmile_is_installed():
+    opensmile = pytest.importorskip("opensmile")
+    y = tone(150, dur=1.0, noise=0.01)
+    vec = F.extract(y, SR, dict(F.DEFAULTS, name="compare2016"))
+    assert vec.shape == (6373,) and np.all(np.isfinite(vec))  # sridhar21 Sec. III-B: 6,373-d
+    smile = opensmile.Smile(feature_set=opensmile.FeatureSet.ComParE_2016,
+                            feature_level=opensmile.FeatureLevel.Functionals)
+    ref = smile.process_signal(y, SR)
+    np.testing.assert_allclose(vec, ref.values[0], rtol=1e-5)
+    names = list(ref.columns)
+    # the F0 functional of a 150 Hz tone
+    np.testing.assert_allclose(vec[names.index("F0final_sma_amean")], 150, rtol=0.05)
