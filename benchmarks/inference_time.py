@@ -41,10 +41,13 @@ from seru.systems import sridhar21 as S
 
 
 def _config(method: str) -> ml_collections.ConfigDict:
+    """``vae_er_projected``: vae_er with the projected latent sampler."""
     c = ml_collections.ConfigDict()
     c.data = ml_collections.ConfigDict({"dimensions": ("arousal",)})
     c.model = S.default_model_config()
-    c.model.method = method
+    c.model.method = "vae_er" if method == "vae_er_projected" else method
+    if method == "vae_er_projected":
+        c.model.latent_sampler = "projected"
     return c
 
 
@@ -76,7 +79,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--num_samples", type=int, default=100)
     ap.add_argument("--trials", type=int, default=3)
-    ap.add_argument("--methods", default="vae_er,mcd,mcd_soft,mcd_mtl,ae_mcd")
+    ap.add_argument("--methods", default="vae_er,vae_er_projected,mcd,mcd_soft,mcd_mtl,ae_mcd")
     args = ap.parse_args(argv)
     x = np.random.default_rng(0).normal(size=(args.utterances, args.input_dim)).astype(np.float32)
     methods = args.methods.split(",")

@@ -26,7 +26,8 @@ Dropout (rate 0.5, 0.7 for valence, Sec. IV-C) follows every hidden layer of
 the VAE and the ER; it is off in evaluation, so the encoder is deterministic
 there and runs once per batch, while the latent sample and the ER are
 vmapped over the Monte Carlo keys (DESIGN.md principle 2):
-:func:`mc_predict`.
+:func:`mc_predict` (faithful: one latent draw per sample) or
+:func:`mc_predict_projected` (the same distribution with half the normals).
 
 With ``variational=False`` the bottleneck is a plain autoencoder code
 (``z = mean``, no log-variance, no KL): the "no distributional constraint"
@@ -54,11 +55,13 @@ class MLP(nn.Module):
     dropout_rate: float = 0.5
 
     @nn.compact
-    def __call__(self, x, deterministic: bool = True):
+    def __call__(self, x, deterministic: bool = True, preactivated: bool = False):
+        """``preactivated``: ``x`` is already the first layer's pre-activation."""
         act = getattr(nn, self.activation)
         for i, width in enumerate(self.features):
-            x = act(nn.Dense(width, name=f"dense_{i}")(x))
-            x = nn.Dropout(self.dropout_rate)(x, deterministic=deterministic)
+            if not (preactivated and i == 0):
+                x = nn.Dense(width, name=f"dense_{i}")(x)
+            x = nn.Dropout(self.dropout_rate)(act(x), deterministic=deterministic)
         return x
 
 
@@ -117,8 +120,9 @@ class Regressor(nn.Module):
     heads: Sequence[str] = ("soft", "consensus")
 
     @nn.compact
-    def __call__(self, z, deterministic: bool = True):
-        h = MLP(self.hidden, self.activation, self.dropout_rate, name="mlp")(z, deterministic)
+    def __call__(self, z, deterministic: bool = True, preactivated: bool = False):
+        h = MLP(self.hidden, self.activation, self.dropout_rate, name="mlp")(
+            z, deterministic, preactivated)
         out = {}
         if "soft" in self.heads:
             out["soft_logp"] = jax.nn.log_softmax(nn.Dense(self.num_bins, name="soft")(h), -1)
@@ -165,6 +169,10 @@ class VAEER(nn.Module):
     def regress(self, z, deterministic: bool = True):
         """The ER heads on a latent ``z``."""
         return self.regressor(z, deterministic)
+
+    def regress_preactivation(self, a):
+        """The ER (evaluation mode) from its first layer's pre-activation ``a``."""
+        return self.regressor(a, True, preactivated=True)
 
     def sample_and_regress(self, rng, mean, logvar, deterministic: bool = True):
         """Latent draw + ER: the stochastic part that is vmapped over MC keys."""
@@ -219,3 +227,44 @@ def average_soft(soft_logp_samples):
     """
     n = soft_logp_samples.shape[0]
     return jnp.exp(jax.scipy.special.logsumexp(soft_logp_samples, axis=0) - jnp.log(n))
+
+
+def mc_predict_projected(model: VAEER, params, x, rng, num_samples: int, jitter: float = 1e-6):
+    """:func:`mc_predict` with the latent draw projected onto the ER's first layer.
+
+    The ER's first pre-activation ``a = W^T z + b`` of ``z ~ N(mu, diag(sigma^2))``
+    (Eq. (4) of sridhar21) is exactly ``N(W^T mu + b, W^T diag(sigma^2) W)``;
+    it is drawn directly through the Cholesky factor of that covariance
+    (computed once per utterance), which needs ``h`` normals per sample
+    instead of the ``latent_dim`` of :func:`mc_predict` (128 vs 256 with the
+    paper's sizes) and a ``h x h`` instead of a ``latent x h`` product. The
+    ER's outputs have the same distribution as with :func:`mc_predict`, not
+    the same draws (``tests/models/test_vae_er.py`` compares the two within
+    MC error). Exact when ``h <= latent_dim`` (full-rank covariance; a
+    relative ``jitter`` guards the factorisation); otherwise, or for an AE,
+    this falls back to :func:`mc_predict`.
+    """
+    w = params["regressor"]["mlp"]["dense_0"]["kernel"]
+    h = w.shape[1]
+    if not model.variational or h > model.latent_dim:
+        return mc_predict(model, params, x, rng, num_samples)
+    variables = {"params": params}
+    mean, logvar = model.apply(variables, x, True, method=VAEER.encode)
+    m1 = mean @ w + params["regressor"]["mlp"]["dense_0"]["bias"]
+    cov = jnp.einsum("lh,bl,lk->bhk", w, jnp.exp(logvar), w)
+    scale = jnp.mean(jnp.diagonal(cov, axis1=-2, axis2=-1), axis=-1)[:, None, None]
+    chol = jnp.linalg.cholesky(cov + jitter * scale * jnp.eye(h, dtype=cov.dtype))
+    keys = jax.random.split(rng, num_samples)
+
+    def one(key):
+        eps = jax.random.normal(key, m1.shape, m1.dtype)
+        a = m1 + jnp.einsum("bhk,bk->bh", chol, eps)
+        return model.apply(variables, a, method=VAEER.regress_preactivation)
+
+    out = jax.vmap(one)(keys)
+    return {
+        "soft_logp_samples": out["soft_logp"],
+        "consensus_samples": out["consensus"],
+        "mean": mean,
+        "logvar": logvar,
+    }

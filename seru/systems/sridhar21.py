@@ -105,6 +105,8 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.kld_weight = -1.0
     c.vae_kl_weight = 1.0           # KL(q(z|x) || N(0, I)) inside NLL_VAE (ELBO, Eq. (1))
     c.train_samples = 1             # latent draws per utterance in a training step
+    c.latent_sampler = "faithful"   # inference: 'faithful' | 'projected' (same distribution,
+                                    # half the normals; models/vae_er.py)
     # ablations (Table III)
     c.distributional_constraint = True   # A: False = AE bottleneck (no KL)
     c.use_soft_labels = True             # B: False = no KLD term
@@ -125,6 +127,8 @@ def validate_model_config(m) -> None:
     if not (m.dropout_rate < 0 or 0 <= m.dropout_rate < 1):
         raise ValueError(f"model.dropout_rate={m.dropout_rate}: in [0, 1), or < 0 for the "
                          f"paper's default")
+    if m.latent_sampler not in ("faithful", "projected"):
+        raise ValueError(f"model.latent_sampler={m.latent_sampler!r}: 'faithful' or 'projected'")
     if m.method == "mcd_soft" and not m.use_soft_labels:
         raise ValueError("model.method='mcd_soft' needs use_soft_labels=True")
 
@@ -415,7 +419,9 @@ class Sridhar21:
         model = self._model(batch)
         x = batch["features"]
         if self.method == "vae_er":
-            return vae_er.mc_predict(model, params["params"], x, rng, num_samples)
+            fn = (vae_er.mc_predict_projected if self.config.model.latent_sampler == "projected"
+                  else vae_er.mc_predict)
+            return fn(model, params["params"], x, rng, num_samples)
         if self.method == "stl":
             out = model.apply(params, x, True)
             return {"consensus_samples": out["consensus"][None]}

@@ -325,3 +325,19 @@ def test_paired_reject_option_matches_ids_across_files(tmp_path):
     np.savez(tmp_path / "short.npz", **{f"{ids[0]}/s_hat": np.array([[0.0]])})
     with pytest.raises(KeyError, match="no uncertainty"):
         S.paired_reject_option(tmp_path / "stl.npz", tmp_path / "short.npz")
+
+
+def test_projected_latent_sampler_is_selected_by_config():
+    b = batch(9)
+    s_f = S.Sridhar21(config("vae_er", latent_dim=8))
+    s_p = S.Sridhar21(config("vae_er", latent_dim=8, latent_sampler="projected"))
+    params = s_f.init(jax.random.key(0), b)
+    n = 2000
+    pf = jax.tree.map(np.asarray, s_f.predict(params, b, jax.random.key(1), n))
+    pp = jax.tree.map(np.asarray, s_p.predict(params, b, jax.random.key(2), n))
+    assert not np.array_equal(pf["m_hat"], pp["m_hat"])  # other draws ...
+    se = pf["consensus_std"] / np.sqrt(n)
+    assert np.all(np.abs(pf["m_hat"] - pp["m_hat"]) < 6 * se + 1e-6)  # ... same distribution
+    np.testing.assert_allclose(pp["s_hat"], pf["s_hat"], rtol=0.05)
+    with pytest.raises(ValueError, match="latent_sampler"):
+        S.Sridhar21(config(latent_sampler="fast"))
