@@ -24,6 +24,13 @@ numbers, not the matmuls: the 100 x 256 latent normals per utterance take
 ~0.33 s of the VAE's ~0.3-0.4 s per batch of 256 (jax threefry, DESIGN.md),
 the dropout masks of MCD (100 x 4 x 128 Bernoulli per utterance) ~0.5 s per
 batch; by FLOPs alone the VAE-ER needs ~9x less than MCD at a 6,373-d input.
+``vae_er_projected`` (``model.latent_sampler='projected'``: the ER's first
+pre-activation drawn through a per-utterance Cholesky factor, 128 instead of
+256 normals per sample) is NOT faster on this CPU: one batch of 256 takes
+0.34 s against 0.31 s (min of 5), because the covariance (0.06 s) and the
+Cholesky (0.03 s) cost what the normals save and the per-utterance factor
+turns a shared GEMM into a batched product. Kept as an option for
+accelerators, where the trade may differ (not measured: no GPU here).
 """
 
 from __future__ import annotations

@@ -242,7 +242,8 @@ def mc_predict_projected(model: VAEER, params, x, rng, num_samples: int, jitter:
     the same draws (``tests/models/test_vae_er.py`` compares the two within
     MC error). Exact when ``h <= latent_dim`` (full-rank covariance; a
     relative ``jitter`` guards the factorisation); otherwise, or for an AE,
-    this falls back to :func:`mc_predict`.
+    this falls back to :func:`mc_predict`. Measured on the 2-core CPU it is
+    not faster (see ``benchmarks/inference_time.py``).
     """
     w = params["regressor"]["mlp"]["dense_0"]["kernel"]
     h = w.shape[1]
