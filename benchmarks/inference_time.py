@@ -16,10 +16,11 @@ JSON: seconds per method (median of ``--trials`` passes over the whole
     python benchmarks/inference_time.py                      # CPU: 2,000 utterances
     python benchmarks/inference_time.py --utterances 10124   # the paper's test-set size
 
-Measured (2 shared CPU cores, 2,000 utterances, batch 256, 100 samples,
-median of 3): vae_er 2.45 s, mcd 3.25 s (1.33x), mcd_soft 3.18 s (1.30x),
-mcd_mtl 2.91 s (1.19x), ae_mcd 11.18 s (4.56x); the paper (GPU): 1.74x,
-1.87x, 2.31x, 3.63x. On this CPU both sides are bound by the random
+Measured (2 CPU cores shared with other jobs, 2,000 utterances, batch 256,
+100 samples, median of 3), two runs: vae_er 2.45 / 2.43 s; ratios to it mcd
+1.33 / 1.19x, mcd_soft 1.30 / 1.00x, mcd_mtl 1.19 / 1.16x, ae_mcd 4.56 /
+3.75x (the load of the other jobs moves them by ~20 %); the paper (GPU):
+1.74x, 1.87x, 2.31x, 3.63x. On this CPU both sides are bound by the random
 numbers, not the matmuls: the 100 x 256 latent normals per utterance take
 ~0.33 s of the VAE's ~0.3-0.4 s per batch of 256 (jax threefry, DESIGN.md),
 the dropout masks of MCD (100 x 4 x 128 Bernoulli per utterance) ~0.5 s per
