@@ -28,9 +28,13 @@ Protocols:
 * ``cpu``: the same model, losses and metrics with the ``full`` synthetic
   corpus capped at 4 recordings (of 300 s) per split, the local
   reparameterisation sampler (exact per-frame marginals, ~7x fewer normals),
-  n = 8 passes in the loss and 30 at evaluation, 10 epochs. Runtime on 2 CPU
-  cores: not measured (the quickstart, 1/4 of this data, is measured in
-  configs/quickstart.py).
+  n = 8 passes in the loss and 30 at evaluation, crops of 100 frames (4 s;
+  one conv block of the extractor, whose blocked backward pass is ~17x slower
+  on CPU at 300 frames, measured 28.8 s vs 1.7 s per fwd+bwd of the conv
+  front end), 10 epochs (about 600 steps). Runtime on 2 CPU cores: not
+  measured end to end; from the quickstart's ~0.6 s per step and ~1 min per
+  3 x 60 s dev evaluation (machine shared, load 5-8), roughly 10-20 min of
+  training plus ~7 min per dev evaluation of 4 x 300 s.
 
 Expected numbers: the paper's Table 1 on AVEC 2016 dev (CCC(m) / CCC(s) / KL):
 STL 0.719 / - / -, MTL PU 0.734 / 0.286 / 0.797, MU 0.756 / 0.076 / 0.690,
@@ -93,6 +97,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     else:
         c.train.num_epochs = 10
         c.data.max_recordings = 4
+        c.data.seq_len = 100
         c.model.sampler = "local"
         c.model.num_samples_train = 8
         c.eval.num_samples = 30
