@@ -10,7 +10,8 @@ The dataset interface
 ``build(config)`` dispatches on ``config.data.input``:
 
 * ``'raw_audio'``: continuous corpora (this module, :class:`ContinuousDataset`);
-* ``'functionals'``: utterance-level functionals (``seru.data.features.build_dataset(config)``).
+* ``'functionals'``: utterance-level functionals
+  (``seru.data.features.build_dataset(config, process_index, process_count)``).
 
 Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing else):
 
@@ -26,8 +27,9 @@ Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing el
 ``eval_iter(split) -> Iterator[tuple[dict, dict]]``
     ``(batch, meta)`` pairs covering every item of ``split`` once, fixed shapes;
     ``batch`` holds this process's rows, ``meta`` describes the rows of the
-    global batch (with one process they are the same) and has ``ids`` (list of str; ``''`` for padding rows), ``starts``
-    (int array [B]: first frame of the segment inside its item), ``lengths``
+    global batch (with one process they are the same) and has ``ids`` (list
+    of str; ``''`` for padding rows), ``starts`` (int array [B]: first frame
+    of the segment inside its item), ``lengths``
     (int array [B]: valid frames of the row; 0 for padding rows). Utterance
     datasets use ``starts = 0`` and ``lengths = 1``. Optional ``offsets`` (int
     array [B]): the row's first ``offset`` frames are left context (run through
@@ -43,6 +45,11 @@ Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing el
 
 :func:`reassemble` turns the per-row outputs of ``eval_iter`` batches back into
 whole-item arrays.
+
+Evaluation with a recurrent model: each segment of ``eval_seq_len`` frames is
+preceded by ``eval_context`` frames of the recording (run, then dropped) so
+that the LSTM state is warm at segment starts; a segment boundary costs
+nothing else (the LSTM is reset there).
 
 Continuous batches (``raw_audio``): ``audio`` float32 ``[B, T*640]`` at 16 kHz;
 ``gold``, ``std``, ``num_raters`` float32 ``[B, T, D]``; ``mask`` float32 ``[B, T]``
