@@ -107,8 +107,9 @@ def read_demographics(path, skips: _manual.SkipLog) -> dict:
 class CremaD(tfds.core.GeneratorBasedBuilder):
     """CREMA-D: voice-only crowd votes over six emotions."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Voice-only vote counts from tabulatedVotes.csv."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Voice-only vote counts from tabulatedVotes.csv.",
+                     "1.1.0": "audio stored as raw float32 bytes (faster builds)."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Clone https://github.com/CheyneyComputerScience/CREMA-D with Git LFS
     (`git lfs pull`) and pass the clone as --manual_dir. It must contain

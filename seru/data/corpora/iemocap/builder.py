@@ -167,8 +167,9 @@ def _loso(k: int) -> IemocapConfig:
 class Iemocap(tfds.core.GeneratorBasedBuilder):
     """IEMOCAP: external evaluators' categorical votes and V/A/D ratings."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Per-evaluator votes and ratings from EmoEvaluation files."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Per-evaluator votes and ratings from EmoEvaluation files.",
+                     "1.1.0": "audio stored as raw float32 bytes (faster builds)."}
     BUILDER_CONFIGS = [
         IemocapConfig(name="default", description="sessions 1-3 train, 4 dev, 5 test"),
         *[_loso(k) for k in range(1, 6)],

@@ -180,8 +180,9 @@ def read_consensus(path, skips: _manual.SkipLog) -> dict:
 class MspPodcast(tfds.core.GeneratorBasedBuilder):
     """MSP-Podcast: per-worker primary votes and A/V/D ratings."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Per-worker ratings and votes from labels_detailed.csv."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Per-worker ratings and votes from labels_detailed.csv.",
+                     "1.1.0": "audio stored as raw float32 bytes (faster builds)."}
     MANUAL_DOWNLOAD_INSTRUCTIONS = """
     Obtain MSP-Podcast from UT Dallas (academic licence) and pass the release
     root as --manual_dir. It must contain Audios/*.wav,

@@ -72,8 +72,9 @@ def generate_split(config: ContinuousConfig, split: str):
 class SeruSynthContinuous(tfds.core.GeneratorBasedBuilder):
     """Synthetic RECOLA-like corpus: continuous arousal / valence from 6 annotators."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": "audio stored as raw float32 bytes (faster builds)."}
     BUILDER_CONFIGS = [
         ContinuousConfig(name="tiny", description="2 x 12 s recordings per split (unit tests)",
                          recordings=(2, 2, 2), duration_s=12.0),

@@ -77,8 +77,9 @@ def generate_split(config: UtteranceConfig, split: str):
 class SeruSynthUtterances(tfds.core.GeneratorBasedBuilder):
     """Synthetic MSP-Podcast-like corpus: crowd-rated A/V/D and categorical votes."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.",
+                     "1.1.0": "audio stored as raw float32 bytes (faster builds)."}
     BUILDER_CONFIGS = [
         UtteranceConfig(name="tiny", description="20 utterances per split (unit tests)",
                         utterances=(20, 20, 20, 20), speakers=(4, 4, 4, 4)),
