@@ -5,6 +5,9 @@
   predicted mean +- predicted std (m_hat +- s_hat).
 * :func:`plot_std_scatter`: predicted s_hat against the raters' std, frame by
   frame, with the identity line and their CCC.
+* :func:`plot_reject_curves`: CCC against test coverage, one curve per method
+  (the reject option, sridhar21 Fig. 3); :func:`reject_curve_points` reads
+  such a curve from the ``ccc_cov<percent>`` keys of an evaluation's metrics.
 """
 
 from __future__ import annotations
@@ -95,3 +98,53 @@ def plot_std_scatter(s_hat: np.ndarray, std: np.ndarray, path: str | Path,
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_reject_curves(curves: Mapping[str, list], path: str | Path, title: str = "",
+                       ylabel: str = "CCC") -> Path:
+    """CCC against test coverage, one curve per method (reject option, sridhar21 Fig. 3).
+
+    ``curves`` maps a method name to ``[(coverage, ccc), ...]`` with the
+    coverage as a fraction (0.2 = 20 %) or a percentage (> 1); the x axis is in
+    percent, decreasing from left to right as in the paper (more rejected
+    utterances to the right). Points with a non-finite CCC are left out.
+    """
+    plt = _plt()
+    if not curves:
+        raise ValueError("plot_reject_curves: no curves to plot")
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    markers = "osD^vP*Xh<>"
+    for i, (name, pts) in enumerate(curves.items()):
+        arr = np.asarray(pts, np.float64).reshape(-1, 2)
+        if arr.size == 0:
+            raise ValueError(f"plot_reject_curves: curve {name!r} has no points")
+        cov = np.where(arr[:, 0] <= 1.0, 100.0 * arr[:, 0], arr[:, 0])
+        order = np.argsort(-cov)
+        cov, ccc = cov[order], arr[order, 1]
+        ok = np.isfinite(ccc)
+        ax.plot(cov[ok], ccc[ok], marker=markers[i % len(markers)], ms=4, lw=1.2, label=name)
+    ax.invert_xaxis()
+    ax.set_xlabel("test coverage (%)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def reject_curve_points(metrics: Mapping[str, float], prefix: str = "ccc_cov"
+                        ) -> list[tuple[float, float]]:
+    """``[(coverage, ccc), ...]`` (coverage as a fraction, decreasing) from the
+    ``<prefix><percent>`` keys of a metrics dict (``ccc_cov100``, ``ccc_cov80``, ...,
+    as :func:`seru.systems.sridhar21.reject_option_metrics` writes them); ``[]``
+    when there is none."""
+    pts = []
+    for k, v in metrics.items():
+        if k.startswith(prefix) and k[len(prefix):].isdigit():
+            pts.append((int(k[len(prefix):]) / 100.0, float(v)))
+    return sorted(pts, key=lambda p: -p[0])

@@ -398,7 +398,12 @@ def evaluate_split(system, params, dataset, split: str, rng, num_samples: int, m
 
 def write_eval(outdir: Path, metrics: Mapping, preds: Mapping, targets: Mapping,
                dimensions, plot: bool = True, plot_recordings: int = 1, info=None) -> None:
-    """``metrics.json``, ``predictions.npz`` (keys ``<id>/<array>``) and figures in ``outdir``."""
+    """``metrics.json``, ``predictions.npz`` (keys ``<id>/<array>``) and figures in ``outdir``.
+
+    ``plot`` switches the per-recording and std-scatter figures; when the
+    metrics hold a reject-option curve (``ccc_cov<percent>`` keys, sridhar21)
+    ``reject_curve.png`` (CCC vs coverage) is written whatever ``plot`` says.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "metrics.json").write_text(json.dumps(
         {**(info or {}), "metrics": dict(metrics)}, indent=2) + "\n")
@@ -425,6 +430,15 @@ def write_eval(outdir: Path, metrics: Mapping, preds: Mapping, targets: Mapping,
                 std = np.concatenate([targets[r]["std"][valid[r], d] for r in preds])
                 plots.plot_std_scatter(s_hat, std, outdir / f"std_scatter_{dim}.png",
                                        title=f"predicted vs rater std: {dim}")
+    from seru.plots import reject_curve_points
+
+    curve = reject_curve_points(metrics)
+    if curve:  # the reject option (sridhar21 Fig. 3): a summary of metrics.json, always written
+        from seru import plots
+
+        split = (info or {}).get("split", outdir.name)
+        plots.plot_reject_curves({"/".join(dimensions): curve}, outdir / "reject_curve.png",
+                                 title=f"reject option: CCC vs coverage ({split})")
 
 
 def format_table(metrics: Mapping[str, float], title: str = "") -> str:
@@ -654,19 +668,87 @@ def restore_params(workdir, config, system, dataset, checkpoint: str = "best"):
     return state["params"], int(state["step"])
 
 
+def crosscorpus_dataset(config, corpus: str | None, variant: str | None, split: str,
+                        process_index: int = 0, process_count: int = 1):
+    """``split`` of another utterance corpus (and/or variant), for cross-corpus evaluation
+    (sridhar21 Sec. V-D, Tables I-II).
+
+    The features are extracted (and cached) with the training run's feature
+    config and standardised with the statistics of the *training* corpus'
+    training split (:class:`seru.data.features.Scaler`), as the trained network
+    expects; the targets use the evaluation corpus' own ``rating_range`` (a
+    5-point scale is spread over the same 7 soft-label bins). Only
+    ``data.input='functionals'`` has train-split statistics to carry over.
+    """
+    import copy
+    import os
+
+    from seru.data import corpora, features
+
+    d = config.data
+    if d.input != "functionals":
+        raise ValueError(f"--corpus/--variant: cross-corpus evaluation needs "
+                         f"data.input='functionals' (sridhar21), this run has {d.input!r}")
+    train_ds = features.build_dataset(config, process_index, process_count)
+    ev = copy.deepcopy(config)
+    ev.data.corpus = corpus or d.corpus
+    ev.data.variant = d.variant if variant is None else variant
+    cfg = features.feature_config(ev)
+    builder, sources = corpora.load(ev.data.corpus, ev.data.variant or None,
+                                    d.data_dir or None, d.manual_dir or None, build=d.build)
+    meta = builder.info.metadata or {}
+    if meta.get("rating_range") is None:
+        raise ValueError(f"corpus {ev.data.corpus!r}: info.metadata has no 'rating_range'")
+    all_dims = list(meta.get("dimensions") or d.dimensions)
+    missing = [x for x in d.dimensions if x not in all_dims]
+    if missing:
+        raise ValueError(f"corpus {ev.data.corpus!r} ({ev.data.variant}) has no dimensions "
+                         f"{missing}; it has {all_dims}")
+    if split not in sources:
+        raise ValueError(f"corpus {ev.data.corpus!r} ({ev.data.variant}) has no split "
+                         f"{split!r}; splits: {sorted(sources)}")
+    cache_dir = cfg["cache_dir"] or os.path.join(d.data_dir or corpora.default_data_dir(),
+                                                 "seru_features")
+    raw, _ = features.cached_features(sources[split], cfg, all_dims, cache_dir=cache_dir,
+                                      corpus=ev.data.corpus, variant=ev.data.variant,
+                                      split=split)
+    arrays, dropped = features.assemble_split(raw, d.dimensions, meta["rating_range"],
+                                              cfg["num_bins"], labeled=True)
+    return features.FunctionalsDataset(
+        {split: arrays}, train_ds.scaler, batch_size=d.batch_size,
+        eval_batch_size=config.eval.batch_size, train_split=split, dimensions=d.dimensions,
+        rating_range=meta["rating_range"],
+        skipped={split: dict(features.skip_counts(raw), unrated=dropped)},
+        process_index=process_index, process_count=process_count)
+
+
 def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: int | None = None,
                         checkpoint: str = "best", *, dataset=None, system=None,
-                        seed: int | None = None, verbose: bool = True) -> dict:
+                        seed: int | None = None, verbose: bool = True,
+                        corpus: str | None = None, variant: str | None = None) -> dict:
     """``python -m seru.evaluate``: evaluates a checkpoint of ``workdir`` on ``split``.
 
     Writes ``workdir/eval/<split>/{metrics.json, predictions.npz, *.png}`` and
-    returns the metrics.
+    returns the metrics. ``corpus`` / ``variant`` (cross-corpus evaluation,
+    :func:`crosscorpus_dataset`) override ``config.data.corpus`` /
+    ``config.data.variant``; the results then go to
+    ``workdir/eval/<corpus>-<variant>/<split>/``.
     """
     workdir = Path(workdir)
     config = load_config(workdir)
     num_samples = num_samples or config.eval.num_samples
     kind = checkpoint_kind(config, checkpoint)
     mesh = make_mesh()
+    cross = (corpus not in (None, config.data.corpus)
+             or variant not in (None, config.data.variant))
+    outdir = workdir / "eval" / split
+    if cross:
+        corpus, variant = corpus or config.data.corpus, (config.data.variant
+                                                         if variant is None else variant)
+        outdir = workdir / "eval" / f"{corpus}-{variant or 'default'}" / split
+        if dataset is None:
+            dataset = crosscorpus_dataset(config, corpus, variant, split, jax.process_index(),
+                                          jax.process_count())
     if dataset is None:
         from seru.data import pipeline
 
@@ -689,8 +771,13 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     info = {"split": split, "checkpoint": kind, "step": step, "num_samples": num_samples,
             "median_window": config.eval.median_window, "num_recordings": len(targets),
             "num_frames": frames, "seconds": elapsed}
+    if cross:
+        info.update(corpus=corpus, variant=variant, train_corpus=config.data.corpus,
+                    train_variant=config.data.variant,
+                    feature_statistics=f"{config.data.corpus}/{config.data.variant}/"
+                                       f"{config.data.train_split}")
     if jax.process_index() == 0:
-        write_eval(workdir / "eval" / split, metrics, preds, targets, config.data.dimensions,
+        write_eval(outdir, metrics, preds, targets, config.data.dimensions,
                    config.eval.plot, config.eval.plot_recordings, info)
         if verbose:
             print(format_table(metrics, f"{split} ({kind} checkpoint, step {step}, "
