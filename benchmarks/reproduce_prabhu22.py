@@ -20,18 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from seru.stats import ttest_one_tailed  # noqa: E402
+import _runs  # noqa: E402
 
 VARIANTS = ("stl", "mtl_pu", "mu", "lu")
 LABELS = {"stl": "STL", "mtl_pu": "MTL-PU", "mu": "MU", "lu": "+LU", "lu_t": "+LU (t)"}
@@ -40,47 +35,21 @@ METRICS = ("ccc_m", "ccc_s", "kl", "nll", "coverage_90")
 HIGHER_IS_BETTER = {"ccc_m": True, "ccc_s": True, "kl": False, "nll": False}
 
 
-def run(cmd: list[str], log: Path) -> None:
-    with open(log, "a") as f:
-        f.write("$ " + " ".join(cmd) + "\n")
-        f.flush()
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
-    if proc.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}); see {log}")
-
-
 def one(variant: str, seed: int, args, workroot: Path) -> dict:
-    workdir = workroot / f"{variant}_seed{seed}"
-    out = workdir / "eval" / args.split / "metrics.json"
-    if out.exists():
-        return json.loads(out.read_text())
-    workdir.mkdir(parents=True, exist_ok=True)
-    log = workdir / "benchmark.log"
+    """The metrics of one (variant, seed), trained and evaluated unless already done."""
     config = f"configs/prabhu22_bbb.py:variant={variant},protocol={args.protocol}"
     extra = [f"--config.seed={seed}", "--config.train.progress_bar=False",
              "--config.eval.splits=()"]
     extra += [f"--config.{kv}" for kv in args.override]
-    t0 = time.time()
-    run([sys.executable, "-m", "seru.train", "--config", config, "--workdir", str(workdir)]
-        + extra, log)
-    t1 = time.time()
-    run([sys.executable, "-m", "seru.evaluate", "--workdir", str(workdir), "--split",
-         args.split], log)
-    metrics = json.loads(out.read_text())
-    (workdir / "timing.json").write_text(json.dumps(
-        {"train_s": t1 - t0, "evaluate_s": time.time() - t1}))
-    return metrics
+    return _runs.train_and_evaluate(workroot / f"{variant}_seed{seed}", config, extra,
+                                    args.split)
 
 
 def table(results: dict[str, list[dict]]) -> dict:
     rows = {}
     for v, runs in results.items():
-        rows[v] = {}
-        for m in METRICS:
-            vals = np.array([r[m] for r in runs if m in r], dtype=float)
-            if vals.size:
-                rows[v][m] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1))
-                              if vals.size > 1 else 0.0, "values": vals.tolist()}
+        rows[v] = {m: _runs.summary([r[m] for r in runs if m in r]) for m in METRICS
+                   if any(m in r for r in runs)}
     return rows
 
 
@@ -92,18 +61,10 @@ def tests(results: dict[str, list[dict]], ref: str = "lu") -> dict:
         if other == ref:
             continue
         for m, higher in HIGHER_IS_BETTER.items():
-            a = np.array([r[m] for r in results[ref] if m in r], dtype=float)
-            b = np.array([r[m] for r in results[other] if m in r], dtype=float)
-            if a.size < 2 or b.size < 2:
-                continue
-            if not higher:
-                a, b = -a, -b
-            try:
-                t, p = ttest_one_tailed(a, b)
-            except ValueError as e:  # zero variance in both groups
-                out[f"{ref}>{other}:{m}"] = {"error": str(e)}
-                continue
-            out[f"{ref}>{other}:{m}"] = {"t": float(t), "p": float(p)}
+            t = _runs.one_tailed([r.get(m) for r in results[ref]],
+                                 [r.get(m) for r in results[other]], higher)
+            if t is not None:
+                out[f"{ref}>{other}:{m}"] = t
     return out
 
 
@@ -132,11 +93,7 @@ def main():
     ap.add_argument("--override", nargs="*", default=[],
                     help="extra config overrides for every run, e.g. train.num_epochs=5")
     args = ap.parse_args()
-    workroot = Path(args.workroot)
-    if not workroot.is_absolute():
-        workroot = ROOT / workroot
-    workroot.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PYTHONPATH", str(ROOT))
+    workroot = _runs.workroot(args.workroot)
     results = {}
     t0 = time.time()
     for v in args.variants:
