@@ -28,7 +28,8 @@ Protocols:
 * ``cpu``: the same model, losses and metrics with the ``full`` synthetic
   corpus capped at 4 recordings (of 300 s) per split, the local
   reparameterisation sampler (exact per-frame marginals, ~7x fewer normals),
-  n = 8 passes in the loss and 30 at evaluation, crops of 100 frames (4 s;
+  n = 8 passes in the loss and 30 at evaluation, no dropout (0.5 after every
+  conv pool stops learning, see configs/quickstart.py), crops of 100 frames (4 s;
   one conv block of the extractor, whose blocked backward pass is ~17x slower
   on CPU at 300 frames, measured 28.8 s vs 1.7 s per fwd+bwd of the conv
   front end), 10 epochs (about 600 steps). Runtime on 2 CPU cores: not
@@ -103,6 +104,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.eval.num_samples = 30
         c.train.eval_every_epochs = 5
         c.model.kl_weight = 1.0 / (4 * 7_501)
+        c.model.dropout = 0.0   # 0.5 after every conv pool stops learning (configs/quickstart.py)
     if a["variant"] == "mu":
         c.model.alpha = 0.0
     c.model.num_samples_eval = c.eval.num_samples

@@ -59,6 +59,7 @@ class BBBHead(nn.Module):
     hidden: Sequence[int] = (512, 256)
     sampler: str = "faithful"
     prior: Prior = Prior()
+    rho_init: tuple = (-3.0, -2.0)
 
     def setup(self):
         if self.sampler not in SAMPLERS:
@@ -68,7 +69,8 @@ class BBBHead(nn.Module):
                 f"sampler {self.sampler!r} uses the closed-form KL and needs prior 'gaussian'; "
                 f"got prior {self.prior.kind!r} (use sampler 'faithful')")
         sizes = (self.in_features, *self.hidden, self.out_features)
-        self.layers = [BayesDense(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.layers = [BayesDense(a, b, rho_init=tuple(self.rho_init))
+                       for a, b in zip(sizes[:-1], sizes[1:])]
         # PyTorch's PReLU default slope 0.25 (the authors' model).
         self.acts = [nn.PReLU(negative_slope_init=0.25) for _ in self.hidden]
 
@@ -141,11 +143,12 @@ class BBBSER(nn.Module):
     dropout: float = 0.5
     sampler: str = "faithful"
     prior: Prior = Prior()
+    rho_init: tuple = (-3.0, -2.0)
 
     def setup(self):
         self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout)
         self.head = BBBHead(self.lstm_size, self.out_features, tuple(self.hidden),
-                            self.sampler, self.prior)
+                            self.sampler, self.prior, tuple(self.rho_init))
 
     def __call__(self, audio, train: bool = False):
         return self.head.mean(self.trunk(audio, train))

@@ -73,6 +73,7 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.sampler = "faithful"      # 'faithful' (per-window weight draws) | 'local' | 'local_window'
     c.prior = "gaussian"        # 'gaussian' N(0, prior_sigma) | 'mixture' (Blundell et al.)
     c.prior_sigma = 1.0
+    c.rho_init = (-3.0, -2.0)   # rho ~ U[lo, hi], sigma_w = softplus(rho) (Sec. 4.3)
     c.mixture_pi = 0.5
     c.mixture_sigma1 = 1.0
     c.mixture_sigma2 = 0.0025
@@ -127,7 +128,8 @@ class Prabhu22:
                           sigma1=mc_cfg.mixture_sigma1, sigma2=mc_cfg.mixture_sigma2)
             self.model = BBBSER(out_features=d, lstm_size=mc_cfg.lstm_size,
                                 hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout,
-                                sampler=mc_cfg.sampler, prior=prior)
+                                sampler=mc_cfg.sampler, prior=prior,
+                                rho_init=tuple(mc_cfg.rho_init))
             alpha = mc_cfg.alpha
             if alpha < 0:
                 alpha = 0.0 if self.variant == "mu" else 1.0

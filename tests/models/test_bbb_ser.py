@@ -129,3 +129,18 @@ def test_full_model_shapes_and_errors():
         BBBHead(4, 1, sampler="local", prior=Prior("mixture")).init(jax.random.key(0), jnp.ones((1, 1, 4)))
     with pytest.raises(ValueError, match="unknown sampler"):
         BBBHead(4, 1, sampler="nope").init(jax.random.key(0), jnp.ones((1, 1, 4)))
+
+
+def test_rho_init_range_reaches_every_layer():
+    """``rho_init`` sets U[lo, hi] of every rho (prabhu22 Sec. 4.3); mu keeps U[-0.1, 0.1]."""
+    head = BBBHead(4, 1, (6, 3), sampler="local", rho_init=(-2.0, -1.0))
+    params = head.init(jax.random.key(0), jnp.ones((1, 2, 4)))["params"]
+    rhos = [np.asarray(v) for k, layer in params.items() if k.startswith("layers")
+            for n, v in layer.items() if n.endswith("rho")]
+    mus = [np.asarray(v) for k, layer in params.items() if k.startswith("layers")
+           for n, v in layer.items() if n.endswith("mu")]
+    assert len(rhos) == 6 and len(mus) == 6
+    allr = np.concatenate([r.ravel() for r in rhos])
+    assert allr.min() >= -2.0 and allr.max() < -1.0 and allr.min() < -1.8 and allr.max() > -1.2
+    allm = np.concatenate([m.ravel() for m in mus])
+    assert np.abs(allm).max() <= 0.1
