@@ -43,12 +43,17 @@ mean pass on whole recordings, no median filter):
   stop-gradient of m_hat in the label KL; stop-gradient of the trunk
   features into the sampled passes; rho initialised in [-2, -1] or
   [-2.5, -1.5] (``model.rho_init``; s_hat 0.47 at init, initial label KL
-  1.3). As the collapse survives cutting every label-KL path into the trunk
+  1.3). It is not a warm-up problem: starting +LU from a trained MU model
+  (150 steps, train / dev CCC(m) 0.76 / 0.71) destroys the mean pass within
+  15-30 steps (1-CCC 0.99; after 135 steps train / dev CCC(m) 0.000 / 0.001,
+  s_hat a flat 0.53). As the collapse survives cutting every label-KL path into the trunk
   and into m_hat, it acts inside the head, whose mu weights the mean pass
   and the sampled passes share: our unverified reading is that the head
   widens s_hat towards sqrt(s^2 + (m - m_hat)^2) by inflating its hidden
   activations (the sampled variance is x^2 sigma^2), which swamps the mean
-  pass's dependence on the features. Making +LU learn is open work;
+  pass's dependence on the features (under Adam every parameter moves ~lr
+  per step, so raising s_hat 4x through rho would take ~1,000 steps, through
+  activations a few dozen). Making +LU learn is open work;
   ``--config.model.variant=lu`` reproduces the collapse.
 
 Measured (2 CPU cores, machine otherwise idle, load < 1, 21 Nov 2026, commit
