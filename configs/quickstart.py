@@ -48,12 +48,11 @@ mean pass on whole recordings, no median filter):
   15-30 steps (1-CCC 0.99; after 135 steps train / dev CCC(m) 0.000 / 0.001,
   s_hat a flat 0.53). As the collapse survives cutting every label-KL path into the trunk
   and into m_hat, it acts inside the head, whose mu weights the mean pass
-  and the sampled passes share: our unverified reading is that the head
-  widens s_hat towards sqrt(s^2 + (m - m_hat)^2) by inflating its hidden
-  activations (the sampled variance is x^2 sigma^2), which swamps the mean
-  pass's dependence on the features (under Adam every parameter moves ~lr
-  per step, so raising s_hat 4x through rho would take ~1,000 steps, through
-  activations a few dozen). Making +LU learn is open work;
+  and the sampled passes share. A guess that the head widens s_hat by
+  inflating its hidden activations (the sampled variance is x^2 sigma^2)
+  rather than through rho was NOT confirmed: giving every rho a 30x larger
+  Adam rate (3e-2) still collapsed (train / dev CCC(m) 0.000). The cause is
+  open. Making +LU learn is open work;
   ``--config.model.variant=lu`` reproduces the collapse.
 
 Measured (2 CPU cores, machine otherwise idle, load < 1, 21 Nov 2026, commit
