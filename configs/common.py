@@ -69,3 +69,24 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # --- model: the system's own fields (seru/systems/<system>.py) -----------
     c.model = ml_collections.ConfigDict()
     return c
+
+
+def parse_arg(arg: str | None, defaults: dict, choices: dict | None = None) -> dict:
+    """Parses a config argument string ``key=value,key=value`` over ``defaults``.
+
+    ``choices`` maps a key to its allowed values. Unknown keys and bad values
+    raise ``ValueError`` naming what to use instead.
+    """
+    out = dict(defaults)
+    for item in filter(None, (arg or "").split(",")):
+        if "=" not in item:
+            raise ValueError(f"config argument {item!r}: expected key=value "
+                             f"(keys: {', '.join(out)})")
+        k, v = item.split("=", 1)
+        if k not in out:
+            raise ValueError(f"config argument {k!r}: unknown key; known: {', '.join(out)}")
+        out[k] = v
+    for k, allowed in (choices or {}).items():
+        if out[k] not in allowed:
+            raise ValueError(f"{k}={out[k]!r}: use one of {', '.join(allowed)}")
+    return out

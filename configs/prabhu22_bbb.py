@@ -59,18 +59,9 @@ def _common():
 
 
 def _parse(arg: str | None) -> dict:
-    out = {"variant": "lu", "corpus": "seru_synth_continuous", "protocol": "cpu"}
-    for item in filter(None, (arg or "").split(",")):
-        if "=" not in item:
-            raise ValueError(f"config argument {item!r}: expected key=value "
-                             f"(keys: {', '.join(out)})")
-        k, v = item.split("=", 1)
-        if k not in out:
-            raise ValueError(f"config argument {k!r}: unknown key; known: {', '.join(out)}")
-        out[k] = v
-    if out["protocol"] not in ("cpu", "paper"):
-        raise ValueError(f"protocol={out['protocol']!r}: use cpu or paper")
-    return out
+    return _common().parse_arg(
+        arg, {"variant": "lu", "corpus": "seru_synth_continuous", "protocol": "cpu"},
+        {"protocol": ("cpu", "paper")})
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

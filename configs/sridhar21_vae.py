@@ -86,23 +86,12 @@ def _common():
     return mod
 
 
-_KEYS = ("method", "stage", "dim", "corpus", "variant", "features", "protocol")
-
-
 def _parse(arg: str | None) -> dict:
-    out = {"method": "vae_er", "stage": "joint", "dim": "arousal",
-           "corpus": "seru_synth_utterances", "variant": "", "features": "",
-           "protocol": "cpu"}
-    for item in filter(None, (arg or "").split(",")):
-        if "=" not in item:
-            raise ValueError(f"config argument {item!r}: expected key=value with key in {_KEYS}")
-        k, v = item.split("=", 1)
-        if k not in _KEYS:
-            raise ValueError(f"config argument {k!r}: unknown; use {_KEYS}")
-        out[k] = v
-    if out["protocol"] not in ("cpu", "paper"):
-        raise ValueError(f"protocol={out['protocol']!r}: use cpu or paper")
-    return out
+    return _common().parse_arg(
+        arg, {"method": "vae_er", "stage": "joint", "dim": "arousal",
+              "corpus": "seru_synth_utterances", "variant": "", "features": "",
+              "protocol": "cpu"},
+        {"protocol": ("cpu", "paper")})
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
