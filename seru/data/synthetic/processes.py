@@ -59,3 +59,33 @@ def ema(x: np.ndarray, alpha: float) -> np.ndarray:
     zi = (1 - alpha) * x[..., :1]
     y, _ = lfilter([alpha], [1.0, -(1 - alpha)], x, axis=-1, zi=zi)
     return y
+
+
+def worker_count() -> int:
+    """Build processes from ``$SERU_SYNTH_WORKERS`` (default 1)."""
+    import os
+
+    try:
+        return max(1, int(os.environ.get("SERU_SYNTH_WORKERS", "1")))
+    except ValueError as e:
+        raise ValueError(f"SERU_SYNTH_WORKERS must be an integer, got "
+                         f"{os.environ['SERU_SYNTH_WORKERS']!r}") from e
+
+
+def generate_records(make, jobs, chunksize: int = 1):
+    """Yields ``(id, record)`` of ``make(job)`` for each job, in job order.
+
+    With ``$SERU_SYNTH_WORKERS`` > 1 the jobs run in a spawned process pool;
+    records are bit-identical either way (each job seeds its own generator).
+    """
+    workers = worker_count()
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for rec in pool.imap(make, jobs, chunksize=chunksize):
+                yield rec["id"], rec
+    else:
+        for job in jobs:
+            rec = make(job)
+            yield rec["id"], rec

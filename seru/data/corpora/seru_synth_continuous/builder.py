@@ -16,11 +16,11 @@ Set ``SERU_SYNTH_WORKERS=N`` to generate records in N processes.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import tensorflow_datasets as tfds
 
 from seru.data import schema
+from seru.data.synthetic.processes import generate_records
 from seru.data.synthetic import continuous
 from seru.data.synthetic.annotators import trace_annotators
 
@@ -33,14 +33,6 @@ class ContinuousConfig(tfds.core.BuilderConfig):
     duration_s: float = 300.0
     n_annotators: int = 6
     seed: int = 0
-
-
-def _worker_count() -> int:
-    try:
-        return max(1, int(os.environ.get("SERU_SYNTH_WORKERS", "1")))
-    except ValueError as e:
-        raise ValueError(f"SERU_SYNTH_WORKERS must be an integer, got "
-                         f"{os.environ['SERU_SYNTH_WORKERS']!r}") from e
 
 
 def _make(args):
@@ -56,17 +48,7 @@ def generate_split(config: ContinuousConfig, split: str):
     first = sum(counts[s] for s in SPLITS[: SPLITS.index(split)])
     jobs = [(config.seed, split, i, first + i, config.duration_s, config.n_annotators)
             for i in range(counts[split])]
-    workers = _worker_count()
-    if workers > 1 and len(jobs) > 1:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for rec in pool.imap(_make, jobs):
-                yield rec["id"], rec
-    else:
-        for job in jobs:
-            rec = _make(job)
-            yield rec["id"], rec
+    yield from generate_records(_make, jobs)
 
 
 class SeruSynthContinuous(tfds.core.GeneratorBasedBuilder):

@@ -22,11 +22,11 @@ Set ``SERU_SYNTH_WORKERS=N`` to generate records in N processes.
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import tensorflow_datasets as tfds
 
 from seru.data import schema
+from seru.data.synthetic.processes import generate_records
 from seru.data.synthetic import utterances as U
 
 SPLITS = ("train", "dev", "test", "unlabeled")
@@ -37,14 +37,6 @@ class UtteranceConfig(tfds.core.BuilderConfig):
     utterances: tuple = (1700, 400, 400, 800)   # train, dev, test, unlabeled
     speakers: tuple = (80, 20, 20, 20)
     spec: U.UtteranceSpec = dataclasses.field(default_factory=U.UtteranceSpec)
-
-
-def _worker_count() -> int:
-    try:
-        return max(1, int(os.environ.get("SERU_SYNTH_WORKERS", "1")))
-    except ValueError as e:
-        raise ValueError(f"SERU_SYNTH_WORKERS must be an integer, got "
-                         f"{os.environ['SERU_SYNTH_WORKERS']!r}") from e
 
 
 def _make(args):
@@ -61,17 +53,7 @@ def generate_split(config: UtteranceConfig, split: str):
     speakers = dict(zip(SPLITS, config.speakers))
     first = sum(speakers[s] for s in splits[: splits.index(split)])
     jobs = [(config.spec, split, i, first + i % speakers[split]) for i in range(counts[split])]
-    workers = _worker_count()
-    if workers > 1 and len(jobs) > 1:
-        import multiprocessing as mp
-
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for rec in pool.imap(_make, jobs, chunksize=8):
-                yield rec["id"], rec
-    else:
-        for job in jobs:
-            rec = _make(job)
-            yield rec["id"], rec
+    yield from generate_records(_make, jobs, chunksize=8)
 
 
 class SeruSynthUtterances(tfds.core.GeneratorBasedBuilder):
