@@ -334,9 +334,11 @@ def predict_split(system, params, dataset, split: str, rng, num_samples: int, me
         predict_fn = make_predict_fn(system, num_samples, mesh)
     outs, metas = [], []
     for i, (batch, meta) in enumerate(dataset.eval_iter(split)):
-        out = predict_fn(params, to_global(batch, data_sh), jax.random.fold_in(rng, i))
-        outs.append(jax.tree.map(np.asarray, out))
+        outs.append(predict_fn(params, to_global(batch, data_sh), jax.random.fold_in(rng, i)))
         metas.append(meta)
+    # One device->host copy after the loop: dispatch of the next segment never
+    # waits for the previous one's transfer.
+    outs = jax.device_get(outs)
     framewise = isinstance(dataset, pipeline.ContinuousDataset) or getattr(
         dataset, "framewise", False)
     return pipeline.reassemble(outs, metas, time_axis=1 if framewise else None)
@@ -552,7 +554,31 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
     predict_fn = None
     select_dev = config.train.select_by.startswith("dev:")
 
+    # Per-step metrics stay on the device until a log step, a checkpoint or the
+    # epoch end needs them: no host sync per step, so the host prepares the next
+    # batch while the device runs this one. Losses are summed in step order, so a
+    # resumed run adds exactly what an uninterrupted one does.
+    pending = []
+
+    def flush(epoch=None, log=False):
+        if not pending:
+            return
+        values = jax.device_get(pending)
+        pending.clear()
+        for m in values:
+            loop["epoch_loss_sum"] += float(m["loss"])
+            loop["epoch_loss_count"] += 1
+        last = values[-1]
+        bar.set_postfix(loss=f"{float(last['loss']):.4f}", epoch=epoch)
+        if log:
+            nonlocal t0, last_log
+            dt = time.time() - t0
+            writer.write(step, "train", {**last, "epoch": epoch,
+                                         "steps_per_s": (step - last_log) / max(dt, 1e-9)})
+            t0, last_log = time.time(), step
+
     def checkpoint(kind):
+        flush()
         ckpts.save(kind, step, state, dict(loop))
 
     def do_eval():
@@ -579,17 +605,10 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
             state, metrics = train_step(state, to_global(batch, data_sh),
                                         jax.random.fold_in(train_rng, step))
             step += 1
-            metrics = jax.device_get(metrics)
-            loss = float(metrics["loss"])
-            loop["epoch_loss_sum"] += loss
-            loop["epoch_loss_count"] += 1
+            pending.append(metrics)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", epoch=epoch)
             if step % config.train.log_every_steps == 0:
-                dt = time.time() - t0
-                writer.write(step, "train", {**metrics, "epoch": epoch,
-                                             "steps_per_s": (step - last_log) / max(dt, 1e-9)})
-                t0, last_log = time.time(), step
+                flush(epoch, log=True)
             if step % spe == 0:
                 break  # the epoch is done: its end is handled below
             if stop_after_steps is not None and step >= stop_after_steps:
@@ -603,6 +622,7 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
         if step < min((epoch + 1) * spe, total):
             break  # the iterator ran short (should not happen)
         # --- end of epoch: selection by training loss (prabhu22), dev eval ---
+        flush(epoch)
         train_loss = loop["epoch_loss_sum"] / max(loop["epoch_loss_count"], 1)
         loop["epoch_loss_sum"], loop["epoch_loss_count"] = 0.0, 0
         writer.write(step, "epoch", {"epoch": epoch, "train_loss": train_loss})
