@@ -96,9 +96,9 @@ def main():
     workroot = _runs.workroot(args.workroot)
     results = {}
     t0 = time.time()
-    for v in args.variants:
-        results[v] = []
-        for s in args.seeds:
+    results = {v: [] for v in args.variants}
+    for s in args.seeds:  # seeds outside: an interrupted run has every variant of its seeds
+        for v in args.variants:
             print(f"[{time.time() - t0:7.0f} s] {v} seed {s}", file=sys.stderr, flush=True)
             results[v].append(one(v, s, args, workroot))
     rows, tt = table(results), tests(results)

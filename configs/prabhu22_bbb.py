@@ -93,9 +93,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.sampler = "local"
         c.model.num_samples_train = 8
         c.eval.num_samples = 30
-        c.train.eval_every_epochs = 5
+        c.train.eval_every_epochs = 0     # test / dev evaluated once, by seru.evaluate
         c.model.kl_weight = 1.0 / (4 * 7_501)
         c.model.dropout = 0.0   # 0.5 after every conv pool stops learning (configs/quickstart.py)
+        c.model.lstm_size = 64  # the quickstart's trunk and head (paper: 256; 512-256)
+        c.model.head_sizes = (64, 32)
+        c.optimizer.learning_rate = 1e-3
+        c.model.rho_init = (-2.0, -1.0)   # s_hat ~0.47 at init (seru/systems/prabhu22.py)
+        c.model.label_kl_grad = "scales"  # 'all' collapses the mean pass (same docstring)
     if a["variant"] == "mu":
         c.model.alpha = 0.0
     c.model.num_samples_eval = c.eval.num_samples

@@ -38,6 +38,27 @@ Loss, Eq. (8) of prabhu22 for the BBB variants::
   frames (``seru.losses.label_kl_loss``), or its Student-t form with
   df = ``num_raters`` for ``lu_t``.
 
+Where the gradient of ``s_hat`` in ``L_KL`` may go (``model.label_kl_grad``;
+the loss VALUE is the same in all three):
+
+* ``all`` -- Eq. (8) as written: into the posterior scales rho, the head's mu
+  and PReLU parameters and the conv + LSTM trunk.
+* ``head`` -- not into the trunk.
+* ``scales`` -- into the posterior scales rho only.
+
+Why (measured on the quickstart corpus, 22 Nov 2026; 60-step probes, rho
+initialised in [-2, -1]): with ``all`` the mean pass never leaves a constant
+(std of m_hat over frames 0.009 at step 60, 1 - CCC 0.99) while s_hat widens
+to ~0.5 -- with ~0.1 per-step Adam moves of rho too slow to widen s_hat, the
+fastest way down the label KL is through the shared mu weights and the trunk,
+and the mean pass is what pays. With ``head`` or ``scales`` the mean pass
+learns as in MU (1 - CCC ~0.5-0.7 at step 60, std of m_hat 0.2-0.24). The
+paper's own rho range [-3, -2] collapses with ``all`` as well (s_hat 0.11 at
+initialisation against |m - m_hat| ~0.4: the label KL starts at ~12). The
+paper tuned its rho range on the label KL at initialisation (Sec. 4.3); on
+the synthetic corpus [-2, -1] gives s_hat ~0.47 at initialisation, the scale
+of sqrt(s^2 + (m - m_hat)^2) there.
+
 Baselines: ``stl`` minimises ``1 - CCC(m)``; ``mtl_pu`` minimises
 ``w_E MSE(m) + w_s MSE(s)`` (han17 Eq. (7), ``mtl_weights``, w_E + w_s = 2)
 plus the ``1 - CCC(m)`` term that every model of prabhu22's test bed shares.
@@ -61,6 +82,7 @@ from seru.models.mtl_pu import MTLPU
 
 BBB_VARIANTS = ("mu", "lu", "lu_t")
 VARIANTS = BBB_VARIANTS + ("stl", "mtl_pu")
+LABEL_KL_GRAD = ("all", "head", "scales")
 
 
 def default_model_config() -> ml_collections.ConfigDict:
@@ -83,6 +105,7 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.kl_weight = 1.0 / 67_500  # complexity-cost scale: 1 / number of training frames
     c.likelihood_sigma = 1.0    # std of the Gaussian likelihood P(D | w) in Eq. (6)
     c.alpha = -1.0              # weight of Eq. (7); < 0: from variant (mu: 0, lu/lu_t: 1)
+    c.label_kl_grad = "all"     # 'all' (Eq. (8) as written) | 'scales': s_hat's gradient to rho only
     c.std_ddof = 1              # s_hat = std over passes with this ddof
     c.mc_chunk = 64             # (pass, window) draws per chunk at evaluation; 0 = no chunking
     c.train_chunk = 0           # same inside the loss; 0 = one vmap over all draws
@@ -136,6 +159,9 @@ class Prabhu22:
             elif self.variant == "mu" and alpha != 0:
                 raise ValueError(f"config.model.alpha={alpha}: variant 'mu' means alpha = 0")
             self.alpha = float(alpha)
+            if mc_cfg.label_kl_grad not in LABEL_KL_GRAD:
+                raise ValueError(f"config.model.label_kl_grad={mc_cfg.label_kl_grad!r}: use one "
+                                 f"of {LABEL_KL_GRAD}")
             if self.alpha > 0 and mc_cfg.num_samples_train < 2:
                 raise ValueError(
                     f"config.model.num_samples_train={mc_cfg.num_samples_train}: variant "
@@ -202,9 +228,34 @@ class Prabhu22:
                                else self.model.apply(params, method="head_kl"))
         terms["ccc"] = _ccc_loss(m_hat, gold, mask)
         total = terms["ccc"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]
+        # Diagnostics (logged, not optimised): spread of the mean pass over frames and
+        # the mean MC spread, against the raters' mean std.
+        terms["diag_m_hat_std"] = jax.lax.stop_gradient(
+            jnp.sqrt(_masked_mean(jnp.square(m_hat - _masked_mean(m_hat, mask)), mask)))
+        terms["diag_s_hat_mean"] = jax.lax.stop_gradient(
+            _masked_mean(mc.sample_std(samples, cfg.std_ddof), mask))
+        terms["diag_s_mean"] = _masked_mean(std, mask)
         if self.alpha > 0:
             # sqrt(var + tiny): the gradient of a plain std is NaN at zero spread.
-            s_hat = mc.sample_std(samples, cfg.std_ddof, eps=1e-12)
+            # label_kl_grad: where s_hat's gradient may go (see the module docstring). The
+            # same passes (same key, so the same values) are re-run with the trunk features
+            # ('head') or also every head parameter but the posterior scales rho ('scales')
+            # held constant; m_hat always keeps its full gradient.
+            if cfg.label_kl_grad == "head":
+                s_samples, _ = mc.sample_passes(
+                    window, prepare(jax.lax.stop_gradient(feats)), k_head,
+                    cfg.num_samples_train, cfg.window, self._chunk(cfg.train_chunk))
+            elif cfg.label_kl_grad == "scales":
+                sg_params = jax.tree_util.tree_map_with_path(
+                    lambda path, x: x if "rho" in jax.tree_util.keystr(path)
+                    else jax.lax.stop_gradient(x), params)
+                sg_prepare, sg_window, _ = self._head_fns(sg_params)
+                s_samples, _ = mc.sample_passes(
+                    sg_window, sg_prepare(jax.lax.stop_gradient(feats)), k_head,
+                    cfg.num_samples_train, cfg.window, self._chunk(cfg.train_chunk))
+            else:
+                s_samples = samples
+            s_hat = mc.sample_std(s_samples, cfg.std_ddof, eps=1e-12)
             if self.variant == "lu_t":
                 df = jnp.asarray(batch["num_raters"], jnp.float32)
                 terms["label_kl"] = losses.label_kl_loss_student_t(df, gold, std, m_hat, s_hat,

@@ -158,3 +158,44 @@ def test_config_errors():
         Prabhu22(_config("lu", sampler="local", prior="mixture"))
     with pytest.raises(ValueError, match=">= 2 passes"):
         Prabhu22(_config("lu", num_samples_train=1))
+
+
+@pytest.mark.parametrize("sampler", ["local", "faithful"])
+def test_label_kl_grad_routing(sampler):
+    """model.label_kl_grad changes where s_hat's gradient goes, never the loss value.
+
+    'scales': the posterior scales (rho) get exactly the gradient of 'all'
+    (their only path is through the sampled passes), the head's mu weights a
+    different one; 'head': every head parameter as 'all', the trunk differs.
+    """
+    batch = _batch()
+    out = {}
+    for route in ("all", "head", "scales"):
+        system = Prabhu22(_config("lu", sampler, label_kl_grad=route))
+        params = system.init(jax.random.key(0), batch)
+        (loss, _), grads = jax.jit(jax.value_and_grad(
+            lambda p: system.loss(p, batch, jax.random.key(2)), has_aux=True))(params)
+        out[route] = (float(loss), {jax.tree_util.keystr(k): np.asarray(g) for k, g in
+                                    jax.tree_util.tree_flatten_with_path(grads)[0]})
+    assert out["head"][0] == pytest.approx(out["all"][0], rel=1e-6)
+    assert out["scales"][0] == pytest.approx(out["all"][0], rel=1e-6)
+    g_all, g_head, g_scales = out["all"][1], out["head"][1], out["scales"][1]
+    rho = [k for k in g_all if "rho" in k]
+    head = [k for k in g_all if "['head']" in k]
+    trunk = [k for k in g_all if "['extractor']" in k]
+    assert rho and head and trunk
+    for k in rho:
+        np.testing.assert_allclose(g_scales[k], g_all[k], rtol=1e-5, atol=1e-8)
+    for k in head:
+        np.testing.assert_allclose(g_head[k], g_all[k], rtol=1e-5, atol=1e-8)
+
+    def differs(a, b, keys):
+        return max(float(np.max(np.abs(a[k] - b[k]))) for k in keys) > 1e-6
+
+    assert differs(g_scales, g_all, [k for k in head if "w_mu" in k])
+    assert differs(g_head, g_all, trunk)
+
+
+def test_label_kl_grad_config_error():
+    with pytest.raises(ValueError, match="label_kl_grad"):
+        Prabhu22(_config("lu", label_kl_grad="rho"))
