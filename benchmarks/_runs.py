@@ -78,6 +78,20 @@ def evaluate(workdir: Path, split: str, extra: Sequence[str] = ()) -> dict:
     return json.loads(out.read_text())["metrics"]
 
 
+def evaluate_cross(workdir: Path, corpus: str, variant: str, split: str,
+                   extra: Sequence[str] = ()) -> tuple[Path, dict]:
+    """``seru.evaluate --corpus CORPUS --variant VARIANT`` (cross-corpus), once: skipped when
+    ``eval/<corpus>-<variant>/<split>/metrics.json`` exists. Returns (that folder, metrics)."""
+    outdir = workdir / "eval" / f"{corpus}-{variant or 'default'}" / split
+    out = outdir / "metrics.json"
+    if not out.exists():
+        t0 = time.time()
+        run([sys.executable, "-m", "seru.evaluate", "--workdir", str(workdir), "--split", split,
+             "--corpus", corpus, "--variant", variant] + list(extra), workdir / "benchmark.log")
+        _write_timing(workdir, **{f"evaluate_{corpus}-{variant}_s": time.time() - t0})
+    return outdir, json.loads(out.read_text())["metrics"]
+
+
 def train_and_evaluate(workdir: Path, config: str, extra: Sequence[str], split: str) -> dict:
     """:func:`train` then :func:`evaluate`; skipped entirely when the metrics exist."""
     out = workdir / "eval" / split / "metrics.json"

@@ -137,6 +137,12 @@ def _paired(stl_wd: Path, wd: Path, split: str) -> dict:
     return paired_reject_option(stl_wd / f, wd / f)
 
 
+def _paired_dirs(stl_dir: Path, unc_dir: Path) -> dict:
+    from seru.systems.sridhar21 import paired_reject_option
+
+    return paired_reject_option(stl_dir / "predictions.npz", unc_dir / "predictions.npz")
+
+
 def curve_rows(results: dict[str, list[dict]]) -> dict:
     """``{name: {"ccc_cov<c>": summary over seeds}}``."""
     return {name: {f"ccc_cov{c}": _runs.summary([r.get(f"ccc_cov{c}") for r in runs])
@@ -194,6 +200,10 @@ def main():
     ap.add_argument("--workroot", default="")
     ap.add_argument("--override", nargs="*", default=[],
                     help="extra config overrides for every run, e.g. train.num_epochs=5")
+    ap.add_argument("--cross_variant", default="crosscorpus",
+                    help="cross-corpus test: evaluate every trained model on this variant of "
+                         "--cross_corpus ('' = skip)")
+    ap.add_argument("--cross_corpus", default="seru_synth_utterances")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: the tiny corpus variant, 1 epoch per stage, batch 8")
     args = ap.parse_args()
@@ -213,6 +223,7 @@ def main():
     md = []
     for dim in args.dims:
         own, stl_proto, abl_own, abl_stl = {}, {}, {}, {}
+        x_own, x_stl = {}, {}  # cross-corpus
         wds = {}
         for seed in args.seeds:
             def log(what):
@@ -229,6 +240,16 @@ def main():
                 wds[(m, seed)] = wd
                 own.setdefault(m, []).append(metrics)
                 stl_proto.setdefault(m, []).append(_paired(stl_wd, wd, args.split))
+            if args.cross_variant:
+                log(f"cross-corpus ({args.cross_corpus}/{args.cross_variant})")
+                cc, cv = args.cross_corpus, args.cross_variant
+                x_stl_dir, x_stl_m = _runs.evaluate_cross(stl_wd, cc, cv, args.split)
+                x_own.setdefault("stl", []).append({"ccc_cov100": x_stl_m["ccc"]})
+                x_stl.setdefault("stl", []).append({"ccc_cov100": x_stl_m["ccc"]})
+                for m in args.methods:
+                    x_dir, x_m = _runs.evaluate_cross(wds[(m, seed)], cc, cv, args.split)
+                    x_own.setdefault(m, []).append(x_m)
+                    x_stl.setdefault(m, []).append(_paired_dirs(x_stl_dir, x_dir))
             for a in args.ablations:
                 if ("vae_er", seed) not in wds:
                     raise SystemExit("the ablations need the vae_er method (--methods vae_er)")
@@ -266,6 +287,17 @@ def main():
                      else "each method's own prediction and uncertainty")
             plots.plot_reject_curves(curves, fig, title=f"{dim}: {short}")
             out[proto]["figure"] = str(fig)
+        if x_own:
+            where = f"{args.cross_corpus}/{args.cross_variant}"
+            out["cross"] = {"corpus": args.cross_corpus, "variant": args.cross_variant}
+            for proto, res in (("stl", x_stl), ("own", x_own)):
+                covs = COVERAGES[1:] if proto == "stl" else COVERAGES
+                rows, tt = curve_rows(res), ttests(res, coverages=covs)
+                out["cross"][proto] = {"table": rows, "ttests": tt, "runs": res}
+                what = ("STL predictions filtered by each method's uncertainty"
+                        if proto == "stl" else "each method's own prediction and uncertainty")
+                md += markdown_table(rows, tt, f"### {dim}: CROSS-CORPUS, trained on the "
+                                               f"config's corpus, tested on {where}: {what}")
         report["dims"][dim] = out
     report["wall_s"] = time.time() - t0
     head = (f"# sridhar21 on {report['corpus']} / {report['variant']} ({args.protocol} "
