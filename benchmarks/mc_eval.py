@@ -55,7 +55,7 @@ def make_system(sampler, variant="lu", num_samples_train=30, mc_chunk=64):
     c = ml_collections.ConfigDict()
     c.model = default_model_config()
     c.model.update(variant=variant, sampler=sampler, num_samples_train=num_samples_train,
-                   mc_chunk=mc_chunk)
+                   mc_chunk=mc_chunk, eval_sampler=sampler)  # each row measures its own sampler
     c.data = ml_collections.ConfigDict({"dimensions": ("arousal",)})
     return Prabhu22(c)
 

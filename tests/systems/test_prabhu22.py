@@ -199,3 +199,29 @@ def test_label_kl_grad_routing(sampler):
 def test_label_kl_grad_config_error():
     with pytest.raises(ValueError, match="label_kl_grad"):
         Prabhu22(_config("lu", label_kl_grad="rho"))
+
+
+def test_eval_sampler_keeps_the_mean_pass_and_the_per_frame_spread():
+    """A faithful-trained model evaluated with the local_window sampler (the default
+    model.eval_sampler): the same m_hat, and per-frame s_hat that agrees with the
+    faithful sampler's within Monte Carlo error (n = 400 passes)."""
+    batch = _batch()
+    ref = Prabhu22(_config("lu", "faithful", eval_sampler="", head_sizes=(8, 4)))
+    fast = Prabhu22(_config("lu", "faithful", eval_sampler="local_window", head_sizes=(8, 4)))
+    assert ref.eval_model is ref.model and fast.eval_model is not fast.model
+    params = ref.init(jax.random.key(0), batch)
+    # widen the posterior so the spread is well above float noise
+    params = jax.tree_util.tree_map_with_path(
+        lambda p, x: x + 1.0 if "rho" in jax.tree_util.keystr(p) else x, params)
+    a = ref.predict(params, batch, jax.random.key(1), num_samples=400)
+    b = fast.predict(params, batch, jax.random.key(2), num_samples=400)
+    np.testing.assert_allclose(np.asarray(a["m_hat"]), np.asarray(b["m_hat"]), rtol=1e-6)
+    sa, sb = np.asarray(a["s_hat"]).ravel(), np.asarray(b["s_hat"]).ravel()
+    assert sa.min() > 1e-3
+    # std of a 400-pass std estimate is ~ s / sqrt(2 * 399) = 3.5 %: allow 6 sigma per frame
+    np.testing.assert_allclose(sb, sa, rtol=0.21)
+    # frames of a faithful window share their draws, so the mean ratio averages few
+    # independent errors: ~2 % spread over keys (measured), bound at 4 sigma
+    assert abs(float(np.mean(sb / sa)) - 1.0) < 0.08
+    with pytest.raises(ValueError, match="eval_sampler"):
+        Prabhu22(_config("lu", eval_sampler="windowed"))
