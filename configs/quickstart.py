@@ -96,7 +96,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.data.audio_norm = "recording"
     c.data.seq_len = 100                    # 4 s crops (paper: 300); see the docstring
     c.model = default_model_config()
-    c.model.variant = "mu"                  # alpha = 0; +LU (alpha = 1) still collapses, see above
+    c.model.variant = "lu"                  # +LU: alpha = 1, Gaussian label distribution
+    c.model.rho_init = (-2.0, -1.0)         # s_hat ~0.47 at initialisation, see above
+    c.model.label_kl_grad = "scales"        # s_hat's gradient to rho only, see above
     c.model.dropout = 0.0                   # 0.5 on the conv front end stops learning, see above
     c.model.sampler = "local"
     c.model.lstm_size = 64
