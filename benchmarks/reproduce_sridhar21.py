@@ -186,6 +186,42 @@ def markdown_table(rows: dict, tt: dict, title: str, ref: str = "vae_er") -> lis
     return lines + [""]
 
 
+def utl(bench: Bench, args, report: dict, t0: float) -> list[str]:
+    """sridhar21 Sec. V-C (Table II, Fig. 4): valence predictions of the STL regressor
+    filtered by the VAE-ER uncertainty of valence itself, of arousal and of dominance
+    (each attribute's own model, same seed). Trains what is missing."""
+    res: dict[str, list[dict]] = {}
+    for seed in args.seeds:
+        print(f"[{time.time() - t0:7.0f} s] UTL seed {seed}", file=sys.stderr, flush=True)
+        stl_wd, _ = bench.method("stl", "valence", seed)
+        for dim in ("valence", "arousal", "dominance"):
+            wd, _ = bench.method("vae_er", dim, seed)
+            res.setdefault(dim, []).append(_paired(stl_wd, wd, args.split))
+    rows = curve_rows(res)
+    # Table II's question: does ordering by arousal / dominance uncertainty beat valence's own?
+    tt = {}
+    for other in ("arousal", "dominance"):
+        for c in COVERAGES[1:]:
+            t = _runs.one_tailed([r.get(f"ccc_cov{c}") for r in res[other]],
+                                 [r.get(f"ccc_cov{c}") for r in res["valence"]])
+            if t is not None:
+                tt[f"{other}>valence:ccc_cov{c}"] = t
+    report["utl"] = {"table": rows, "ttests": tt, "runs": res}
+    labels = {d: f"valence STL, ordered by {d} VAE-ER uncertainty" for d in res}
+    lines = ["### UTL: valence CCC at coverage (cf. sridhar21 Table II)", "",
+             "| ordering | " + " | ".join(f"{c} %" for c in COVERAGES) + " |",
+             "|" + "---|" * (len(COVERAGES) + 1)]
+    for d, r in rows.items():
+        cells = [f"{r[f'ccc_cov{c}']['mean']:.3f} +- {r[f'ccc_cov{c}']['std']:.3f}"
+                 if r[f"ccc_cov{c}"]["values"] else "-" for c in COVERAGES]
+        lines.append(f"| {labels[d]} | " + " | ".join(cells) + " |")
+    lines += ["", "One-tailed t-tests over seeds (ordering by another attribute's uncertainty "
+                  "gives the higher valence CCC than ordering by valence's own):", ""]
+    lines += [f"- {k}: " + (f"t = {v['t']:.2f}, p = {v['p']:.4f}" if "p" in v else v["error"])
+              for k, v in tt.items()]
+    return lines + [""]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--protocol", default="cpu", choices=("cpu", "paper"))
@@ -200,6 +236,9 @@ def main():
     ap.add_argument("--workroot", default="")
     ap.add_argument("--override", nargs="*", default=[],
                     help="extra config overrides for every run, e.g. train.num_epochs=5")
+    ap.add_argument("--utl", action="store_true",
+                    help="uncertainty transfer learning (Table II / Fig. 4): the valence STL "
+                         "filtered by the valence, arousal and dominance VAE-ER uncertainty")
     ap.add_argument("--cross_variant", default="crosscorpus",
                     help="cross-corpus test: evaluate every trained model on this variant of "
                          "--cross_corpus ('' = skip)")
@@ -299,6 +338,8 @@ def main():
                 md += markdown_table(rows, tt, f"### {dim}: CROSS-CORPUS, trained on the "
                                                f"config's corpus, tested on {where}: {what}")
         report["dims"][dim] = out
+    if args.utl:
+        md += utl(bench, args, report, t0)
     report["wall_s"] = time.time() - t0
     head = (f"# sridhar21 on {report['corpus']} / {report['variant']} ({args.protocol} "
             f"protocol{', QUICK smoke run' if args.quick else ''}), {args.split} split, seeds "

@@ -24,18 +24,25 @@ Protocols:
   loss; the faithful per-window weight sampler. On AVEC 2016 (9 x 300 s train)
   that is 45 steps per epoch, 4,500 steps. GPU: not measured here (no GPU in
   this session). CPU: days (DESIGN.md: the authors' model needs ~40 s per step
-  on 2 cores).
-* ``cpu``: the same model, losses and metrics with the ``full`` synthetic
-  corpus capped at 4 recordings (of 300 s) per split, the local
-  reparameterisation sampler (exact per-frame marginals, ~7x fewer normals),
-  n = 8 passes in the loss and 30 at evaluation, no dropout (0.5 after every
-  conv pool stops learning, see configs/quickstart.py), crops of 100 frames (4 s;
-  one conv block of the extractor, whose blocked backward pass is ~17x slower
-  on CPU at 300 frames, measured 28.8 s vs 1.7 s per fwd+bwd of the conv
-  front end), 10 epochs (about 600 steps). Runtime on 2 CPU cores: not
-  measured end to end; from the quickstart's ~0.6 s per step and ~1 min per
-  3 x 60 s dev evaluation (machine shared, load 5-8), roughly 10-20 min of
-  training plus ~7 min per dev evaluation of 4 x 300 s.
+  on 2 cores). It keeps the paper's rho range and Eq. (8)'s full gradient;
+  on the synthetic corpus that collapses +LU's mean pass (see the ``cpu``
+  protocol). Watch ``diag_m_hat_std`` in ``metrics.jsonl`` (the spread of the
+  mean pass over a batch): if it stays near 0, add
+  ``--config.model.rho_init='(-2.0,-1.0)' --config.model.label_kl_grad=scales``.
+* ``cpu``: the same losses and metrics, scaled to 2 CPU cores: the ``full``
+  synthetic corpus capped at 4 recordings (of 300 s) per split, the
+  quickstart's trunk and head (LSTM 64, head 64-32; paper 256, 512-256), the
+  local reparameterisation sampler (exact per-frame marginals, ~7x fewer
+  normals), n = 8 passes in the loss and 30 at evaluation, no dropout (0.5
+  after every conv pool stops learning, see configs/quickstart.py), crops of
+  100 frames (4 s; the extractor's blocked backward pass is ~17x slower on CPU
+  at 300 frames, measured 28.8 s vs 1.7 s per fwd+bwd of the conv front end),
+  Adam 1e-3, 10 epochs (600 steps), rho initialised in [-2, -1] for every
+  BBB variant (MU and +LU differ only in alpha) and, for +LU,
+  ``label_kl_grad='scales'`` (with the paper's [-3, -2] or the full gradient
+  the mean pass collapses: seru/systems/prabhu22.py). Measured on 2
+  CPU cores shared with another benchmark (22 Nov 2026): 290-330 s of
+  training and ~20 s of test evaluation (4 x 300 s, n = 30) per run.
 
 Expected numbers: the paper's Table 1 on AVEC 2016 dev (CCC(m) / CCC(s) / KL):
 STL 0.719 / - / -, MTL PU 0.734 / 0.286 / 0.797, MU 0.756 / 0.076 / 0.690,
