@@ -182,6 +182,7 @@ def test_prabhu22_config_bad_arguments():
 def test_quickstart_config_validates():
     c = _load_config_file("quickstart.py")
     trainer.validate(c, check_corpus=False)
-    # MU (alpha = 0) since 21 Nov: +LU collapses in the CPU budget (configs/quickstart.py).
+    # +LU with the two settings that keep its mean pass from collapsing (configs/quickstart.py).
     assert (c.data.corpus, c.data.variant, c.model.variant) == (
-        "seru_synth_continuous", "quickstart", "mu")
+        "seru_synth_continuous", "quickstart", "lu")
+    assert tuple(c.model.rho_init) == (-2.0, -1.0) and c.model.label_kl_grad == "scales"
