@@ -65,6 +65,11 @@ coverage, mean of the 3 seeds:
 With 15 utterances at 20 % coverage these numbers are noisy (seed-to-seed
 spread ~0.1); the VAE-ER's uncertainty helps most at 80 %, MC dropout at 40 /
 20 % (the paper reports the same exception for arousal in Table I).
+``benchmarks/reproduce_sridhar21.py --utl`` (22 Nov 2026) reproduced these
+numbers exactly from scratch (same seeds), and added the ablations,
+cross-corpus and UTL tables: ``benchmarks/results/sridhar21_cpu/results.md``
+(first run 2,124 s for arousal with ablations; cross-corpus evaluations and
+UTL trainings another 880 s, another benchmark sharing the 2 cores).
 
 Expected numbers (paper, MSP-Podcast test, reject option on the STL
 predictions, Table III): arousal CCC 0.720 / 0.754 / 0.770 / 0.788 / 0.805 at
