@@ -41,13 +41,20 @@ Protocols:
   BBB variant (MU and +LU differ only in alpha) and, for +LU,
   ``label_kl_grad='scales'`` (with the paper's [-3, -2] or the full gradient
   the mean pass collapses: seru/systems/prabhu22.py). Measured on 2
-  CPU cores shared with another benchmark (22 Nov 2026): 290-330 s of
-  training and ~20 s of test evaluation (4 x 300 s, n = 30) per run.
+  CPU cores (22 Nov 2026): 155-330 s of training per run (the low end with
+  the cores to itself, the high end sharing them with another benchmark) and
+  10-25 s of test evaluation (4 x 300 s, n = 30).
 
 Expected numbers: the paper's Table 1 on AVEC 2016 dev (CCC(m) / CCC(s) / KL):
 STL 0.719 / - / -, MTL PU 0.734 / 0.286 / 0.797, MU 0.756 / 0.076 / 0.690,
 +LU 0.744 / 0.340 / 0.258. Not reproduced here (AVEC 2016 is not available in
-this environment); for the synthetic corpus see configs/quickstart.py.
+this environment).
+
+Measured, ``cpu`` protocol on the synthetic corpus, test split, seeds 0-2
+(``benchmarks/reproduce_prabhu22.py``; benchmarks/results/prabhu22_cpu/),
+CCC(m) / CCC(s) / KL: STL 0.465 / - / -, MTL-PU 0.486 / -0.016 / 5.60,
+MU 0.476 / 0.017 / 2.41, +LU 0.439 / -0.009 / 1.19 (+LU has the lowest KL,
+p = 0.003 against MTL-PU and 0.011 against MU; no model learns CCC(s)).
 """
 
 import importlib.util
