@@ -51,7 +51,7 @@ over time depends on the seed, and it does not carry to the test speakers.
 MTL-PU, trained on the raters' std directly, does no better (dev CCC(s)
 0.02): on 6 training recordings the spread is not reliably learned from the
 audio by any model (benchmarks/reproduce_prabhu22.py finds the same on more
-data). Runs are sensitive: two seed-0 runs (this venv and a fresh one)
+data). Runs are sensitive: two seed-0 runs (numpy 2.0.2 and 2.4.6 venvs)
 drifted apart at the 1e-4 level from step 20 and ended at dev CCC(m) 0.77
 and 0.39.
 """
