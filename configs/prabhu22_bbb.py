@@ -54,7 +54,9 @@ Measured, ``cpu`` protocol on the synthetic corpus, test split, seeds 0-2
 (``benchmarks/reproduce_prabhu22.py``; benchmarks/results/prabhu22_cpu/),
 CCC(m) / CCC(s) / KL: STL 0.465 / - / -, MTL-PU 0.486 / -0.016 / 5.60,
 MU 0.476 / 0.017 / 2.41, +LU 0.439 / -0.009 / 1.19 (+LU has the lowest KL,
-p = 0.003 against MTL-PU and 0.011 against MU; no model learns CCC(s)).
+p = 0.003 against MTL-PU and 0.011 against MU; no model learns CCC(s),
+though a linear probe of simple audio features reaches test CCC 0.46 on the
+same data: benchmarks/spread_probe.py).
 """
 
 import importlib.util

@@ -49,9 +49,10 @@ table): dev CCC(m) 0.39 / 0.63 / 0.81, KL 0.60 / 0.38 / 0.29, 90 % coverage
 distribution covers the annotations; whether s_hat also follows the spread
 over time depends on the seed, and it does not carry to the test speakers.
 MTL-PU, trained on the raters' std directly, does no better (dev CCC(s)
-0.02): on 6 training recordings the spread is not reliably learned from the
-audio by any model (benchmarks/reproduce_prabhu22.py finds the same on more
-data). Runs are sensitive: two seed-0 runs (numpy 2.0.2 and 2.4.6 venvs)
+0.02), although a ridge regression on five simple spectral features does
+(benchmarks/spread_probe.py: test CCC 0.20 on this variant, 0.46 with the
+cpu protocol's 4 recordings of 300 s): the end-to-end models leave a
+learnable signal on the table (README, prabhu22 benchmark). Runs are sensitive: two seed-0 runs (numpy 2.0.2 and 2.4.6 venvs)
 drifted apart at the 1e-4 level from step 20 and ended at dev CCC(m) 0.77
 and 0.39.
 """
