@@ -139,6 +139,7 @@ class BBBSER(nn.Module):
 
     out_features: int = 1
     lstm_size: int = 256
+    conv_kernels: Sequence[int] = (8, 6, 6)  # of the conv front end (prabhu22 / Tzirakis)
     hidden: Sequence[int] = (512, 256)
     dropout: float = 0.5
     sampler: str = "faithful"
@@ -146,7 +147,8 @@ class BBBSER(nn.Module):
     rho_init: tuple = (-3.0, -2.0)
 
     def setup(self):
-        self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout)
+        self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout,
+                                   kernels=tuple(self.conv_kernels))
         self.head = BBBHead(self.lstm_size, self.out_features, tuple(self.hidden),
                             self.sampler, self.prior, tuple(self.rho_init))
 

@@ -49,13 +49,15 @@ class MTLPU(nn.Module):
     out_features: int = 1
     variant: str = "mtl_pu"
     lstm_size: int = 256
+    conv_kernels: Sequence[int] = (8, 6, 6)  # of the conv front end (prabhu22 / Tzirakis)
     hidden: Sequence[int] = (512, 256)
     dropout: float = 0.5
 
     def setup(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown baseline {self.variant!r}; expected one of {VARIANTS}")
-        self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout)
+        self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout,
+                                   kernels=tuple(self.conv_kernels))
         d = self.out_features
         self.mlp = DenseHead(d if self.variant == "stl" else 2 * d, tuple(self.hidden))
         if self.variant == "mtl_pu":

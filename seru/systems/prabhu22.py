@@ -116,6 +116,7 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.mixture_sigma2 = 0.0025
     c.dropout = 0.5
     c.lstm_size = 256
+    c.conv_kernels = (8, 6, 6)  # conv front end kernels in samples (paper / Tzirakis et al.)
     c.head_sizes = (512, 256)
     c.kl_weight = 1.0 / 67_500  # complexity-cost scale: 1 / number of training frames
     c.likelihood_sigma = 1.0    # std of the Gaussian likelihood P(D | w) in Eq. (6)
@@ -165,6 +166,7 @@ class Prabhu22:
             prior = Prior(kind=mc_cfg.prior, sigma=mc_cfg.prior_sigma, pi=mc_cfg.mixture_pi,
                           sigma1=mc_cfg.mixture_sigma1, sigma2=mc_cfg.mixture_sigma2)
             self.model = BBBSER(out_features=d, lstm_size=mc_cfg.lstm_size,
+                                conv_kernels=tuple(mc_cfg.conv_kernels),
                                 hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout,
                                 sampler=mc_cfg.sampler, prior=prior,
                                 rho_init=tuple(mc_cfg.rho_init))
@@ -176,6 +178,7 @@ class Prabhu22:
             # evaluation, so the prior only matters to the training model.
             self.eval_model = self.model if eval_sampler == mc_cfg.sampler else BBBSER(
                 out_features=d, lstm_size=mc_cfg.lstm_size, hidden=tuple(mc_cfg.head_sizes),
+                conv_kernels=tuple(mc_cfg.conv_kernels),
                 dropout=mc_cfg.dropout, sampler=eval_sampler,
                 prior=prior if eval_sampler == "faithful" else Prior(),
                 rho_init=tuple(mc_cfg.rho_init))
@@ -194,6 +197,7 @@ class Prabhu22:
                     f"{self.variant!r} needs >= 2 passes for s_hat in the label KL (Eq. (7))")
         else:
             self.model = MTLPU(out_features=d, variant=self.variant, lstm_size=mc_cfg.lstm_size,
+                               conv_kernels=tuple(mc_cfg.conv_kernels),
                                hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout)
             self.eval_model = self.model
             self.alpha = 0.0
