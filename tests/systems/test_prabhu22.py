@@ -225,3 +225,13 @@ def test_eval_sampler_keeps_the_mean_pass_and_the_per_frame_spread():
     assert abs(float(np.mean(sb / sa)) - 1.0) < 0.08
     with pytest.raises(ValueError, match="eval_sampler"):
         Prabhu22(_config("lu", eval_sampler="windowed"))
+
+
+@pytest.mark.parametrize("variant", ["lu", "mtl_pu"])
+def test_conv_kernels_reach_the_front_end(variant):
+    system = Prabhu22(_config(variant, conv_kernels=(16, 6, 6)))
+    params = system.init(jax.random.key(0), _batch())
+    front = params["params"]["extractor"]["ConvFrontEnd_0"]
+    assert front["conv0_kernel"].shape[0] == 16 and front["conv1_kernel"].shape[0] == 6
+    out = system.predict(params, _batch(), jax.random.key(1), num_samples=2)
+    assert out["m_hat"].shape == (B, T, 1) and bool(jnp.all(jnp.isfinite(out["m_hat"])))
