@@ -66,16 +66,23 @@ def train(workdir: Path, config: str, extra: Sequence[str] = ()) -> None:
     _write_timing(workdir, train_s=time.time() - t0)
 
 
+def _evaluate_once(workdir: Path, outdir: Path, args: list[str], timing_key: str) -> dict:
+    """``python -m seru.evaluate --workdir WORKDIR ARGS...`` unless ``outdir/metrics.json``
+    exists; returns its ``metrics``."""
+    out = outdir / "metrics.json"
+    if not out.exists():
+        t0 = time.time()
+        run([sys.executable, "-m", "seru.evaluate", "--workdir", str(workdir)] + args,
+            workdir / "benchmark.log")
+        _write_timing(workdir, **{timing_key: time.time() - t0})
+    return json.loads(out.read_text())["metrics"]
+
+
 def evaluate(workdir: Path, split: str, extra: Sequence[str] = ()) -> dict:
     """``python -m seru.evaluate --workdir WORKDIR --split SPLIT EXTRA...``, once: skipped
     when ``eval/<split>/metrics.json`` exists. Returns its ``metrics``."""
-    out = workdir / "eval" / split / "metrics.json"
-    if not out.exists():
-        t0 = time.time()
-        run([sys.executable, "-m", "seru.evaluate", "--workdir", str(workdir), "--split", split]
-            + list(extra), workdir / "benchmark.log")
-        _write_timing(workdir, evaluate_s=time.time() - t0)
-    return json.loads(out.read_text())["metrics"]
+    return _evaluate_once(workdir, workdir / "eval" / split, ["--split", split, *extra],
+                          "evaluate_s")
 
 
 def evaluate_cross(workdir: Path, corpus: str, variant: str, split: str,
@@ -83,13 +90,9 @@ def evaluate_cross(workdir: Path, corpus: str, variant: str, split: str,
     """``seru.evaluate --corpus CORPUS --variant VARIANT`` (cross-corpus), once: skipped when
     ``eval/<corpus>-<variant>/<split>/metrics.json`` exists. Returns (that folder, metrics)."""
     outdir = workdir / "eval" / f"{corpus}-{variant or 'default'}" / split
-    out = outdir / "metrics.json"
-    if not out.exists():
-        t0 = time.time()
-        run([sys.executable, "-m", "seru.evaluate", "--workdir", str(workdir), "--split", split,
-             "--corpus", corpus, "--variant", variant] + list(extra), workdir / "benchmark.log")
-        _write_timing(workdir, **{f"evaluate_{corpus}-{variant}_s": time.time() - t0})
-    return outdir, json.loads(out.read_text())["metrics"]
+    return outdir, _evaluate_once(
+        workdir, outdir, ["--split", split, "--corpus", corpus, "--variant", variant, *extra],
+        f"evaluate_{corpus}-{variant}_s")
 
 
 def train_and_evaluate(workdir: Path, config: str, extra: Sequence[str], split: str) -> dict:

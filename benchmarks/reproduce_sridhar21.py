@@ -130,17 +130,17 @@ class Bench:
         return wd, _runs.evaluate(wd, self.args.split, ["--num_samples", "1"])
 
 
-def _paired(stl_wd: Path, wd: Path, split: str) -> dict:
-    from seru.systems.sridhar21 import paired_reject_option
-
-    f = Path("eval") / split / "predictions.npz"
-    return paired_reject_option(stl_wd / f, wd / f)
-
-
 def _paired_dirs(stl_dir: Path, unc_dir: Path) -> dict:
+    """The paper's reject option: the STL predictions of ``stl_dir`` filtered by the
+    uncertainty of ``unc_dir`` (two ``seru.evaluate`` output folders)."""
     from seru.systems.sridhar21 import paired_reject_option
 
     return paired_reject_option(stl_dir / "predictions.npz", unc_dir / "predictions.npz")
+
+
+def _paired(stl_wd: Path, wd: Path, split: str) -> dict:
+    """:func:`_paired_dirs` on two workdirs' ``eval/<split>/``."""
+    return _paired_dirs(stl_wd / "eval" / split, wd / "eval" / split)
 
 
 def curve_rows(results: dict[str, list[dict]]) -> dict:

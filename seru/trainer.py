@@ -416,9 +416,9 @@ def write_eval(outdir: Path, metrics: Mapping, preds: Mapping, targets: Mapping,
         for k, v in targets[rid].items():
             arrays[f"{rid}/target_{k}"] = np.asarray(v)
     np.savez_compressed(outdir / "predictions.npz", **arrays)
-    if plot:
-        from seru import plots
+    from seru import plots
 
+    if plot:
         for rid in list(preds)[:plot_recordings]:
             for d, dim in enumerate(dimensions):
                 if "m_hat" in preds[rid] and "s_hat" in preds[rid]:
@@ -432,12 +432,8 @@ def write_eval(outdir: Path, metrics: Mapping, preds: Mapping, targets: Mapping,
                 std = np.concatenate([targets[r]["std"][valid[r], d] for r in preds])
                 plots.plot_std_scatter(s_hat, std, outdir / f"std_scatter_{dim}.png",
                                        title=f"predicted vs rater std: {dim}")
-    from seru.plots import reject_curve_points
-
-    curve = reject_curve_points(metrics)
+    curve = plots.reject_curve_points(metrics)
     if curve:  # the reject option (sridhar21 Fig. 3): a summary of metrics.json, always written
-        from seru import plots
-
         split = (info or {}).get("split", outdir.name)
         plots.plot_reject_curves({"/".join(dimensions): curve}, outdir / "reject_curve.png",
                                  title=f"reject option: CCC vs coverage ({split})")
@@ -701,9 +697,8 @@ def crosscorpus_dataset(config, corpus: str | None, variant: str | None, split: 
     ``data.input='functionals'`` has train-split statistics to carry over.
     """
     import copy
-    import os
 
-    from seru.data import corpora, features
+    from seru.data import features
 
     d = config.data
     if d.input != "functionals":
@@ -714,31 +709,12 @@ def crosscorpus_dataset(config, corpus: str | None, variant: str | None, split: 
     ev.data.corpus = corpus or d.corpus
     ev.data.variant = d.variant if variant is None else variant
     cfg = features.feature_config(ev)
-    builder, sources = corpora.load(ev.data.corpus, ev.data.variant or None,
-                                    d.data_dir or None, d.manual_dir or None, build=d.build)
-    meta = builder.info.metadata or {}
-    if meta.get("rating_range") is None:
-        raise ValueError(f"corpus {ev.data.corpus!r}: info.metadata has no 'rating_range'")
-    all_dims = list(meta.get("dimensions") or d.dimensions)
-    missing = [x for x in d.dimensions if x not in all_dims]
-    if missing:
-        raise ValueError(f"corpus {ev.data.corpus!r} ({ev.data.variant}) has no dimensions "
-                         f"{missing}; it has {all_dims}")
-    if split not in sources:
-        raise ValueError(f"corpus {ev.data.corpus!r} ({ev.data.variant}) has no split "
-                         f"{split!r}; splits: {sorted(sources)}")
-    cache_dir = cfg["cache_dir"] or os.path.join(d.data_dir or corpora.default_data_dir(),
-                                                 "seru_features")
-    raw, _ = features.cached_features(sources[split], cfg, all_dims, cache_dir=cache_dir,
-                                      corpus=ev.data.corpus, variant=ev.data.variant,
-                                      split=split)
-    arrays, dropped = features.assemble_split(raw, d.dimensions, meta["rating_range"],
-                                              cfg["num_bins"], labeled=True)
+    opened = features.open_corpus(ev.data, cfg)
+    arrays, skipped = features.split_arrays(ev.data, cfg, opened, split)
     return features.FunctionalsDataset(
         {split: arrays}, train_ds.scaler, batch_size=d.batch_size,
         eval_batch_size=config.eval.batch_size, train_split=split, dimensions=d.dimensions,
-        rating_range=meta["rating_range"],
-        skipped={split: dict(features.skip_counts(raw), unrated=dropped)},
+        rating_range=opened.rating_range, skipped={split: skipped},
         process_index=process_index, process_count=process_count)
 
 

@@ -66,7 +66,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -643,18 +643,24 @@ def assemble_split(data: Mapping[str, np.ndarray], dimensions: Sequence[str],
     return out, dropped
 
 
-def build_dataset(config, process_index: int = 0, process_count: int = 1) -> FunctionalsDataset:
-    """The ``'functionals'`` dataset of ``config`` (``config.data.input == 'functionals'``).
+class OpenCorpus(NamedTuple):
+    """A corpus opened by :func:`open_corpus`."""
 
-    Splits: ``train_split``, ``dev_split``, ``test_split`` (labeled) and, when
-    ``config.model.stage == 'pretrain'`` (sridhar21 stage 1), the pre-training
-    pool ``config.data.features.pretrain_split`` (unlabeled) as the training
-    split. Feature statistics always come from ``train_split``.
+    sources: dict           # split -> TFDS data source
+    rating_range: tuple     # (low, high) of the rating scale
+    dims: list              # every dimension the corpus has
+    cache_dir: str          # where the feature caches live
+
+
+def open_corpus(d, cfg: dict) -> OpenCorpus:
+    """The corpus of ``config.data`` ``d``, opened: :class:`OpenCorpus`.
+
+    Builds the corpus if asked (``d.build``) and checks that it declares a
+    ``rating_range`` and has every dimension of ``d.dimensions``; ``cfg`` is
+    :func:`feature_config`'s output (for the cache directory).
     """
     from seru.data import corpora
 
-    d = config.data
-    cfg = feature_config(config)
     builder, sources = corpora.load(d.corpus, d.variant or None, d.data_dir or None,
                                     d.manual_dir or None, build=d.build)
     meta = builder.info.metadata or {}
@@ -664,29 +670,53 @@ def build_dataset(config, process_index: int = 0, process_count: int = 1) -> Fun
     all_dims = list(meta.get("dimensions") or d.dimensions)
     missing = [x for x in d.dimensions if x not in all_dims]
     if missing:
-        raise ValueError(f"corpus {d.corpus!r} has no dimensions {missing}; it has {all_dims}")
+        raise ValueError(f"corpus {d.corpus!r} ({d.variant}) has no dimensions {missing}; "
+                         f"it has {all_dims}")
     cache_dir = cfg["cache_dir"] or os.path.join(d.data_dir or corpora.default_data_dir(),
                                                  "seru_features")
+    return OpenCorpus(sources, rating_range, all_dims, cache_dir)
+
+
+def split_arrays(d, cfg: dict, opened: OpenCorpus, split: str, labeled: bool = True):
+    """``(arrays, skipped)`` of one split: cached features + targets (:func:`assemble_split`).
+
+    ``skipped`` counts the extractor's skips and the unrated items dropped.
+    """
+    if split not in opened.sources:
+        raise ValueError(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
+                         f"splits: {sorted(opened.sources)}")
+    raw, _ = cached_features(opened.sources[split], cfg, opened.dims,
+                             cache_dir=opened.cache_dir, corpus=d.corpus, variant=d.variant,
+                             split=split)
+    arrays, dropped = assemble_split(raw, d.dimensions, opened.rating_range, cfg["num_bins"],
+                                     labeled=labeled)
+    return arrays, dict(skip_counts(raw), unrated=dropped)
+
+
+def build_dataset(config, process_index: int = 0, process_count: int = 1) -> FunctionalsDataset:
+    """The ``'functionals'`` dataset of ``config`` (``config.data.input == 'functionals'``).
+
+    Splits: ``train_split``, ``dev_split``, ``test_split`` (labeled) and, when
+    ``config.model.stage == 'pretrain'`` (sridhar21 stage 1), the pre-training
+    pool ``config.data.features.pretrain_split`` (unlabeled) as the training
+    split. Feature statistics always come from ``train_split``.
+    """
+    d = config.data
+    cfg = feature_config(config)
+    opened = open_corpus(d, cfg)
     stage = getattr(getattr(config, "model", None), "stage", "joint") or "joint"
     labeled = [s for s in (d.train_split, d.dev_split, d.test_split) if s]
     wanted = list(dict.fromkeys(labeled + ([cfg["pretrain_split"]] if stage == "pretrain"
                                            else [])))
     splits, skipped = {}, {}
     for split in wanted:
-        if split not in sources:
-            raise ValueError(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
-                             f"splits: {sorted(sources)}")
-        raw, _ = cached_features(sources[split], cfg, all_dims, cache_dir=cache_dir,
-                                 corpus=d.corpus, variant=d.variant, split=split)
-        is_labeled = split in labeled
-        splits[split], dropped = assemble_split(raw, d.dimensions, rating_range,
-                                                cfg["num_bins"], labeled=is_labeled)
-        skipped[split] = dict(skip_counts(raw), unrated=dropped)
+        splits[split], skipped[split] = split_arrays(d, cfg, opened, split,
+                                                     labeled=split in labeled)
         if getattr(d, "max_recordings", 0):
             splits[split] = {k: v[:d.max_recordings] for k, v in splits[split].items()}
     scaler = Scaler(splits[d.train_split]["features"])
     train_split = cfg["pretrain_split"] if stage == "pretrain" else d.train_split
     return FunctionalsDataset(
         splits, scaler, batch_size=d.batch_size, eval_batch_size=config.eval.batch_size,
-        train_split=train_split, dimensions=d.dimensions, rating_range=rating_range,
+        train_split=train_split, dimensions=d.dimensions, rating_range=opened.rating_range,
         skipped=skipped, process_index=process_index, process_count=process_count)

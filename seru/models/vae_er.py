@@ -211,13 +211,13 @@ def mc_predict(model: VAEER, params, x, rng, num_samples: int):
         return model.apply(variables, key, mean, logvar, True,
                            method=VAEER.sample_and_regress)
 
-    out = jax.vmap(one)(keys)
-    return {
-        "soft_logp_samples": out["soft_logp"],
-        "consensus_samples": out["consensus"],
-        "mean": mean,
-        "logvar": logvar,
-    }
+    return _mc_outputs(jax.vmap(one)(keys), mean, logvar)
+
+
+def _mc_outputs(out, mean, logvar):
+    """The dict both MC predictors return: per-sample ER outputs and the posterior."""
+    return {"soft_logp_samples": out["soft_logp"], "consensus_samples": out["consensus"],
+            "mean": mean, "logvar": logvar}
 
 
 def average_soft(soft_logp_samples):
@@ -262,10 +262,4 @@ def mc_predict_projected(model: VAEER, params, x, rng, num_samples: int, jitter:
         a = m1 + jnp.einsum("bhk,bk->bh", chol, eps)
         return model.apply(variables, a, method=VAEER.regress_preactivation)
 
-    out = jax.vmap(one)(keys)
-    return {
-        "soft_logp_samples": out["soft_logp"],
-        "consensus_samples": out["consensus"],
-        "mean": mean,
-        "logvar": logvar,
-    }
+    return _mc_outputs(jax.vmap(one)(keys), mean, logvar)

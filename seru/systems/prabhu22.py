@@ -259,41 +259,36 @@ class Prabhu22:
                                else self.model.apply(params, method="head_kl"))
         terms["ccc"] = _ccc_loss(m_hat, gold, mask)
         total = terms["ccc"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]
+        # sqrt(var + tiny): the gradient of a plain std is NaN at zero spread.
+        s_hat = mc.sample_std(samples, cfg.std_ddof, eps=1e-12)
+        if self.alpha > 0:
+            # label_kl_grad: where s_hat's gradient may go (see the module docstring). For
+            # 'head' / 'scales' the same passes (same key, so the same values) are re-run with
+            # the trunk features, and for 'scales' every head parameter but the posterior
+            # scales rho, held constant; m_hat always keeps its full gradient.
+            s_kl = s_hat
+            if cfg.label_kl_grad != "all":
+                sg = jax.lax.stop_gradient
+                p = params if cfg.label_kl_grad == "head" else jax.tree_util.tree_map_with_path(
+                    lambda path, x: x if "rho" in jax.tree_util.keystr(path) else sg(x), params)
+                p_prepare, p_window, _ = self._head_fns(p)
+                s_samples, _ = mc.sample_passes(p_window, p_prepare(sg(feats)), k_head,
+                                                cfg.num_samples_train, cfg.window,
+                                                self._chunk(cfg.train_chunk))
+                s_kl = mc.sample_std(s_samples, cfg.std_ddof, eps=1e-12)
+            if self.variant == "lu_t":
+                df = jnp.asarray(batch["num_raters"], jnp.float32)
+                terms["label_kl"] = losses.label_kl_loss_student_t(df, gold, std, m_hat, s_kl,
+                                                                   mask=mask)
+            else:
+                terms["label_kl"] = losses.label_kl_loss(gold, std, m_hat, s_kl, mask=mask)
+            total = total + self.alpha * terms["label_kl"]
         # Diagnostics (logged, not optimised): spread of the mean pass over frames and
         # the mean MC spread, against the raters' mean std.
         terms["diag_m_hat_std"] = jax.lax.stop_gradient(
             jnp.sqrt(_masked_mean(jnp.square(m_hat - _masked_mean(m_hat, mask)), mask)))
-        terms["diag_s_hat_mean"] = jax.lax.stop_gradient(
-            _masked_mean(mc.sample_std(samples, cfg.std_ddof), mask))
+        terms["diag_s_hat_mean"] = jax.lax.stop_gradient(_masked_mean(s_hat, mask))
         terms["diag_s_mean"] = _masked_mean(std, mask)
-        if self.alpha > 0:
-            # sqrt(var + tiny): the gradient of a plain std is NaN at zero spread.
-            # label_kl_grad: where s_hat's gradient may go (see the module docstring). The
-            # same passes (same key, so the same values) are re-run with the trunk features
-            # ('head') or also every head parameter but the posterior scales rho ('scales')
-            # held constant; m_hat always keeps its full gradient.
-            if cfg.label_kl_grad == "head":
-                s_samples, _ = mc.sample_passes(
-                    window, prepare(jax.lax.stop_gradient(feats)), k_head,
-                    cfg.num_samples_train, cfg.window, self._chunk(cfg.train_chunk))
-            elif cfg.label_kl_grad == "scales":
-                sg_params = jax.tree_util.tree_map_with_path(
-                    lambda path, x: x if "rho" in jax.tree_util.keystr(path)
-                    else jax.lax.stop_gradient(x), params)
-                sg_prepare, sg_window, _ = self._head_fns(sg_params)
-                s_samples, _ = mc.sample_passes(
-                    sg_window, sg_prepare(jax.lax.stop_gradient(feats)), k_head,
-                    cfg.num_samples_train, cfg.window, self._chunk(cfg.train_chunk))
-            else:
-                s_samples = samples
-            s_hat = mc.sample_std(s_samples, cfg.std_ddof, eps=1e-12)
-            if self.variant == "lu_t":
-                df = jnp.asarray(batch["num_raters"], jnp.float32)
-                terms["label_kl"] = losses.label_kl_loss_student_t(df, gold, std, m_hat, s_hat,
-                                                                   mask=mask)
-            else:
-                terms["label_kl"] = losses.label_kl_loss(gold, std, m_hat, s_hat, mask=mask)
-            total = total + self.alpha * terms["label_kl"]
         return total, terms
 
     def predict(self, params, batch, rng, num_samples=None):
