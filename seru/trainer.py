@@ -486,6 +486,14 @@ def load_config(workdir: str | Path) -> ml_collections.ConfigDict:
     ref = _common_defaults()
     if ref is not None:
         raw = _merge(json.loads(ref.to_json_best_effort()), raw)
+    # Likewise fields added to the system's model defaults (e.g. a new model option).
+    try:
+        module, _ = _system_module(raw.get("system", ""))
+    except ConfigError:
+        module = None
+    if module is not None and hasattr(module, "default_model_config") and "model" in raw:
+        raw["model"] = _merge(json.loads(module.default_model_config().to_json_best_effort()),
+                              raw["model"])
     return conv(raw)
 
 

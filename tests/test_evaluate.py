@@ -8,7 +8,7 @@ import scipy.ndimage
 
 from seru import trainer
 from seru.data import pipeline
-from toy_system import ToySystem, make_record, np_ccc
+from toy_system import ToySystem, make_record, make_toy_config, np_ccc
 
 
 def _dataset(config, records):
@@ -126,6 +126,23 @@ def test_load_config_fills_fields_added_after_the_run(toy_config, tmp_path):
     c = trainer.load_config(tmp_path)
     assert (c.data.audio_norm, c.data.seq_len, c.system) == ("none", 77, "toy_system:ToySystem")
     assert c.data.dimensions == ("arousal",) and c.model.hidden == 8
+
+
+def test_load_config_fills_model_fields_added_after_the_run(tmp_path):
+    """A prabhu22 run saved before a model option existed loads with that option's default."""
+    from seru.systems.prabhu22 import default_model_config
+
+    config = make_toy_config()
+    config.system = "prabhu22"
+    config.model = default_model_config()
+    config.model.lstm_size = 16
+    trainer.save_config(config, tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["model"]["conv_compress"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    c = trainer.load_config(tmp_path)
+    assert c.model.conv_compress == "none" and c.model.lstm_size == 16
+    trainer.get_system(c)  # builds
 
 
 def test_reassemble_utterance_rows():

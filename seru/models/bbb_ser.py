@@ -140,6 +140,8 @@ class BBBSER(nn.Module):
     out_features: int = 1
     lstm_size: int = 256
     conv_kernels: Sequence[int] = (8, 6, 6)  # of the conv front end (prabhu22 / Tzirakis)
+    conv_compress: str = "none"  # 'log': log(eps + x) of the conv front end's output
+    conv_compress_eps: float = 1e-2
     hidden: Sequence[int] = (512, 256)
     dropout: float = 0.5
     sampler: str = "faithful"
@@ -148,7 +150,9 @@ class BBBSER(nn.Module):
 
     def setup(self):
         self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout,
-                                   kernels=tuple(self.conv_kernels))
+                                   kernels=tuple(self.conv_kernels),
+                                   compress=self.conv_compress,
+                                   compress_eps=self.conv_compress_eps)
         self.head = BBBHead(self.lstm_size, self.out_features, tuple(self.hidden),
                             self.sampler, self.prior, tuple(self.rho_init))
 

@@ -39,6 +39,8 @@ import flax.linen as nn
 FRAME_SAMPLES = 640
 #: Audio is padded to a multiple of this many samples (25 frames, 1 s).
 _PAD_QUANTUM = 16000
+#: Compression of the conv front end's output (see :class:`ConvFrontEnd`).
+COMPRESS = ("none", "log")
 
 
 class LSTM(nn.Module):
@@ -98,6 +100,8 @@ class ConvFrontEnd(nn.Module):
     pools: Sequence[int] = (10, 5, 5)
     dropout: float = 0.5
     block_frames: int = 100
+    compress: str = "none"
+    compress_eps: float = 1e-2
 
     @nn.compact
     def __call__(self, audio, train: bool = False):
@@ -141,6 +145,13 @@ class ConvFrontEnd(nn.Module):
             b = self.param(f"conv{j}_bias", nn.initializers.zeros, (f,))
             params.append((w, b))
             c_in = f
+        if self.compress not in COMPRESS:
+            raise ValueError(f"compress={self.compress!r}: use one of {COMPRESS}")
+        eps = self.compress_eps
+
+        def compress(x):  # elementwise, so blocked == unblocked still holds
+            return jnp.log(x + eps) if self.compress == "log" else x
+
         use_dropout = train and self.dropout > 0
         drop_key = self.make_rng("dropout") if use_dropout else None
         rate = self.dropout
@@ -164,7 +175,7 @@ class ConvFrontEnd(nn.Module):
                         jax.random.fold_in(jax.random.fold_in(drop_key, i), j), 1.0 - rate, x.shape)
                     x = jnp.where(keep, x / (1.0 - rate), 0.0)
             h = halo // total_pool
-            return x[:, h: x.shape[1] - h]
+            return compress(x[:, h: x.shape[1] - h])
 
         if num_blocks == 1:
             x = run_block(0)
@@ -191,10 +202,13 @@ class Extractor(nn.Module):
     filters: Sequence[int] = (50, 125, 125)
     kernels: Sequence[int] = (8, 6, 6)
     pools: Sequence[int] = (10, 5, 5)
+    compress: str = "none"
+    compress_eps: float = 1e-2
 
     @nn.compact
     def __call__(self, audio, train: bool = False):
-        x = ConvFrontEnd(self.filters, self.kernels, self.pools, self.dropout)(audio, train)
+        x = ConvFrontEnd(self.filters, self.kernels, self.pools, self.dropout,
+                         compress=self.compress, compress_eps=self.compress_eps)(audio, train)
         for _ in range(self.num_lstm):
             x = LSTM(self.lstm_size)(x)
         return x

@@ -50,6 +50,8 @@ class MTLPU(nn.Module):
     variant: str = "mtl_pu"
     lstm_size: int = 256
     conv_kernels: Sequence[int] = (8, 6, 6)  # of the conv front end (prabhu22 / Tzirakis)
+    conv_compress: str = "none"  # 'log': log(eps + x) of the conv front end's output
+    conv_compress_eps: float = 1e-2
     hidden: Sequence[int] = (512, 256)
     dropout: float = 0.5
 
@@ -57,7 +59,9 @@ class MTLPU(nn.Module):
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown baseline {self.variant!r}; expected one of {VARIANTS}")
         self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout,
-                                   kernels=tuple(self.conv_kernels))
+                                   kernels=tuple(self.conv_kernels),
+                                   compress=self.conv_compress,
+                                   compress_eps=self.conv_compress_eps)
         d = self.out_features
         self.mlp = DenseHead(d if self.variant == "stl" else 2 * d, tuple(self.hidden))
         if self.variant == "mtl_pu":

@@ -92,6 +92,7 @@ import numpy as np
 from seru import losses, mc, metrics
 from seru.models.bayes import Prior
 from seru.models.bbb_ser import BBBSER, SAMPLERS
+from seru.models.extractors import COMPRESS
 from seru.models.mtl_pu import MTLPU
 
 BBB_VARIANTS = ("mu", "lu", "lu_t")
@@ -117,6 +118,8 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.dropout = 0.5
     c.lstm_size = 256
     c.conv_kernels = (8, 6, 6)  # conv front end kernels in samples (paper / Tzirakis et al.)
+    c.conv_compress = "none"    # 'log': log(eps + x) of the conv front end's output (not in paper)
+    c.conv_compress_eps = 1e-2
     c.head_sizes = (512, 256)
     c.kl_weight = 1.0 / 67_500  # complexity-cost scale: 1 / number of training frames
     c.likelihood_sigma = 1.0    # std of the Gaussian likelihood P(D | w) in Eq. (6)
@@ -158,6 +161,13 @@ class Prabhu22:
         self.variant = mc_cfg.variant
         self.dims = tuple(config.data.dimensions)
         d = len(self.dims)
+        if mc_cfg.conv_compress not in COMPRESS:
+            raise ValueError(f"config.model.conv_compress={mc_cfg.conv_compress!r}: use one of "
+                             f"{COMPRESS}")
+        trunk = dict(out_features=d, lstm_size=mc_cfg.lstm_size,
+                     conv_kernels=tuple(mc_cfg.conv_kernels), conv_compress=mc_cfg.conv_compress,
+                     conv_compress_eps=float(mc_cfg.conv_compress_eps),
+                     hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout)
         if self.variant in BBB_VARIANTS:
             if mc_cfg.sampler != "faithful" and mc_cfg.prior != "gaussian":
                 raise ValueError(
@@ -165,10 +175,7 @@ class Prabhu22:
                     f"config.model.prior='gaussian', got {mc_cfg.prior!r}")
             prior = Prior(kind=mc_cfg.prior, sigma=mc_cfg.prior_sigma, pi=mc_cfg.mixture_pi,
                           sigma1=mc_cfg.mixture_sigma1, sigma2=mc_cfg.mixture_sigma2)
-            self.model = BBBSER(out_features=d, lstm_size=mc_cfg.lstm_size,
-                                conv_kernels=tuple(mc_cfg.conv_kernels),
-                                hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout,
-                                sampler=mc_cfg.sampler, prior=prior,
+            self.model = BBBSER(**trunk, sampler=mc_cfg.sampler, prior=prior,
                                 rho_init=tuple(mc_cfg.rho_init))
             eval_sampler = mc_cfg.eval_sampler or mc_cfg.sampler
             if eval_sampler not in SAMPLERS:
@@ -177,9 +184,7 @@ class Prabhu22:
             # Same parameters, another way of drawing the passes. The KL is not needed at
             # evaluation, so the prior only matters to the training model.
             self.eval_model = self.model if eval_sampler == mc_cfg.sampler else BBBSER(
-                out_features=d, lstm_size=mc_cfg.lstm_size, hidden=tuple(mc_cfg.head_sizes),
-                conv_kernels=tuple(mc_cfg.conv_kernels),
-                dropout=mc_cfg.dropout, sampler=eval_sampler,
+                **trunk, sampler=eval_sampler,
                 prior=prior if eval_sampler == "faithful" else Prior(),
                 rho_init=tuple(mc_cfg.rho_init))
             alpha = mc_cfg.alpha
@@ -196,9 +201,7 @@ class Prabhu22:
                     f"config.model.num_samples_train={mc_cfg.num_samples_train}: variant "
                     f"{self.variant!r} needs >= 2 passes for s_hat in the label KL (Eq. (7))")
         else:
-            self.model = MTLPU(out_features=d, variant=self.variant, lstm_size=mc_cfg.lstm_size,
-                               conv_kernels=tuple(mc_cfg.conv_kernels),
-                               hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout)
+            self.model = MTLPU(**trunk, variant=self.variant)
             self.eval_model = self.model
             self.alpha = 0.0
 

@@ -57,6 +57,22 @@ def test_blocked_front_end_equals_numpy_on_the_whole_recording():
                                rtol=1e-5, atol=1e-6)
 
 
+def test_log_compression_is_log_eps_of_the_front_end_blocked_or_not():
+    """compress='log': log(eps + x) of the plain front end's output, in blocks or whole."""
+    t = 60
+    audio = np.random.default_rng(3).normal(size=(1, t * 640)).astype(np.float32)
+    plain = ConvFrontEnd(block_frames=1000)
+    v = plain.init(jax.random.key(0), jnp.asarray(audio))
+    ref = np.log(0.05 + np.asarray(plain.apply(v, jnp.asarray(audio)), np.float64))
+    for blocks in (25, 1000):
+        fe = ConvFrontEnd(block_frames=blocks, compress="log", compress_eps=0.05)
+        out = np.asarray(jax.jit(fe.apply)(v, jnp.asarray(audio)))
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+    assert ref.min() == pytest.approx(np.log(0.05), abs=1e-6)  # ReLU zeros map to log(eps)
+    with pytest.raises(ValueError, match="compress"):
+        ConvFrontEnd(compress="sqrt").init(jax.random.key(0), jnp.asarray(audio))
+
+
 def test_front_end_pads_to_whole_seconds_and_crops():
     """T = 30 frames (not a multiple of 25): equals the first 30 frames of the zero-padded 50-frame run."""
     rng = np.random.default_rng(1)

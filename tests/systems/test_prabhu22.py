@@ -235,3 +235,18 @@ def test_conv_kernels_reach_the_front_end(variant):
     assert front["conv0_kernel"].shape[0] == 16 and front["conv1_kernel"].shape[0] == 6
     out = system.predict(params, _batch(), jax.random.key(1), num_samples=2)
     assert out["m_hat"].shape == (B, T, 1) and bool(jnp.all(jnp.isfinite(out["m_hat"])))
+
+
+@pytest.mark.parametrize("variant", ["lu", "mtl_pu"])
+def test_conv_compress_reaches_the_front_end(variant):
+    """model.conv_compress='log' changes the trunk's output, and a bad value is refused."""
+    plain, logc = (Prabhu22(_config(variant, conv_compress=c)) for c in ("none", "log"))
+    params = plain.init(jax.random.key(0), _batch())  # same parameters for both
+    audio = jnp.asarray(_batch()["audio"])
+    f0 = plain.model.apply(params, audio, method="trunk")
+    f1 = logc.model.apply(params, audio, method="trunk")
+    assert f0.shape == f1.shape and float(jnp.max(jnp.abs(f0 - f1))) > 1e-3
+    out = logc.predict(params, _batch(), jax.random.key(1), num_samples=2)
+    assert bool(jnp.all(jnp.isfinite(out["m_hat"])))
+    with pytest.raises(ValueError, match="conv_compress"):
+        Prabhu22(_config(variant, conv_compress="pcen"))
