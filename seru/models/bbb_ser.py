@@ -142,6 +142,8 @@ class BBBSER(nn.Module):
     conv_kernels: Sequence[int] = (8, 6, 6)  # of the conv front end (prabhu22 / Tzirakis)
     conv_compress: str = "none"  # 'log': log(eps + x) of the conv front end's output
     conv_compress_eps: float = 1e-2
+    frontend: str = "conv"       # 'conv' (the paper's) | 'logmel' (extractors.LogMelFrontEnd)
+    n_mels: int = 40
     hidden: Sequence[int] = (512, 256)
     dropout: float = 0.5
     sampler: str = "faithful"
@@ -152,7 +154,8 @@ class BBBSER(nn.Module):
         self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout,
                                    kernels=tuple(self.conv_kernels),
                                    compress=self.conv_compress,
-                                   compress_eps=self.conv_compress_eps)
+                                   compress_eps=self.conv_compress_eps,
+                                   frontend=self.frontend, n_mels=self.n_mels)
         self.head = BBBHead(self.lstm_size, self.out_features, tuple(self.hidden),
                             self.sampler, self.prior, tuple(self.rho_init))
 

@@ -73,6 +73,32 @@ def test_log_compression_is_log_eps_of_the_front_end_blocked_or_not():
         ConvFrontEnd(compress="sqrt").init(jax.random.key(0), jnp.asarray(audio))
 
 
+def test_logmel_front_end_matches_librosa():
+    """LogMelFrontEnd = librosa's mel spectrogram (Hann, 640-sample frames, no centring),
+    log-compressed with the fixed shift / scale; the Extractor runs its LSTMs on it."""
+    import librosa
+
+    from seru.models.extractors import LogMelFrontEnd
+
+    t = 30
+    audio = np.random.default_rng(5).normal(size=(2, t * 640)).astype(np.float32)
+    fe = LogMelFrontEnd(n_mels=24)
+    out = np.asarray(fe.apply({}, jnp.asarray(audio)))
+    assert out.shape == (2, t, 24)
+    for b in range(2):
+        mel = librosa.feature.melspectrogram(y=audio[b].astype(np.float64), sr=16000, n_fft=640,
+                                             hop_length=640, center=False, window="hann",
+                                             power=2.0, n_mels=24)
+        ref = (np.log(mel.T + 1e-6) + 5.0) / 4.0
+        np.testing.assert_allclose(out[b], ref, rtol=1e-4, atol=2e-4)
+    ex = Extractor(lstm_size=8, frontend="logmel", n_mels=24)
+    v = ex.init(jax.random.key(0), jnp.asarray(audio))
+    assert "ConvFrontEnd_0" not in v["params"]
+    assert ex.apply(v, jnp.asarray(audio)).shape == (2, t, 8)
+    with pytest.raises(ValueError, match="frontend"):
+        Extractor(frontend="mfcc").init(jax.random.key(0), jnp.asarray(audio))
+
+
 def test_front_end_pads_to_whole_seconds_and_crops():
     """T = 30 frames (not a multiple of 25): equals the first 30 frames of the zero-padded 50-frame run."""
     rng = np.random.default_rng(1)
