@@ -182,7 +182,11 @@ def test_prabhu22_config_bad_arguments():
 def test_quickstart_config_validates():
     c = _load_config_file("quickstart.py")
     trainer.validate(c, check_corpus=False)
-    # +LU with the two settings that keep its mean pass from collapsing (configs/quickstart.py).
+    # +LU, Eq. (8) as written, on per-frame log-mel energies (configs/quickstart.py says why).
     assert (c.data.corpus, c.data.variant, c.model.variant) == (
         "seru_synth_continuous", "quickstart", "lu")
-    assert tuple(c.model.rho_init) == (-2.0, -1.0) and c.model.label_kl_grad == "scales"
+    assert tuple(c.model.rho_init) == (-2.0, -1.0) and c.model.label_kl_grad == "all"
+    assert c.model.frontend == "logmel" and c.data.audio_norm == "recording"
+    # The paper protocol keeps the paper's raw-audio conv front end.
+    paper = _load_config_file("prabhu22_bbb.py", "variant=lu,protocol=paper")
+    assert paper.model.frontend == "conv" and tuple(paper.model.rho_init) == (-3.0, -2.0)

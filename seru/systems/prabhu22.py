@@ -73,9 +73,15 @@ constant: std of m_hat over the frames of a batch 0.15-0.24 and 1 - CCC
 and the mean pass pays. At [-2, -1] s_hat starts at ~0.47, the scale of
 sqrt(s^2 + (m - m_hat)^2) on this corpus (the paper, Sec. 4.3, tuned its rho
 range on the label KL at initialisation), and only the trunk path still
-destroys the mean pass. The quickstart and the cpu protocol use [-2, -1] and
-'scales' (full quickstart: dev CCC(m) 0.765, KL 0.33 vs 'head' 0.769 / 0.39,
-CCC(s) 0.057 vs 0.003).
+destroys the mean pass. These probes used the paper's conv front end; with
+it the quickstart and the cpu protocol used [-2, -1] and 'scales' until
+session 3. With the ``logmel`` front end (``model.frontend``, 22 Nov 2026)
+Eq. (8)'s full gradient ('all') trains without a collapse at [-2, -1]
+(quickstart, 5,400 steps: test CCC(m) 0.23-0.36) and is the only routing
+under which s_hat can follow the raters' spread over time: with 'scales' the
+spread's course can only come from features learned for the mean (cpu
+protocol, 600 steps, test CCC(s): 'scales' -0.025, 'all' -0.016; 'all' at
+5,400 steps 0.211). Both CPU configs now use 'all'.
 """
 
 from __future__ import annotations
