@@ -359,13 +359,14 @@ def score(system, raw: Mapping[str, Mapping[str, np.ndarray]],
 
     Every prediction and target array whose first axis is the item's time
     axis (``samples``: its second axis) is restricted to the frames where
-    ``targets[id]['mask'] > 0`` and concatenated over the items.
+    ``targets[id]['mask'] > 0`` and concatenated over the items; the targets
+    also get ``item``, the index (in ``targets``' order) of each row's item.
 
     Returns ``(metrics, predictions)`` where ``predictions[id]`` holds the
     post-processed ``m_hat`` / ``s_hat`` and the raw ``*_raw`` arrays.
     """
     preds, cat_p, cat_t = {}, {}, {}
-    for rid in targets:
+    for index, rid in enumerate(targets):
         if rid not in raw:
             raise KeyError(f"no prediction for recording {rid!r}")
         p = {k: np.asarray(v) for k, v in raw[rid].items()}
@@ -385,6 +386,8 @@ def score(system, raw: Mapping[str, Mapping[str, np.ndarray]],
             v = np.asarray(v)
             if key != "mask" and v.ndim >= 1 and v.shape[0] == n:
                 cat_t.setdefault(key, []).append(v[valid])
+        # Which item each kept row came from (for per-recording metrics).
+        cat_t.setdefault("item", []).append(np.full(int(valid.sum()), index, np.int64))
     predictions = {k: np.concatenate(v, axis=1 if k == "samples" else 0)
                    for k, v in cat_p.items()}
     tgt = {k: np.concatenate(v) for k, v in cat_t.items()}

@@ -186,7 +186,7 @@ def test_quickstart_config_validates():
     assert (c.data.corpus, c.data.variant, c.model.variant) == (
         "seru_synth_continuous", "quickstart", "lu")
     assert tuple(c.model.rho_init) == (-2.0, -1.0) and c.model.label_kl_grad == "all"
-    assert c.model.frontend == "logmel" and c.data.audio_norm == "recording"
+    assert c.model.frontend == "logmel" and c.data.audio_norm == "none"
     # The paper protocol keeps the paper's raw-audio conv front end.
     paper = _load_config_file("prabhu22_bbb.py", "variant=lu,protocol=paper")
     assert paper.model.frontend == "conv" and tuple(paper.model.rho_init) == (-3.0, -2.0)

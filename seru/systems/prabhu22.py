@@ -158,6 +158,17 @@ def _ccc_loss(pred, target, mask):
 S_FLOOR = 1e-2
 
 
+def _mean_within_r(pred: np.ndarray, target: np.ndarray, item: np.ndarray) -> float:
+    """Mean over items of the Pearson r between ``pred`` and ``target`` inside each item
+    (items with fewer than 3 frames or a constant series are skipped; NaN if none is left)."""
+    rs = []
+    for i in np.unique(item):
+        a, b = pred[item == i], target[item == i]
+        if a.size >= 3 and np.std(a) > 0 and np.std(b) > 0:
+            rs.append(float(np.corrcoef(a, b)[0, 1]))
+    return float(np.mean(rs)) if rs else float("nan")
+
+
 class Prabhu22:
     """prabhu22 as a :class:`seru.systems.base.System`."""
 
@@ -341,6 +352,11 @@ class Prabhu22:
         Eq. (2) of prabhu22). In ``kl``, ``nll`` and ``crps`` both standard
         deviations are floored at ``S_FLOOR`` = 0.01, as in the loss: a frame
         where all raters agree (s = 0) would otherwise make the KL infinite.
+        With ``targets['item']`` (the recording of each frame, from
+        :func:`seru.trainer.score`) also ``r_s_within``: the Pearson r of
+        s_hat and s inside each recording, averaged over the recordings --
+        whether s_hat follows the course of the spread over time, which the
+        pooled CCC(s) mixes with the recordings' different mean spreads.
         """
         m_hat = np.asarray(predictions["m_hat"], np.float64)
         gold = np.asarray(targets["gold"], np.float64)
@@ -366,6 +382,8 @@ class Prabhu22:
                     "crps": jnp.mean(metrics.crps_gaussian(y, mh, shf)),
                     "coverage_90": metrics.interval_coverage(y, mh, sh, 0.9),
                 })
+                if "item" in targets:
+                    res["r_s_within"] = _mean_within_r(sh, s, np.asarray(targets["item"]))
             res = {name: float(v) for name, v in res.items()}
             dim = self.dims[k] if k < len(self.dims) else str(k)
             if m_hat.shape[1] > 1:

@@ -280,3 +280,21 @@ def test_logmel_frontend_reaches_the_trunk(variant):
     assert bool(jnp.isfinite(loss))
     with pytest.raises(ValueError, match="frontend"):
         Prabhu22(_config(variant, frontend="wav2vec"))
+
+
+def test_within_recording_r_of_the_spread():
+    """r_s_within: scipy's Pearson r inside each recording, averaged; absent without items."""
+    rng = np.random.default_rng(9)
+    sizes = (50, 80, 30)
+    item = np.concatenate([np.full(n, i) for i, n in enumerate(sizes)])
+    n = item.size
+    std = np.abs(rng.normal(0.2, 0.1, n)) + 0.3 * item  # different levels per recording
+    s_hat = std + rng.normal(0, 0.1, n) - 0.3 * item    # the levels reversed, the course kept
+    base = {"gold": rng.normal(size=n), "std": std, "num_raters": np.full(n, 6.0)}
+    res = Prabhu22(_config("lu")).evaluate({"m_hat": base["gold"], "s_hat": s_hat},
+                                           {**base, "item": item})
+    want = np.mean([stats.pearsonr(s_hat[item == i], std[item == i])[0] for i in range(3)])
+    assert res["r_s_within"] == pytest.approx(want, rel=1e-9)
+    assert want > 0.5 and res["ccc_s"] < want  # pooled CCC is hurt by the reversed levels
+    assert "r_s_within" not in Prabhu22(_config("lu")).evaluate(
+        {"m_hat": base["gold"], "s_hat": s_hat}, base)
