@@ -14,6 +14,7 @@ only): how much of ``s`` the latent that drives disagreement explains.
 
     python benchmarks/spread_probe.py [--corpus seru_synth_continuous] [--variant full]
         [--dim arousal] [--max_train 9] [--max_test 4] [--ridge 10]
+        [--windows 25 100 250] [--lags 5]
 
 Prints one JSON object. The first 5 s of each recording are left out (the
 smoothing and lag windows are not yet full there).
@@ -75,6 +76,7 @@ def recordings(source, dim: str, limit: int, skip: int = 125):
 
 
 def main():
+    global WINDOWS, LAGS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", default="seru_synth_continuous")
     ap.add_argument("--variant", default="full")
@@ -82,7 +84,11 @@ def main():
     ap.add_argument("--max_train", type=int, default=9)
     ap.add_argument("--max_test", type=int, default=4)
     ap.add_argument("--ridge", type=float, default=10.0)
+    ap.add_argument("--windows", type=int, nargs="+", default=list(WINDOWS),
+                    help="smoothing windows in frames (1 = the per-frame features)")
+    ap.add_argument("--lags", type=int, default=LAGS, help="lags of 0, 1, ... s (1 = none)")
     args = ap.parse_args()
+    WINDOWS, LAGS = tuple(args.windows), args.lags
     from seru import metrics
     from seru.data import corpora
 
@@ -97,6 +103,7 @@ def main():
     w = np.linalg.solve(z.T @ z + args.ridge * np.eye(z.shape[1]), z.T @ (y - y.mean()))
     fit = z @ w + y.mean()
     report = {"benchmark": "spread_probe", "corpus": args.corpus, "variant": args.variant,
+              "windows": list(WINDOWS), "lags": LAGS,
               "dim": args.dim, "train_recordings": len(train), "features": int(z.shape[1]),
               "train_r": float(np.corrcoef(fit, y)[0, 1]), "test": []}
     for rid, xt, st, amb in test:
