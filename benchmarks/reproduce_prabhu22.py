@@ -30,9 +30,10 @@ import _runs  # noqa: E402
 
 VARIANTS = ("stl", "mtl_pu", "mu", "lu")
 LABELS = {"stl": "STL", "mtl_pu": "MTL-PU", "mu": "MU", "lu": "+LU", "lu_t": "+LU (t)"}
-METRICS = ("ccc_m", "ccc_s", "kl", "nll", "coverage_90")
+METRICS = ("ccc_m", "ccc_s", "r_s_within", "kl", "nll", "coverage_90")
 # direction in which a metric is better, for the one-tailed tests
-HIGHER_IS_BETTER = {"ccc_m": True, "ccc_s": True, "kl": False, "nll": False}
+HIGHER_IS_BETTER = {"ccc_m": True, "ccc_s": True, "r_s_within": True, "kl": False,
+                    "nll": False}
 
 
 def one(variant: str, seed: int, args, workroot: Path) -> dict:
