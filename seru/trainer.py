@@ -246,9 +246,6 @@ def init_state(system, tx, rng, example_batch, replicated) -> dict:
 def make_train_step(system, tx, replicated):
     """The jitted update; the state argument is donated."""
     def step(state, batch, rng):
-        # The step count rides along for systems with a schedule inside the loss
-        # (e.g. prabhu22's model.alpha_warmup_steps); others ignore it.
-        batch = {**batch, "step": state["step"]}
         (loss, terms), grads = jax.value_and_grad(system.loss, has_aux=True)(
             state["params"], batch, rng)
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])

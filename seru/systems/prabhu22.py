@@ -132,7 +132,6 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.kl_weight = 1.0 / 67_500  # complexity-cost scale: 1 / number of training frames
     c.likelihood_sigma = 1.0    # std of the Gaussian likelihood P(D | w) in Eq. (6)
     c.alpha = -1.0              # weight of Eq. (7); < 0: from variant (mu: 0, lu/lu_t: 1)
-    c.alpha_warmup_steps = 0    # alpha ramps linearly from 0 over this many steps (0: none)
     c.label_kl_grad = "all"     # 'all' (Eq. (8) as written) | 'scales': s_hat's gradient to rho only
     c.std_ddof = 1              # s_hat = std over passes with this ddof
     c.mc_chunk = 64             # (pass, window) draws per chunk at evaluation; 0 = no chunking
@@ -219,9 +218,6 @@ class Prabhu22:
             if mc_cfg.label_kl_grad not in LABEL_KL_GRAD:
                 raise ValueError(f"config.model.label_kl_grad={mc_cfg.label_kl_grad!r}: use one "
                                  f"of {LABEL_KL_GRAD}")
-            if mc_cfg.alpha_warmup_steps < 0:
-                raise ValueError(f"config.model.alpha_warmup_steps={mc_cfg.alpha_warmup_steps}: "
-                                 "must be >= 0")
             if self.alpha > 0 and mc_cfg.num_samples_train < 2:
                 raise ValueError(
                     f"config.model.num_samples_train={mc_cfg.num_samples_train}: variant "
@@ -238,15 +234,6 @@ class Prabhu22:
         window = functools.partial(apply, method="head_window", with_complexity=with_complexity)
         mean = functools.partial(apply, method="head_mean")
         return prepare, window, mean
-
-    def _alpha_at(self, step):
-        """alpha of Eq. (8), ramped linearly over ``model.alpha_warmup_steps`` training steps
-        (the trainer passes ``batch['step']``, the number of updates so far); without a step
-        (a direct call of the loss) the full alpha."""
-        n = int(self.config.model.get("alpha_warmup_steps", 0) or 0)
-        if n <= 0 or step is None:
-            return self.alpha
-        return self.alpha * jnp.minimum(1.0, (jnp.asarray(step, jnp.float32) + 1.0) / n)
 
     @staticmethod
     def _chunk(value):
@@ -320,7 +307,7 @@ class Prabhu22:
                                                                    mask=mask)
             else:
                 terms["label_kl"] = losses.label_kl_loss(gold, std, m_hat, s_kl, mask=mask)
-            total = total + self._alpha_at(batch.get("step")) * terms["label_kl"]
+            total = total + self.alpha * terms["label_kl"]
         # Diagnostics (logged, not optimised): spread of the mean pass over frames and
         # the mean MC spread, against the raters' mean std.
         terms["diag_m_hat_std"] = jax.lax.stop_gradient(
