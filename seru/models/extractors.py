@@ -34,6 +34,7 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
+import numpy as np
 
 #: Samples per 40 ms frame at 16 kHz.
 FRAME_SAMPLES = 640
@@ -206,8 +207,9 @@ class LogMelFrontEnd(nn.Module):
     model sees the same way. Why it is offered for prabhu22: on the synthetic
     corpus the conv front end, trained on the raters' std alone, does not
     learn it at all in the CPU budget (train r 0.01 after 600 steps), while
-    the same LSTM on these log-mel energies reaches train r 0.41 / test r 0.28
-    (``configs/prabhu22_bbb.py``, ``model.frontend``).
+    the same LSTM on these log-mel energies reaches train r 0.64 / test r 0.38
+    (``benchmarks/spread_trunk.py``; ``model.frontend`` in the prabhu22
+    configs).
     """
 
     n_mels: int = 40
@@ -217,8 +219,7 @@ class LogMelFrontEnd(nn.Module):
 
     @nn.compact
     def __call__(self, audio, train: bool = False):
-        import librosa
-        import numpy as np
+        import librosa  # slow to import: only when this front end is used
 
         if audio.ndim != 2:
             raise ValueError(f"audio must be [batch, samples], got shape {audio.shape}")
