@@ -49,13 +49,15 @@ from seru.systems.prabhu22 import Prabhu22, default_model_config  # noqa: E402
 
 SAMPLERS = ("faithful", "local", "local_window")
 FRAME = 640
+FRONTEND = "conv"  # the trunk's front end (--frontend): the paper's conv stack or log-mel
 
 
 def make_system(sampler, variant="lu", num_samples_train=30, mc_chunk=64):
     c = ml_collections.ConfigDict()
     c.model = default_model_config()
     c.model.update(variant=variant, sampler=sampler, num_samples_train=num_samples_train,
-                   mc_chunk=mc_chunk, eval_sampler=sampler)  # each row measures its own sampler
+                   mc_chunk=mc_chunk, eval_sampler=sampler,  # each row measures its own sampler
+                   frontend=FRONTEND)
     c.data = ml_collections.ConfigDict({"dimensions": ("arousal",)})
     return Prabhu22(c)
 
@@ -150,8 +152,8 @@ def _vm_hwm_kb():
 
 
 def peak_rss(sampler, frames, n, chunk):
-    cmd = [sys.executable, os.path.abspath(__file__), "--rss-child", sampler, str(frames), str(n),
-           str(chunk)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--frontend", FRONTEND, "--rss-child",
+           sampler, str(frames), str(n), str(chunk)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         return {"error": res.stderr[-2000:]}
@@ -191,9 +193,13 @@ def main():
     ap.add_argument("--samplers", default=",".join(SAMPLERS))
     ap.add_argument("--sections", default="throughput,rss,train",
                     help="comma-separated subset of throughput,rss,train")
+    ap.add_argument("--frontend", default="conv", choices=("conv", "logmel"),
+                    help="the trunk's front end (model.frontend); the paper's is conv")
     ap.add_argument("--rss-child", nargs=4, metavar=("SAMPLER", "FRAMES", "N", "CHUNK"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global FRONTEND
+    FRONTEND = args.frontend
     if args.rss_child:
         s, f, n, c = args.rss_child
         rss_child(s, int(f), int(n), int(c))
@@ -206,6 +212,7 @@ def main():
     result = {
         "benchmark": "mc_eval",
         "mode": "quick" if args.quick else "full",
+        "frontend": FRONTEND,
         "host": {"platform": platform.platform(), "cpus": os.cpu_count(),
                  "jax": jax.__version__, "backend": jax.default_backend(),
                  "loadavg_start": os.getloadavg()},
