@@ -45,7 +45,7 @@ default of ``configs/prabhu22_bbb.py``'s paper protocol.
 
 Other settings. ``data.audio_norm = 'none'``: standardising each recording
 removes its overall level, which here carries the speaker's arousal offset
-(seeds 0-2 of this config with 'recording' (checkpoints every 1,000 steps):
+(seeds 0-2 with 'recording', otherwise this config but for kl_weight 3.33e-5:
 dev CCC(m) -0.02-0.06, test 0.12-0.36, though test CCC(s) 0.35-0.39; with
 'none' dev 0.44-0.62, test 0.68-0.79, test CCC(s) 0.16-0.42; the conv front end
 behaved the other way round, engineer G, 21 Nov 2026: without
