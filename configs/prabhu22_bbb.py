@@ -24,11 +24,13 @@ Protocols:
   loss; the faithful per-window weight sampler. On AVEC 2016 (9 x 300 s train)
   that is 45 steps per epoch, 4,500 steps. GPU: not measured here (no GPU in
   this session). CPU: days (DESIGN.md: the authors' model needs ~40 s per step
-  on 2 cores). It keeps the paper's rho range and Eq. (8)'s full gradient;
-  on the synthetic corpus that collapses +LU's mean pass (see the ``cpu``
-  protocol). Watch ``diag_m_hat_std`` in ``metrics.jsonl`` (the spread of the
-  mean pass over a batch): if it stays near 0, add
-  ``--config.model.rho_init='(-2.0,-1.0)' --config.model.label_kl_grad=scales``.
+  on 2 cores). It keeps the paper's conv front end, rho range and Eq. (8)'s
+  full gradient; with the conv front end on the small synthetic corpora that
+  collapsed +LU's mean pass (seru/systems/prabhu22.py has the probes). Watch
+  ``diag_m_hat_std`` in ``metrics.jsonl`` (the spread of the mean pass over a
+  batch): if it stays near 0, add ``--config.model.rho_init='(-2.0,-1.0)'``
+  (and, if that is not enough, ``--config.model.label_kl_grad=scales``, which
+  keeps the mean but stops s_hat from following the spread over time).
 * ``cpu``: the same losses and metrics, scaled to 2 CPU cores: the ``full``
   synthetic corpus (9 / 9 / 9 recordings of 300 s, as AVEC 2016), audio
   standardised per recording, the ``logmel`` front end (per-frame log-mel
