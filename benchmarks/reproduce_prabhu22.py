@@ -95,7 +95,6 @@ def main():
                     help="extra config overrides for every run, e.g. train.num_epochs=5")
     args = ap.parse_args()
     workroot = _runs.workroot(args.workroot)
-    results = {}
     t0 = time.time()
     results = {v: [] for v in args.variants}
     for s in args.seeds:  # seeds outside: an interrupted run has every variant of its seeds

@@ -44,23 +44,19 @@ def main():
     import flax.linen as nn
     import jax
     import jax.numpy as jnp
-    import ml_collections
     import optax
 
+    from seru import trainer
     from seru.data import pipeline
     from seru.models.extractors import Extractor
 
     t0 = time.time()
-    config = ml_collections.ConfigDict({"data": {
-        "corpus": "seru_synth_continuous", "variant": args.variant, "data_dir": "",
-        "manual_dir": "", "build": True, "input": "raw_audio", "dimensions": ("arousal",),
-        "gold": "mean", "delay_frames": 0, "audio_norm": "recording", "seq_len": 100,
-        "batch_size": 5, "eval_seq_len": 1500, "eval_context": 150,
-        "max_recordings": args.max_recordings, "train_split": "train", "dev_split": "dev",
-        "test_split": "test", "features": {}}, "eval": {"batch_size": 4}})
+    config = trainer.common_defaults()  # configs/common.py, then the probe's data settings
+    config.data.update(corpus="seru_synth_continuous", variant=args.variant,
+                       dimensions=("arousal",), audio_norm="recording", seq_len=100,
+                       batch_size=5, max_recordings=args.max_recordings)
     recs = pipeline.load_recordings(config, ["train", "test"])
-    ds = pipeline.ContinuousDataset(recs, seq_len=100, batch_size=5, eval_seq_len=1500,
-                                    eval_batch_size=4, dimensions=("arousal",))
+    ds = pipeline.from_recordings(recs, config)
 
     class SpreadOnly(nn.Module):
         @nn.compact

@@ -50,7 +50,7 @@ class ConfigError(ValueError):
     """A config that cannot run; the message says what to fix."""
 
 
-def _common_defaults() -> ml_collections.ConfigDict | None:
+def common_defaults() -> ml_collections.ConfigDict | None:
     path = Path(__file__).resolve().parents[1] / "configs" / "common.py"
     if not path.exists():
         return None
@@ -98,7 +98,7 @@ def validate(config, check_corpus: bool = True) -> None:
     are built or may be built, and that a manual corpus has its ``manual_dir``.
     """
     errors = []
-    ref = _common_defaults()
+    ref = common_defaults()
     if ref is not None:
         extra = [f for f in _unknown_fields(config, ref) if not f.startswith("model.")]
         errors += [f"unknown config field {f!r} (see configs/common.py)" for f in extra]
@@ -486,7 +486,7 @@ def load_config(workdir: str | Path) -> ml_collections.ConfigDict:
         return x
 
     # Fields added to configs/common.py after the run was made take their defaults.
-    ref = _common_defaults()
+    ref = common_defaults()
     if ref is not None:
         raw = _merge(json.loads(ref.to_json_best_effort()), raw)
     # Likewise fields added to the system's model defaults (e.g. a new model option).

@@ -39,6 +39,8 @@ three samplers estimate the same things; they differ in MC variance and cost.
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Sequence
 
 import jax
@@ -131,32 +133,23 @@ class BBBHead(nn.Module):
 class BBBSER(nn.Module):
     """prabhu22's model: :class:`Extractor` trunk + :class:`BBBHead`.
 
-    Use through ``apply(..., method=...)``: ``trunk(audio, train)`` ->
-    ``[B, T, lstm_size]``; ``head_mean``, ``head_prepare``, ``head_window``,
+    ``extractor`` is the trunk (default: the paper's conv front end + 2 x
+    LSTM 256; its parameters live under ``extractor``). Use through
+    ``apply(..., method=...)``: ``trunk(audio, train)`` ->
+    ``[B, T, extractor.lstm_size]``; ``head_mean``, ``head_prepare``, ``head_window``,
     ``head_kl`` as in :class:`BBBHead`. ``__call__`` (used by ``init``) is the
     deterministic posterior-mean model.
     """
 
     out_features: int = 1
-    lstm_size: int = 256
-    conv_kernels: Sequence[int] = (8, 6, 6)  # of the conv front end (prabhu22 / Tzirakis)
-    conv_compress: str = "none"  # 'log': log(eps + x) of the conv front end's output
-    conv_compress_eps: float = 1e-2
-    frontend: str = "conv"       # 'conv' (the paper's) | 'logmel' (extractors.LogMelFrontEnd)
-    n_mels: int = 40
+    extractor: Extractor = dataclasses.field(default_factory=Extractor)
     hidden: Sequence[int] = (512, 256)
-    dropout: float = 0.5
     sampler: str = "faithful"
     prior: Prior = Prior()
     rho_init: tuple = (-3.0, -2.0)
 
     def setup(self):
-        self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout,
-                                   kernels=tuple(self.conv_kernels),
-                                   compress=self.conv_compress,
-                                   compress_eps=self.conv_compress_eps,
-                                   frontend=self.frontend, n_mels=self.n_mels)
-        self.head = BBBHead(self.lstm_size, self.out_features, tuple(self.hidden),
+        self.head = BBBHead(self.extractor.lstm_size, self.out_features, tuple(self.hidden),
                             self.sampler, self.prior, tuple(self.rho_init))
 
     def __call__(self, audio, train: bool = False):

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Sequence
 
 import jax
@@ -48,23 +50,12 @@ class MTLPU(nn.Module):
 
     out_features: int = 1
     variant: str = "mtl_pu"
-    lstm_size: int = 256
-    conv_kernels: Sequence[int] = (8, 6, 6)  # of the conv front end (prabhu22 / Tzirakis)
-    conv_compress: str = "none"  # 'log': log(eps + x) of the conv front end's output
-    conv_compress_eps: float = 1e-2
-    frontend: str = "conv"       # 'conv' (the paper's) | 'logmel' (extractors.LogMelFrontEnd)
-    n_mels: int = 40
+    extractor: Extractor = dataclasses.field(default_factory=Extractor)  # the trunk
     hidden: Sequence[int] = (512, 256)
-    dropout: float = 0.5
 
     def setup(self):
         if self.variant not in VARIANTS:
             raise ValueError(f"unknown baseline {self.variant!r}; expected one of {VARIANTS}")
-        self.extractor = Extractor(lstm_size=self.lstm_size, dropout=self.dropout,
-                                   kernels=tuple(self.conv_kernels),
-                                   compress=self.conv_compress,
-                                   compress_eps=self.conv_compress_eps,
-                                   frontend=self.frontend, n_mels=self.n_mels)
         d = self.out_features
         self.mlp = DenseHead(d if self.variant == "stl" else 2 * d, tuple(self.hidden))
         if self.variant == "mtl_pu":

@@ -98,7 +98,7 @@ import numpy as np
 from seru import losses, mc, metrics
 from seru.models.bayes import Prior
 from seru.models.bbb_ser import BBBSER, SAMPLERS
-from seru.models.extractors import COMPRESS, FRONTENDS
+from seru.models.extractors import COMPRESS, FRONTENDS, Extractor
 from seru.models.mtl_pu import MTLPU
 
 BBB_VARIANTS = ("mu", "lu", "lu_t")
@@ -158,14 +158,12 @@ S_FLOOR = 1e-2
 
 
 def _mean_within_r(pred: np.ndarray, target: np.ndarray, item: np.ndarray) -> float:
-    """Mean over items of the Pearson r between ``pred`` and ``target`` inside each item
-    (items with fewer than 3 frames or a constant series are skipped; NaN if none is left)."""
-    rs = []
-    for i in np.unique(item):
-        a, b = pred[item == i], target[item == i]
-        if a.size >= 3 and np.std(a) > 0 and np.std(b) > 0:
-            rs.append(float(np.corrcoef(a, b)[0, 1]))
-    return float(np.mean(rs)) if rs else float("nan")
+    """Mean over items of :func:`seru.metrics.pearson` of ``pred`` and ``target`` inside each
+    item (items where it is undefined -- under 2 frames, a constant series -- are skipped;
+    NaN if none is left). One compiled call per item, all of the same shape."""
+    rs = np.array([float(metrics.pearson(pred, target, mask=item == i)) for i in np.unique(item)])
+    rs = rs[np.isfinite(rs)]
+    return float(rs.mean()) if rs.size else float("nan")
 
 
 class Prabhu22:
@@ -185,11 +183,11 @@ class Prabhu22:
                              f"{COMPRESS}")
         if mc_cfg.frontend not in FRONTENDS:
             raise ValueError(f"config.model.frontend={mc_cfg.frontend!r}: use one of {FRONTENDS}")
-        trunk = dict(out_features=d, lstm_size=mc_cfg.lstm_size,
-                     frontend=mc_cfg.frontend, n_mels=int(mc_cfg.n_mels),
-                     conv_kernels=tuple(mc_cfg.conv_kernels), conv_compress=mc_cfg.conv_compress,
-                     conv_compress_eps=float(mc_cfg.conv_compress_eps),
-                     hidden=tuple(mc_cfg.head_sizes), dropout=mc_cfg.dropout)
+        # What every model of this system shares: the trunk and the head's sizes.
+        shared = dict(out_features=d, hidden=tuple(mc_cfg.head_sizes), extractor=Extractor(
+            lstm_size=mc_cfg.lstm_size, dropout=mc_cfg.dropout, frontend=mc_cfg.frontend,
+            n_mels=int(mc_cfg.n_mels), kernels=tuple(mc_cfg.conv_kernels),
+            compress=mc_cfg.conv_compress, compress_eps=float(mc_cfg.conv_compress_eps)))
         if self.variant in BBB_VARIANTS:
             if mc_cfg.sampler != "faithful" and mc_cfg.prior != "gaussian":
                 raise ValueError(
@@ -197,7 +195,7 @@ class Prabhu22:
                     f"config.model.prior='gaussian', got {mc_cfg.prior!r}")
             prior = Prior(kind=mc_cfg.prior, sigma=mc_cfg.prior_sigma, pi=mc_cfg.mixture_pi,
                           sigma1=mc_cfg.mixture_sigma1, sigma2=mc_cfg.mixture_sigma2)
-            self.model = BBBSER(**trunk, sampler=mc_cfg.sampler, prior=prior,
+            self.model = BBBSER(**shared, sampler=mc_cfg.sampler, prior=prior,
                                 rho_init=tuple(mc_cfg.rho_init))
             eval_sampler = mc_cfg.eval_sampler or mc_cfg.sampler
             if eval_sampler not in SAMPLERS:
@@ -206,7 +204,7 @@ class Prabhu22:
             # Same parameters, another way of drawing the passes. The KL is not needed at
             # evaluation, so the prior only matters to the training model.
             self.eval_model = self.model if eval_sampler == mc_cfg.sampler else BBBSER(
-                **trunk, sampler=eval_sampler,
+                **shared, sampler=eval_sampler,
                 prior=prior if eval_sampler == "faithful" else Prior(),
                 rho_init=tuple(mc_cfg.rho_init))
             alpha = mc_cfg.alpha
@@ -223,7 +221,7 @@ class Prabhu22:
                     f"config.model.num_samples_train={mc_cfg.num_samples_train}: variant "
                     f"{self.variant!r} needs >= 2 passes for s_hat in the label KL (Eq. (7))")
         else:
-            self.model = MTLPU(**trunk, variant=self.variant)
+            self.model = MTLPU(**shared, variant=self.variant)
             self.eval_model = self.model
             self.alpha = 0.0
 

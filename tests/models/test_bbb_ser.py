@@ -10,6 +10,7 @@ import pytest
 from seru import mc
 from seru.models.bayes import Prior
 from seru.models.bbb_ser import BBBHead, BBBSER
+from seru.models.extractors import Extractor
 
 
 def _softplus(x):
@@ -118,7 +119,7 @@ def test_complexity_sums_every_window(head):
 
 
 def test_full_model_shapes_and_errors():
-    m = BBBSER(out_features=2, lstm_size=8, hidden=(8, 4))
+    m = BBBSER(out_features=2, extractor=Extractor(lstm_size=8), hidden=(8, 4))
     audio = jnp.zeros((2, 30 * 640))
     v = m.init(jax.random.key(0), audio)
     f = m.apply(v, audio, method="trunk")

@@ -278,7 +278,7 @@ def test_within_recording_r_of_the_spread():
     res = Prabhu22(_config("lu")).evaluate({"m_hat": base["gold"], "s_hat": s_hat},
                                            {**base, "item": item})
     want = np.mean([stats.pearsonr(s_hat[item == i], std[item == i])[0] for i in range(3)])
-    assert res["r_s_within"] == pytest.approx(want, rel=1e-9)
+    assert res["r_s_within"] == pytest.approx(want, rel=1e-6)  # float32, as seru.metrics
     assert want > 0.5 and res["ccc_s"] < want  # pooled CCC is hurt by the reversed levels
     assert "r_s_within" not in Prabhu22(_config("lu")).evaluate(
         {"m_hat": base["gold"], "s_hat": s_hat}, base)
