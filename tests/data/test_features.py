@@ -1,4 +1,4 @@
-"""Tests of seru/data/features.py: functionals, extraction, cache, skips, targets, dataset."""
+"""Tests of seru/data/features/: functionals, extraction, cache, skips, targets, dataset."""
 
 import os
 
