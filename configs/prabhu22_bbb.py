@@ -61,36 +61,22 @@ MTL-PU 0.836 / 0.158 / 1.09, MU 0.825 / -0.026 / 7.07, +LU 0.837 / 0.272 /
 KL (p = 0.007 / 0.0006), CCC(m) comparable -- the paper's pattern.
 """
 
-import importlib.util
-from pathlib import Path
-
 import ml_collections
 
-
-def _common():
-    """configs/common.py, loaded by path (config files are loaded by path, not as a package)."""
-    spec = importlib.util.spec_from_file_location("seru_configs_common",
-                                                  Path(__file__).with_name("common.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from seru.config import defaults, model_defaults, parse_arg
 
 
 def _parse(arg: str | None) -> dict:
-    return _common().parse_arg(
+    return parse_arg(
         arg, {"variant": "lu", "corpus": "seru_synth_continuous", "protocol": "cpu"},
-        {"protocol": ("cpu", "paper")})
+        {"protocol": ("cpu", "paper"), "variant": ("mu", "lu", "lu_t", "stl", "mtl_pu")})
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     a = _parse(arg)
-    from seru.systems.prabhu22 import VARIANTS, default_model_config
-
-    if a["variant"] not in VARIANTS:
-        raise ValueError(f"variant={a['variant']!r}: use one of {', '.join(VARIANTS)}")
-    c = _common().get_config()
+    c = defaults()
     c.system = "prabhu22"
-    c.model = default_model_config()
+    c.model = model_defaults("prabhu22")
     c.model.variant = a["variant"]
     c.data.corpus = a["corpus"]
     synthetic = a["corpus"] == "seru_synth_continuous"
@@ -122,5 +108,4 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.rho_init = (-2.0, -1.0)   # s_hat ~0.47 at init (seru/systems/prabhu22.py)
     if a["variant"] == "mu":
         c.model.alpha = 0.0
-    c.model.num_samples_eval = c.eval.num_samples
     return c

@@ -64,31 +64,20 @@ marks the audio: r(s, hidden ambiguity) 0.49-0.55 vs 0.67-0.84 on test);
 dev CCC(m) 0.44-0.62.
 """
 
-import importlib.util
-from pathlib import Path
-
 import ml_collections
 
-
-def _common():
-    spec = importlib.util.spec_from_file_location("seru_configs_common",
-                                                  Path(__file__).with_name("common.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from seru.config import defaults, model_defaults, parse_arg
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    from seru.systems.prabhu22 import default_model_config
-
-    c = _common().get_config()
+    c = defaults()
     c.system = "prabhu22"
     c.data.corpus = "seru_synth_continuous"
     c.data.variant = "quickstart"
     c.data.dimensions = ("arousal",)
     c.data.audio_norm = "none"              # as stored: the level carries the speaker's arousal
     c.data.seq_len = 100                    # 4 s crops (paper: 300); see the docstring
-    c.model = default_model_config()
+    c.model = model_defaults("prabhu22")
     c.model.variant = "lu"                  # +LU: alpha = 1, Gaussian label distribution
     c.model.frontend = "logmel"             # the conv front end does not learn s, see above
     c.model.rho_init = (-2.0, -1.0)         # s_hat ~0.47 at initialisation, see above
@@ -97,7 +86,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.lstm_size = 64
     c.model.head_sizes = (64, 32)
     c.model.num_samples_train = 8
-    c.model.num_samples_eval = 30
     c.model.kl_weight = 1.0 / (8 * 3_751)   # 1 / training frames (Blundell et al. scaling)
     c.optimizer.learning_rate = 1e-3
     c.train.num_epochs = 90                 # 60 steps per epoch: 5,400 steps

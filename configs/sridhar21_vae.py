@@ -77,22 +77,13 @@ predictions, Table III): arousal CCC 0.720 / 0.754 / 0.770 / 0.788 / 0.805 at
 0.450; dominance 0.632 / 0.670 / 0.682 / 0.699 / 0.702.
 """
 
-import importlib.util
-from pathlib import Path
-
 import ml_collections
 
-
-def _common():
-    spec = importlib.util.spec_from_file_location("seru_configs_common",
-                                                  Path(__file__).with_name("common.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from seru.config import defaults, model_defaults, parse_arg
 
 
 def _parse(arg: str | None) -> dict:
-    return _common().parse_arg(
+    return parse_arg(
         arg, {"method": "vae_er", "stage": "joint", "dim": "arousal",
               "corpus": "seru_synth_utterances", "variant": "", "features": "",
               "protocol": "cpu"},
@@ -100,12 +91,9 @@ def _parse(arg: str | None) -> dict:
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    from seru.data.features import DEFAULTS
-    from seru.systems.sridhar21 import default_model_config
-
     a = _parse(arg)
     paper = a["protocol"] == "paper"
-    c = _common().get_config()
+    c = defaults()
     c.system = "sridhar21"
     d = c.data
     d.corpus = a["corpus"]
@@ -113,10 +101,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     d.input = "functionals"
     d.dimensions = (a["dim"],)
     d.batch_size = 256 if paper else 32
-    d.features = ml_collections.ConfigDict(dict(DEFAULTS))
     d.features.name = a["features"] or ("compare2016" if paper else "librosa")
 
-    m = c.model = default_model_config()
+    m = c.model = model_defaults("sridhar21")
     m.method = a["method"]
     m.stage = a["stage"] if a["method"] in ("vae_er", "ae_mcd") else "joint"
     pretrain = m.stage == "pretrain"

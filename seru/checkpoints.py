@@ -43,6 +43,16 @@ class Checkpoints:
                                                 meta=ocp.args.JsonSave(meta)))
         mngr.wait_until_finished()
 
+    @staticmethod
+    def newest_step(directory: str | Path, kind: str = "latest") -> int | None:
+        """The newest step of ``kind`` under ``directory``, or ``None``; creates nothing."""
+        path = Path(directory).absolute() / kind
+        if not path.is_dir():
+            return None
+        with ocp.CheckpointManager(path, options=ocp.CheckpointManagerOptions(
+                read_only=True), item_names=("state", "meta")) as mngr:
+            return mngr.latest_step()
+
     def latest_step(self, kind: str = "latest") -> int | None:
         return self.managers[kind].latest_step()
 
@@ -64,3 +74,23 @@ class Checkpoints:
     def close(self) -> None:
         for m in self.managers.values():
             m.close()
+
+
+def load_params(workdir: str | Path, kind: str = "latest"):
+    """The ``params`` of the newest ``kind`` checkpoint of another run, as numpy arrays.
+
+    Eager (call it outside ``jit``, e.g. from ``System.warm_start``); no target
+    structure is needed. Raises ``FileNotFoundError`` naming the directory when
+    the run has no such checkpoint.
+    """
+    import jax
+    import numpy as np
+
+    directory = Path(workdir).absolute() / "checkpoints" / kind
+    step = Checkpoints.newest_step(directory.parent, kind)
+    if step is None:
+        raise FileNotFoundError(f"{workdir}: no {kind!r} checkpoint in {directory}")
+    with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+            read_only=True), item_names=("state", "meta")) as mngr:
+        out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    return jax.tree.map(np.asarray, out["state"]["params"])

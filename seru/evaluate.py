@@ -1,17 +1,18 @@
 """``python -m seru.evaluate --workdir DIR [--split dev|test] [--num_samples N] [--checkpoint best]
-[--corpus NAME] [--variant NAME]``.
+[--seed S] [--corpus NAME] [--variant NAME]``.
 
 Reads ``DIR/config.json``, loads the selected checkpoint, runs the system's
-vectorised MC prediction on the split, reassembles recordings, median-filters,
-computes every metric and writes ``DIR/eval/<split>/metrics.json``,
-``predictions.npz`` and the figures (see :func:`seru.trainer.evaluate_checkpoint`).
+vectorised MC prediction on the split, post-processes, runs the evaluators of
+``config.eval.evaluators`` and writes ``DIR/eval/<split>/metrics.json``,
+``predictions.npz`` and the figures (:func:`seru.evaluation.evaluate_checkpoint`).
 
 Cross-corpus evaluation (sridhar21 Tables I-II): ``--corpus`` / ``--variant``
-override ``config.data.corpus`` / ``config.data.variant``; the features are
-standardised with the *training* corpus' statistics and the results go to
-``DIR/eval/<corpus>-<variant>/<split>/`` (:func:`seru.trainer.crosscorpus_dataset`)::
+override ``config.data.corpus`` / ``config.data.variant``; the input is
+prepared as the training run expects it (features standardised with the
+*training* corpus' statistics) and the results go to
+``DIR/eval/<corpus>-<variant>/<split>/``::
 
-    python -m seru.evaluate --workdir DIR --split test \
+    python -m seru.evaluate --workdir DIR --split test \\
         --corpus seru_synth_utterances --variant crosscorpus
 """
 
@@ -25,7 +26,7 @@ flags.DEFINE_enum("checkpoint", "best", ["best", "latest", "best_train_loss", "b
                   "best = the one config.train.select_by selects.")
 flags.DEFINE_integer("seed", None, "PRNG seed of the MC passes (default: config.seed).")
 flags.DEFINE_string("corpus", None, "Evaluate on this corpus instead of config.data.corpus "
-                    "(cross-corpus; features standardised with the training corpus' statistics).")
+                    "(cross-corpus; the input prepared as the training run expects it).")
 flags.DEFINE_string("variant", None, "Evaluate on this variant instead of config.data.variant.")
 flags.mark_flags_as_required(["workdir"])
 
@@ -35,11 +36,12 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax / TFDS info lines drown the progress bar
-    from seru import trainer
+    from seru import config as config_lib
+    from seru import evaluation
 
-    trainer.evaluate_checkpoint(FLAGS.workdir, FLAGS.split, FLAGS.num_samples,
-                                FLAGS.checkpoint, seed=FLAGS.seed,
-                                corpus=FLAGS.corpus, variant=FLAGS.variant)
+    config_lib.exit_on_error(evaluation.evaluate_checkpoint, FLAGS.workdir, FLAGS.split,
+                             FLAGS.num_samples, FLAGS.checkpoint, seed=FLAGS.seed,
+                             corpus=FLAGS.corpus, variant=FLAGS.variant)
 
 
 if __name__ == "__main__":

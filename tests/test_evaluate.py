@@ -6,7 +6,8 @@ import matplotlib.image
 import numpy as np
 import scipy.ndimage
 
-from seru import trainer
+from seru import config as config_lib
+from seru import evaluation, sharding, trainer
 from seru.data import pipeline
 from toy_system import ToySystem, make_record, make_toy_config, np_ccc
 
@@ -57,7 +58,8 @@ def test_score_uses_valid_frames_after_median_filter(toy_config):
         mask = (rng.random(n) > 0.2).astype(np.float32)
         targets[rid] = {"gold": rng.normal(size=(n, 1)), "std": rng.uniform(0, 1, (n, 1)),
                         "num_raters": np.full((n, 1), 3.0), "mask": mask}
-    metrics, preds = trainer.score(system, raw, targets, median_window=5)
+    toy_config.eval.median_window = 5
+    metrics, preds = evaluation.score(system, raw, targets)
     mh, sh, g, s = [], [], [], []
     for rid in raw:
         v = targets[rid]["mask"] > 0
@@ -82,7 +84,7 @@ def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_
     cfg.eval.plot = True
     ds = _dataset(cfg, toy_records)
     trainer.train_and_evaluate(cfg, tmp_path, dataset=ds)
-    metrics = trainer.evaluate_checkpoint(tmp_path, "dev", num_samples=4, checkpoint="latest",
+    metrics = evaluation.evaluate_checkpoint(tmp_path, "dev", num_samples=4, checkpoint="latest",
                                           dataset=ds, system=ToySystem(cfg), verbose=False)
     out = tmp_path / "eval" / "dev"
     saved = json.loads((out / "metrics.json").read_text())
@@ -90,7 +92,7 @@ def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_
     assert saved["metrics"] == metrics
     assert (saved["split"], saved["checkpoint"], saved["step"], saved["num_samples"]) == (
         "dev", "latest", 2, 4)
-    assert saved["num_recordings"] == 2 and saved["num_frames"] == 45 + 65
+    assert saved["num_items"] == 2 and saved["num_frames"] == 45 + 65
     # Recompute every metric from predictions.npz by hand.
     npz = np.load(out / "predictions.npz")
     mh, sh, g, s = [], [], [], []
@@ -118,12 +120,12 @@ def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_
 
 
 def test_load_config_fills_fields_added_after_the_run(toy_config, tmp_path):
-    trainer.save_config(toy_config, tmp_path)
+    config_lib.save(toy_config, tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     del saved["data"]["audio_norm"]
     saved["data"]["seq_len"] = 77
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    c = trainer.load_config(tmp_path)
+    c = config_lib.load(tmp_path)
     assert (c.data.audio_norm, c.data.seq_len, c.system) == ("none", 77, "toy_system:ToySystem")
     assert c.data.dimensions == ("arousal",) and c.model.hidden == 8
 
@@ -136,13 +138,13 @@ def test_load_config_fills_model_fields_added_after_the_run(tmp_path):
     config.system = "prabhu22"
     config.model = default_model_config()
     config.model.lstm_size = 16
-    trainer.save_config(config, tmp_path)
+    config_lib.save(config, tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     del saved["model"]["conv_compress"]
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    c = trainer.load_config(tmp_path)
+    c = config_lib.load(tmp_path)
     assert c.model.conv_compress == "none" and c.model.lstm_size == 16
-    trainer.get_system(c)  # builds
+    config_lib.get_system(c)  # builds
 
 
 def test_reassemble_utterance_rows():

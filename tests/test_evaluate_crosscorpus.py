@@ -16,6 +16,9 @@ from pathlib import Path
 import audmetric
 import numpy as np
 import pytest
+
+from seru import config as config_lib
+from seru import evaluation, trainer
 import scipy.stats
 
 from seru.data.corpora.seru_synth_utterances import builder as B
@@ -92,12 +95,12 @@ def test_crosscorpus_evaluation_uses_training_statistics(tmp_path, corpora_regis
     c = _config(tmp_path)
     wd = tmp_path / "run"
     trainer.train_and_evaluate(c, wd)
-    m = trainer.evaluate_checkpoint(wd, "test", corpus=EVAL, variant="tiny", verbose=False)
+    m = evaluation.evaluate_checkpoint(wd, "test", corpus=EVAL, variant="tiny", verbose=False)
     out = wd / "eval" / f"{EVAL}-tiny" / "test"
     assert not (wd / "eval" / "test").exists()  # the in-corpus results are not overwritten
 
     # -- the scaler: statistics of the TRAINING corpus' train split, by numpy ------------
-    ds = trainer.crosscorpus_dataset(trainer.load_config(wd), EVAL, "tiny", "test")
+    ds = trainer.crosscorpus_dataset(config_lib.load(wd), EVAL, "tiny", "test")
     x_train = _raw(c, TRAIN, "train")["features"].astype(np.float64)
     x_eval_train = _raw(c, EVAL, "train")["features"].astype(np.float64)
     mean, std = x_train.mean(0), x_train.std(0)

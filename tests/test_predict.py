@@ -3,7 +3,8 @@
 import numpy as np
 import soundfile
 
-from seru import predict, trainer
+from seru import config as config_lib
+from seru import evaluation, predict, sharding, trainer
 from seru.data import pipeline
 from toy_system import ToySystem, make_record
 
@@ -17,7 +18,7 @@ def test_predict_files_equal_evaluation_predictions(toy_config, toy_records, tmp
             "dev": [pipeline.preprocess_record(rec, ("arousal",))]}
     ds = pipeline.from_recordings(recs, cfg)
     trainer.train_and_evaluate(cfg, tmp_path, dataset=ds)
-    trainer.evaluate_checkpoint(tmp_path, "dev", dataset=ds, system=ToySystem(cfg),
+    evaluation.evaluate_checkpoint(tmp_path, "dev", dataset=ds, system=ToySystem(cfg),
                                 verbose=False)
     npz = np.load(tmp_path / "eval" / "dev" / "predictions.npz")
     wav = tmp_path / "clip.wav"

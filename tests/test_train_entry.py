@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from seru import trainer
+from seru import config as config_lib
+from seru import evaluation, sharding, trainer
 from toy_system import REPO, np_ccc
 
 
@@ -18,67 +19,77 @@ from toy_system import REPO, np_ccc
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("data.gold", "median", "data.gold='median': use one of ('mean', 'ewe', 'avec')"),
-    ("data.input", "mfcc", "data.input='mfcc'"),
-    ("data.seq_len", 0, "data.seq_len=0: must be > 0"),
+    ("data.gold", "median", "data.gold='median': expected one of 'mean', 'ewe', 'avec'; "
+                            "did you mean 'mean'?"),
+    ("data.input", "raw_audi", "data.input='raw_audi': expected one of raw_audio, functionals; "
+                               "did you mean 'raw_audio'?"),
+    ("data.input", "functionals", "data.input='functionals': system 'toy_system:ToySystem' "
+                                  "reads 'raw_audio'"),
+    ("data.seq_len", 0, "data.seq_len=0: expected > 0"),
     ("optimizer.name", "lamb", "optimizer.name='lamb'"),
-    ("optimizer.learning_rate", -1.0, "optimizer.learning_rate=-1.0: must be > 0"),
-    ("train.select_by", "best", "train.select_by='best': use 'train_loss' or 'dev:<metric>'"),
-    ("eval.num_samples", 0, "eval.num_samples=0: must be >= 1"),
+    ("optimizer.learning_rate", -1.0, "optimizer.learning_rate=-1.0: expected > 0"),
+    ("train.select_by", "best", "train.select_by='best': expected 'train_loss' or "
+                                "'dev:<metric>'"),
+    ("eval.num_samples", 0, "eval.num_samples=0: expected >= 1"),
+    ("eval.evaluators", ("metrics", "figurs"), "eval.evaluators: unknown 'figurs'; did you "
+                                               "mean 'figures'?"),
+    ("model.dropout", 1.5, "model.dropout=1.5: expected in [0, 1)"),
 ])
 def test_validate_rejects_bad_values(toy_config, field, value, message):
     section, key = field.split(".")
     toy_config[section][key] = value
-    with pytest.raises(trainer.ConfigError) as err:
-        trainer.validate(toy_config, check_corpus=False)
+    with pytest.raises(config_lib.ConfigError) as err:
+        config_lib.validate(toy_config, check_corpus=False)
     assert message in str(err.value)
 
 
 def test_validate_rejects_unknown_fields(toy_config):
     toy_config.data.seq_length = 300          # a typo of seq_len
     toy_config.model.hiden = 3                # not a field of the toy system's model
-    with pytest.raises(trainer.ConfigError) as err:
-        trainer.validate(toy_config, check_corpus=False)
-    assert "unknown config field 'data.seq_length'" in str(err.value)
-    assert "unknown config field 'model.hiden' for system 'toy_system:ToySystem'" in str(err.value)
+    with pytest.raises(config_lib.ConfigError) as err:
+        config_lib.validate(toy_config, check_corpus=False)
+    assert "unknown config field 'data.seq_length'; did you mean 'data.seq_len'?" in str(err.value)
+    assert "unknown config field 'model.hiden'; did you mean 'model.hidden'?" in str(err.value)
+    assert len(str(err.value).splitlines()) == 2  # one line a problem
     toy_config.system = "prabhu99"
-    with pytest.raises(trainer.ConfigError, match="config.system='prabhu99' is not a known"):
-        trainer.validate(toy_config, check_corpus=False)
+    with pytest.raises(config_lib.ConfigError, match="system='prabhu99': not a known system; "
+                                                     "did you mean 'prabhu22'"):
+        config_lib.validate(toy_config, check_corpus=False)
 
 
 def test_validate_select_by_dev_needs_dev_eval(toy_config):
     toy_config.train.select_by = "dev:ccc_m"
     toy_config.train.eval_every_epochs = 0
-    with pytest.raises(trainer.ConfigError, match="needs a dev evaluation"):
-        trainer.validate(toy_config, check_corpus=False)
+    with pytest.raises(config_lib.ConfigError, match="needs a dev evaluation"):
+        config_lib.validate(toy_config, check_corpus=False)
 
 
 def test_validate_corpus_checks(toy_config, tmp_path):
     c = toy_config
     c.data.data_dir = str(tmp_path)
     c.data.corpus = "no_such_corpus"
-    with pytest.raises(trainer.ConfigError, match="data.corpus='no_such_corpus' is not a known"):
-        trainer.validate(c)
+    with pytest.raises(config_lib.ConfigError, match="data.corpus='no_such_corpus': not a known"):
+        config_lib.validate(c)
     c.data.corpus, c.data.variant = "seru_synth_continuous", "huge"
-    with pytest.raises(trainer.ConfigError, match="data.variant: .*no variant 'huge'.*tiny"):
-        trainer.validate(c)
+    with pytest.raises(config_lib.ConfigError, match="data.variant='huge': .*no variant 'huge'.*tiny"):
+        config_lib.validate(c)
     c.data.variant, c.data.build = "tiny", False
-    with pytest.raises(trainer.ConfigError) as err:
-        trainer.validate(c)
+    with pytest.raises(config_lib.ConfigError) as err:
+        config_lib.validate(c)
     assert "is not built in" in str(err.value)
     assert "python -m seru.data --corpus seru_synth_continuous" in str(err.value)
     c.data.corpus, c.data.variant, c.data.build = "avec2016", "", True
-    with pytest.raises(trainer.ConfigError, match="--config.data.manual_dir=DIR"):
-        trainer.validate(c)
+    with pytest.raises(config_lib.ConfigError, match="--config.data.manual_dir=DIR"):
+        config_lib.validate(c)
     c.data.manual_dir = str(tmp_path / "missing")
-    with pytest.raises(trainer.ConfigError, match="manual_dir=.*does not exist"):
-        trainer.validate(c)
+    with pytest.raises(config_lib.ConfigError, match="manual_dir=.*not an existing directory"):
+        config_lib.validate(c)
 
 
 def test_unknown_checkpoint_choice(toy_config):
-    assert trainer.checkpoint_kind(toy_config, "best") == "best_train_loss"
+    assert config_lib.checkpoint_kind(toy_config, "best") == "best_train_loss"
     with pytest.raises(ValueError, match="--checkpoint='newest'"):
-        trainer.checkpoint_kind(toy_config, "newest")
+        config_lib.checkpoint_kind(toy_config, "newest")
 
 
 # ----------------------------------------------------------------------------
@@ -140,7 +151,7 @@ def test_cli_train_then_evaluate_tiny_corpus(tmp_path):
     assert "ccc_m" in out.stdout  # the human-readable table
     npz = np.load(wd / "eval" / "test" / "predictions.npz")
     ids = sorted({k.split("/")[0] for k in npz.files})
-    assert len(ids) == 2 and saved["num_recordings"] == 2
+    assert len(ids) == 2 and saved["num_items"] == 2
     v = [npz[f"{i}/target_mask"] > 0 for i in ids]
     mh = np.concatenate([npz[f"{i}/m_hat"][m] for i, m in zip(ids, v)]).ravel()
     g = np.concatenate([npz[f"{i}/target_gold"][m] for i, m in zip(ids, v)]).ravel()
@@ -160,7 +171,7 @@ def _load_config_file(name, arg=None):
                                             ("stl", -1.0), ("mtl_pu", -1.0)])
 def test_prabhu22_config_variants_validate(variant, alpha):
     c = _load_config_file("prabhu22_bbb.py", f"variant={variant},protocol=paper")
-    trainer.validate(c, check_corpus=False)
+    config_lib.validate(c, check_corpus=False)
     assert (c.system, c.model.variant, c.model.alpha) == ("prabhu22", variant, alpha)
     # The paper's protocol (prabhu22 Sec. 4.3).
     assert (c.optimizer.name, c.optimizer.learning_rate, c.data.batch_size, c.data.seq_len,
@@ -173,7 +184,7 @@ def test_prabhu22_config_variants_validate(variant, alpha):
 def test_prabhu22_config_bad_arguments():
     with pytest.raises(ValueError, match="variant='bnn'"):
         _load_config_file("prabhu22_bbb.py", "variant=bnn")
-    with pytest.raises(ValueError, match="unknown key; known: variant, corpus, protocol"):
+    with pytest.raises(ValueError, match="unknown key; did you mean 'variant'.; known: variant, corpus, protocol"):
         _load_config_file("prabhu22_bbb.py", "varaint=lu")
     with pytest.raises(ValueError, match="protocol='gpu'"):
         _load_config_file("prabhu22_bbb.py", "protocol=gpu")
@@ -181,7 +192,7 @@ def test_prabhu22_config_bad_arguments():
 
 def test_quickstart_config_validates():
     c = _load_config_file("quickstart.py")
-    trainer.validate(c, check_corpus=False)
+    config_lib.validate(c, check_corpus=False)
     # +LU, Eq. (8) as written, on per-frame log-mel energies (configs/quickstart.py says why).
     assert (c.data.corpus, c.data.variant, c.model.variant) == (
         "seru_synth_continuous", "quickstart", "lu")

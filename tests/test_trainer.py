@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from toy_system import REPO, make_record, make_toy_config
-from seru import trainer
+from seru import config as config_lib
+from seru import evaluation, sharding, trainer
 from seru.checkpoints import Checkpoints
 from seru.data import pipeline
 from toy_system import ToySystem
@@ -69,7 +70,7 @@ def test_checkpoints_keep_last_k_and_best(toy_config, toy_records, tmp_path):
     dev = _rows(tmp_path, "dev")
     assert [r["step"] for r in dev] == [2, 4, 6, 8]
     assert ck.all_steps("best_dev") == [dev[int(np.argmax([r["ccc_m"] for r in dev]))]["step"]]
-    assert trainer.checkpoint_kind(cfg, "best") == "best_dev"
+    assert config_lib.checkpoint_kind(cfg, "best") == "best_dev"
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["train"]["select_by"] == "dev:ccc_m" and saved["data"]["seq_len"] == 20
 
@@ -82,10 +83,8 @@ def test_logged_loss_equals_recomputation_from_checkpoint(toy_config, toy_record
     trainer.train_and_evaluate(cfg, tmp_path, dataset=ds)
     system = ToySystem(cfg)
     ck = Checkpoints(tmp_path / "checkpoints")
-    abstract = trainer.init_state(system, trainer.make_optimizer(cfg.optimizer),
-                                  jax.random.key(0), ds.example_batch(),
-                                  jax.sharding.NamedSharding(trainer.make_mesh(),
-                                                             jax.sharding.PartitionSpec()))
+    abstract = sharding.abstract_state(system, sharding.make_optimizer(cfg.optimizer),
+                                       ds.example_batch(), sharding.make_mesh())
     state, meta = ck.restore("latest", abstract, 4)
     assert int(state["step"]) == 4
     # Step 5 is the first batch of epoch 2, with the key fold_in(train_rng, 4).
@@ -110,13 +109,13 @@ def _one_step():
     recs = {"train": [pipeline.preprocess_record(make_record(f"t{i}", 60, seed=i),
                                                  ("arousal",)) for i in range(4)]}
     ds = pipeline.from_recordings(recs, cfg)
-    mesh = trainer.make_mesh()
+    mesh = sharding.make_mesh()
     data_sh, repl = NamedSharding(mesh, P("data")), NamedSharding(mesh, P())
-    system, tx = ToySystem(cfg), trainer.make_optimizer(cfg.optimizer)
-    state = trainer.init_state(system, tx, jax.random.key(0),
-                               trainer.to_global(ds.example_batch(), data_sh), repl)
+    system, tx = ToySystem(cfg), sharding.make_optimizer(cfg.optimizer)
+    state = sharding.init_state(system, tx, jax.random.key(0),
+                                sharding.to_global(ds.example_batch(), data_sh), mesh)
     step = trainer.make_train_step(system, tx, repl)
-    batch = trainer.to_global(next(ds.train_iter(0, 0)), data_sh)
+    batch = sharding.to_global(next(ds.train_iter(0, 0)), data_sh)
     assert len(batch["audio"].sharding.device_set) == jax.device_count()
     state, m = step(state, batch, jax.random.key(1))
     state, m2 = step(state, batch, jax.random.key(2))

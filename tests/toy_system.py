@@ -1,36 +1,40 @@
 """A tiny System (seru/systems/base.py) for the tests of the loop and the pipeline.
 
-Per 40 ms frame: log energy, mean and std of the 640 samples -> Dense(hidden)
--> tanh -> dropout -> Dense(2 D) -> (m, softplus s). MC prediction = dropout
-passes vmapped over keys. Metrics in plain numpy (CCC with population moments).
+Adding a system is this module: a subclass of ``System`` with its field table,
+input type, model, loss, MC prediction and metrics -- nothing in the trainer,
+the evaluation job or predict (``tests/test_system_contract.py`` shows it).
+
+Per frame of the dataset's time base: log energy, mean and std of its
+samples -> Dense(hidden) -> tanh -> dropout -> Dense(2 D) -> (m, softplus s).
+MC prediction = dropout passes vmapped over keys. Metrics in plain numpy (CCC
+with population moments).
 """
 
-import importlib.util
 from pathlib import Path
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
+from seru.data.timebase import CONTINUOUS
+from seru.fields import Field
+from seru.systems.base import Regression, System, median_filtered
 
-def default_model_config():
-    c = ml_collections.ConfigDict()
-    c.hidden = 8
-    c.dropout = 0.1
-    return c
+MODEL_FIELDS = (Field("hidden", 8, "hidden units"),
+                Field("dropout", 0.1, "dropout rate (MC passes at prediction)"))
 
 
 class ToyModel(nn.Module):
     dims: int
     hidden: int = 8
     dropout: float = 0.1
+    frame_samples: int = 640
 
     @nn.compact
     def __call__(self, audio, train: bool):
         b = audio.shape[0]
-        x = audio.reshape(b, -1, 640)
+        x = audio.reshape(b, -1, self.frame_samples)
         feats = jnp.stack([jnp.log(jnp.mean(x**2, -1) + 1e-6), 10 * x.mean(-1), x.std(-1)], -1)
         h = jnp.tanh(nn.Dense(self.hidden)(feats))
         h = nn.Dropout(self.dropout, deterministic=not train)(h)
@@ -43,11 +47,26 @@ def np_ccc(x, y):
     return 2 * ((x - mx) * (y - my)).mean() / (x.var() + y.var() + (mx - my) ** 2)
 
 
-class ToySystem:
-    def __init__(self, config):
-        self.config = config
+class ToySystem(System):
+    MODEL_FIELDS = MODEL_FIELDS
+    INPUT = "raw_audio"
+
+    @classmethod
+    def check_config(cls, config):
+        return ([] if 0 <= config.model.dropout < 1 else
+                [f"model.dropout={config.model.dropout}: expected in [0, 1)"])
+
+    def __init__(self, config, time_base=None):
+        super().__init__(config, time_base or CONTINUOUS)
         self.model = ToyModel(len(config.data.dimensions), config.model.hidden,
-                              config.model.dropout)
+                              config.model.dropout, self.time_base.samples_per_frame)
+
+    @property
+    def outputs(self):
+        return (Regression(samples="samples"),)
+
+    def postprocess(self, predictions, fitted):
+        return median_filtered(predictions, ("m_hat", "s_hat"), self.config.eval.median_window)
 
     def init(self, rng, batch):
         return self.model.init({"params": rng}, batch["audio"], False)
@@ -103,12 +122,12 @@ def make_record(rid, n_frames, n_ann=3, dims=("arousal",), seed=0, sample_rate=1
 
 
 def make_toy_config():
-    """configs/common.py with the toy system and tiny shapes."""
-    spec = importlib.util.spec_from_file_location("configs_common", REPO / "configs/common.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    c = mod.get_config()
+    """The shared defaults (seru.config) with the toy system and tiny shapes."""
+    from seru import config as config_lib
+
+    c = config_lib.defaults()
     c.system = "toy_system:ToySystem"
+    c.model = config_lib.model_defaults(c.system)
     c.data.seq_len = 20
     c.data.batch_size = 4
     c.data.eval_seq_len = 30

@@ -7,13 +7,10 @@ memory once (the corpora we train on CPU are small).
 
 The dataset interface
 ---------------------
-``build(config)`` dispatches on ``config.data.input``:
-
-* ``'raw_audio'``: continuous corpora (this module, :class:`ContinuousDataset`);
-* ``'functionals'``: utterance-level functionals
-  (``seru.data.features.build_dataset(config, process_index, process_count)``).
-
-Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing else):
+The input types of ``seru/data/inputs.py`` build datasets (this module's
+:class:`ContinuousDataset` for ``'raw_audio'``; utterance functionals in
+``seru/data/features/``). Every dataset offers (:class:`seru.data.inputs.Dataset`;
+the trainer and the evaluation job use nothing else):
 
 ``example_batch() -> dict[str, np.ndarray]``
     one training batch of the exact shapes/dtypes of every batch (for ``System.init``).
@@ -36,8 +33,11 @@ Whatever it returns must offer (the trainer and ``seru.evaluate`` use nothing el
     the model, then dropped); absent means 0.
 ``targets(split) -> dict[str, dict[str, np.ndarray]]``
     per item id, the whole-item targets (``gold``, ``std``, ``num_raters``
-    ``[T, D]``, ``mask`` ``[T]``, and ``ratings`` ``[T, D, A]`` for the plots).
+    ``[T, D]``, ``mask`` ``[T]``, and ``ratings`` ``[T, D, A]`` for the plots)
+    and the item's ``speaker`` and ``gender`` (0-d str arrays; ``''`` if unknown).
 ``splits: tuple[str, ...]`` and ``dimensions: tuple[str, ...]``.
+``time_base``: the :class:`seru.data.timebase.TimeBase` of the frames, or
+    ``None`` for utterance-level items.
 ``framewise: bool`` (optional, default False unless a :class:`ContinuousDataset`)
     whether the system's predictions have a time axis after the batch axis;
     without one (utterance-level) each prediction row is one item, and
@@ -51,10 +51,11 @@ preceded by ``eval_context`` frames of the recording (run, then dropped) so
 that the LSTM state is warm at segment starts; a segment boundary costs
 nothing else (the LSTM is reset there).
 
-Continuous batches (``raw_audio``): ``audio`` float32 ``[B, T*640]`` at 16 kHz;
-``gold``, ``std``, ``num_raters`` float32 ``[B, T, D]``; ``mask`` float32 ``[B, T]``
-(1 = a real frame with at least one rating). Frame ``t`` covers audio samples
-``[t*640, (t+1)*640)``. Missing targets (NaN: no rater, or fewer than two raters
+Continuous batches (``raw_audio``): ``audio`` float32 ``[B, T*S]`` at the time
+base's sample rate (16 kHz), ``S`` = samples per frame (640 for the corpora's
+40 ms); ``gold``, ``std``, ``num_raters`` float32 ``[B, T, D]``; ``mask``
+float32 ``[B, T]`` (1 = a real frame with at least one rating). Frame ``t``
+covers audio samples ``[t*S, (t+1)*S)``. Missing targets (NaN: no rater, or fewer than two raters
 for the std) are written as 0; ``std`` of a frame with a single rater is 0.
 """
 
@@ -65,10 +66,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
-FRAME_SAMPLES = 640  # 40 ms at 16 kHz (schema.FRAME_HOP_S)
+from seru.data.timebase import CONTINUOUS, TimeBase
+
 GOLD_STANDARDS = ("mean", "ewe", "avec")
-INPUTS = ("raw_audio", "functionals")
 AUDIO_NORMS = ("none", "recording")
 
 
@@ -83,11 +83,12 @@ class Recording:
 
     id: str
     speaker: str
-    audio: np.ndarray       # float32 [T * 640]
+    audio: np.ndarray       # float32 [T * samples per frame]
     gold: np.ndarray        # float32 [T, D], NaN where no rater
     std: np.ndarray         # float32 [T, D], 0 where < 2 raters (labels.rater_std)
     num_raters: np.ndarray  # float32 [T, D]
     ratings: np.ndarray     # float32 [T, D, A], NaN = missing
+    gender: str = ""
 
     @property
     def num_frames(self) -> int:
@@ -108,7 +109,8 @@ def _gold_fn(name: str):
 
 def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold: str = "mean",
                       delay_frames: int = 0, where: str = "",
-                      audio_norm: str = "none") -> Recording:
+                      audio_norm: str = "none", time_base: TimeBase = CONTINUOUS
+                      ) -> Recording:
     """Targets and aligned 16 kHz audio of one continuous record (schema.py).
 
     Targets come from ``seru/data/labels.py``: the gold standard (``gold``:
@@ -116,8 +118,8 @@ def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold
     the unbiased rater std (Sec. 3 of prabhu22: s_t) and the number of raters.
     ``delay_frames`` shifts the ratings earlier by that many frames (annotation
     delay compensation, han17) before any target is computed. Audio is
-    resampled to 16 kHz if needed, then truncated / zero-padded to
-    ``frames * 640`` samples. ``where`` names the record in error messages.
+    resampled to the ``time_base``'s rate if needed, then truncated /
+    zero-padded to ``frames * time_base.samples_per_frame`` samples. ``where`` names the record in error messages.
     ``audio_norm='recording'`` standardises the audio of each recording to zero
     mean and unit variance (``'none'``: as stored).
     """
@@ -159,19 +161,20 @@ def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold
     audio = np.asarray(record["audio"], np.float32)
     if audio.ndim != 1:
         raise ValueError(f"record {where}: audio must be mono [samples], got shape {audio.shape}")
-    sr = int(np.asarray(record.get("sample_rate", SAMPLE_RATE)))
-    if sr != SAMPLE_RATE:
+    sr = int(np.asarray(record.get("sample_rate", time_base.sample_rate)))
+    if sr != time_base.sample_rate:
         from seru.data import audio as audio_lib
 
-        audio = np.asarray(audio_lib.resample(audio, sr, SAMPLE_RATE), np.float32)
+        audio = np.asarray(audio_lib.resample(audio, sr, time_base.sample_rate), np.float32)
     if audio_norm == "recording":
         audio = ((audio - audio.mean()) / max(float(audio.std()), 1e-8)).astype(np.float32)
     elif audio_norm != "none":
         raise ValueError(f"data.audio_norm must be one of {AUDIO_NORMS}, got {audio_norm!r}")
-    want = n_frames * FRAME_SAMPLES
+    want = n_frames * time_base.samples_per_frame
     audio = audio[:want] if audio.shape[0] >= want else np.pad(audio, (0, want - audio.shape[0]))
     return Recording(id=rid, speaker=decode_text(record.get("speaker", "")), audio=audio,
-                     gold=g, std=s, num_raters=n, ratings=ratings)
+                     gold=g, std=s, num_raters=n, ratings=ratings,
+                     gender=decode_text(record.get("gender", "")))
 
 
 def _fill(x: np.ndarray) -> np.ndarray:
@@ -196,13 +199,15 @@ class ContinuousDataset:
       eval_batch_size: global evaluation batch.
       train_split: the split the training crops come from.
       process_index, process_count: this host's share of each global batch.
+      time_base: frame hop and samples per frame of the recordings.
     """
 
     def __init__(self, recordings: Mapping[str, Sequence[Recording]], *, seq_len: int,
                  batch_size: int, eval_seq_len: int, eval_batch_size: int,
                  eval_context: int = 0,
                  train_split: str = "train", dimensions: Sequence[str] = (),
-                 process_index: int = 0, process_count: int = 1):
+                 process_index: int = 0, process_count: int = 1,
+                 time_base: TimeBase = CONTINUOUS):
         if train_split not in recordings or not recordings[train_split]:
             raise ValueError(f"no recordings in the training split {train_split!r}; "
                              f"splits: {sorted(recordings)}")
@@ -215,6 +220,7 @@ class ContinuousDataset:
         self.seq_len, self.batch_size = int(seq_len), int(batch_size)
         self.eval_seq_len, self.eval_batch_size = int(eval_seq_len), int(eval_batch_size)
         self.eval_context = int(eval_context)
+        self.time_base = time_base
         self.train_split = train_split
         self.process_index, self.process_count = process_index, process_count
         train = self.recordings[train_split]
@@ -249,7 +255,7 @@ class ContinuousDataset:
         t = np.arange(start, start + length)
         ok = (t >= 0) & (t < rec.num_frames)
         idx = np.where(ok, t, 0)
-        audio = rec.audio.reshape(rec.num_frames, FRAME_SAMPLES)[idx] * ok[:, None]
+        audio = rec.audio.reshape(rec.num_frames, -1)[idx] * ok[:, None]
         m = rec.mask[idx] * ok
         def tgt(x):
             return _fill(x[idx]) * ok[:, None]
@@ -288,7 +294,7 @@ class ContinuousDataset:
         recs = self.recordings[split]
         segs = self.segments(split)
         bs = self.eval_batch_size
-        empty = Recording("", "", np.zeros(FRAME_SAMPLES, np.float32),
+        empty = Recording("", "", np.zeros(self.time_base.samples_per_frame, np.float32),
                           *(np.zeros((1, self.num_dims), np.float32),) * 3,
                           np.zeros((1, self.num_dims, 1), np.float32))
         for b in range(0, len(segs), bs):
@@ -311,7 +317,8 @@ class ContinuousDataset:
     def targets(self, split: str) -> dict[str, dict[str, np.ndarray]]:
         self._check_split(split)
         return {r.id: {"gold": _fill(r.gold), "std": _fill(r.std),
-                       "num_raters": r.num_raters, "mask": r.mask, "ratings": r.ratings}
+                       "num_raters": r.num_raters, "mask": r.mask, "ratings": r.ratings,
+                       "speaker": np.asarray(r.speaker), "gender": np.asarray(r.gender)}
                 for r in self.recordings[split]}
 
     def _check_split(self, split):
@@ -324,11 +331,12 @@ def _stack(items: list[dict]) -> dict[str, np.ndarray]:
 
 
 def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapping[str, Any]],
-               time_axis: int | None = 1) -> dict[str, dict[str, np.ndarray]]:
+               time_axis: int | None = 1, sample_keys: Sequence[str] = ("samples",)
+               ) -> dict[str, dict[str, np.ndarray]]:
     """Whole-item arrays from per-segment outputs of :meth:`ContinuousDataset.eval_iter`.
 
-    ``outputs[i][key]`` has the rows of batch ``i`` on axis 0 (or, for keys
-    with a leading sample axis such as ``samples``, on axis 1) and time on
+    ``outputs[i][key]`` has the rows of batch ``i`` on axis 0 (or, for the
+    ``sample_keys`` with a leading MC-sample axis, on axis 1) and time on
     ``time_axis`` (relative to the row axis). Padding rows (``id == ''``) and
     padded frames are dropped; segments are placed at their ``starts``; the
     first ``meta['offsets']`` frames of a row (left context) are skipped.
@@ -336,7 +344,7 @@ def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapp
     gets a time axis of length 1, matching ``targets(split)``.
     """
     if time_axis is None:
-        outputs = [{k: np.expand_dims(np.asarray(v), 2 if k == "samples" else 1)
+        outputs = [{k: np.expand_dims(np.asarray(v), 2 if k in sample_keys else 1)
                     for k, v in out.items()} for out in outputs]
         time_axis = 1
     pieces: dict[str, dict[str, list]] = {}
@@ -348,7 +356,7 @@ def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapp
                 continue
             for key, val in out.items():
                 val = np.asarray(val)
-                row_axis = 1 if key == "samples" else 0
+                row_axis = 1 if key in sample_keys else 0
                 x = np.take(val, row, axis=row_axis)
                 ax = time_axis - 1 + row_axis
                 if x.ndim > ax:
@@ -372,13 +380,21 @@ def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapp
 # ----------------------------------------------------------------------------
 
 
-def load_recordings(config, splits: Sequence[str] | None = None) -> dict[str, list[Recording]]:
-    """Loads the corpus named by ``config.data`` and preprocesses every record of ``splits``."""
-    from seru.data import corpora
+def load_corpus(config, splits: Sequence[str] | None = None
+                ) -> tuple[dict[str, list[Recording]], TimeBase]:
+    """``({split: [Recording]}, time_base)`` of the corpus named by ``config.data``.
+
+    Every record of ``splits`` (default: train, dev and test) is preprocessed
+    (:func:`preprocess_record`) at the corpus' time base
+    (``info.metadata['frame_hop_s']``, else the schema's 40 ms). Raises
+    ``ValueError`` for a split the corpus does not have.
+    """
+    from seru.data import corpora, timebase
 
     d = config.data
-    _, sources = corpora.load(d.corpus, d.variant or None, d.data_dir or None,
-                              d.manual_dir or None, build=d.build)
+    builder, sources = corpora.load(d.corpus, d.variant or None, d.data_dir or None,
+                                    d.manual_dir or None, build=d.build)
+    tb = timebase.of_corpus(builder.info.metadata)
     splits = splits or [s for s in (d.train_split, d.dev_split, d.test_split) if s]
     out = {}
     for split in dict.fromkeys(splits):
@@ -389,27 +405,23 @@ def load_recordings(config, splits: Sequence[str] | None = None) -> dict[str, li
         n = len(src) if not d.max_recordings else min(len(src), d.max_recordings)
         out[split] = [preprocess_record(src[i], d.dimensions, d.gold, d.delay_frames,
                                         where=f"{d.corpus}/{split}[{i}]",
-                                        audio_norm=d.audio_norm) for i in range(n)]
-    return out
+                                        audio_norm=d.audio_norm, time_base=tb)
+                      for i in range(n)]
+    return out, tb
 
 
-def from_recordings(recordings, config, process_index: int = 0,
-                    process_count: int = 1) -> ContinuousDataset:
+def load_recordings(config, splits: Sequence[str] | None = None) -> dict[str, list[Recording]]:
+    """The recordings of :func:`load_corpus` without the time base."""
+    return load_corpus(config, splits)[0]
+
+
+def from_recordings(recordings, config, process_index: int = 0, process_count: int = 1,
+                    time_base: TimeBase = CONTINUOUS) -> ContinuousDataset:
+    """A :class:`ContinuousDataset` of ``recordings`` with the shapes of ``config``."""
     d = config.data
     return ContinuousDataset(
         recordings, seq_len=d.seq_len, batch_size=d.batch_size, eval_seq_len=d.eval_seq_len,
         eval_context=d.eval_context,
         eval_batch_size=config.eval.batch_size, train_split=d.train_split,
-        dimensions=d.dimensions, process_index=process_index, process_count=process_count)
-
-
-def build(config, process_index: int = 0, process_count: int = 1):
-    """The dataset of ``config`` (see the module docstring for the interface)."""
-    kind = config.data.input
-    if kind == "raw_audio":
-        return from_recordings(load_recordings(config), config, process_index, process_count)
-    if kind == "functionals":
-        from seru.data import features
-
-        return features.build_dataset(config, process_index, process_count)
-    raise ValueError(f"config.data.input must be one of {INPUTS}, got {kind!r}")
+        dimensions=d.dimensions, process_index=process_index, process_count=process_count,
+        time_base=time_base)

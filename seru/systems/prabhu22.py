@@ -96,48 +96,85 @@ import ml_collections
 import numpy as np
 
 from seru import losses, mc, metrics
-from seru.models.bayes import Prior
+from seru.data.timebase import CONTINUOUS
+from seru.fields import Field, from_fields
+from seru.models.bayes import PRIORS, Prior
 from seru.models.bbb_ser import BBBSER, SAMPLERS
 from seru.models.extractors import COMPRESS, FRONTENDS, Extractor
 from seru.models.mtl_pu import MTLPU
+from seru.systems.base import Regression, System, median_filtered
 
 BBB_VARIANTS = ("mu", "lu", "lu_t")
 VARIANTS = BBB_VARIANTS + ("stl", "mtl_pu")
 LABEL_KL_GRAD = ("all", "head", "scales")
 
 
+MODEL_FIELDS = (
+    Field("variant", "lu", "MU (alpha = 0), +LU (alpha = 1), +LU with a Student-t label "
+          "distribution, or the STL / MTL-PU baselines", VARIANTS),
+    Field("window", 50, "BBB window b: frames sharing one weight draw (50 = 2 s)"),
+    Field("num_samples_train", 30, "MC passes inside the loss, Eq. (6) (paper: 30; >= 2 for "
+          "lu / lu_t)"),
+    Field("sampler", "faithful", "training draws: per-window weights, local reparameterisation "
+          "per frame, or per window", SAMPLERS),
+    Field("eval_sampler", "local_window", "sampler of evaluation and prediction; '' = the "
+          "training sampler", SAMPLERS + ("",)),
+    Field("prior", "gaussian", "weight prior: N(0, prior_sigma) or the scale mixture of "
+          "Blundell et al.", PRIORS),
+    Field("prior_sigma", 1.0, "std of the Gaussian prior (paper: 1)"),
+    Field("rho_init", (-3.0, -2.0), "posterior rho ~ U[lo, hi], sigma_w = softplus(rho) "
+          "(paper Sec. 4.3: [-3, -2])"),
+    Field("mixture_pi", 0.5, "scale-mixture prior: weight of the wide component"),
+    Field("mixture_sigma1", 1.0, "scale-mixture prior: std of the wide component"),
+    Field("mixture_sigma2", 0.0025, "scale-mixture prior: std of the narrow component"),
+    Field("dropout", 0.5, "dropout after each conv pool and LSTM layer (paper: 0.5)"),
+    Field("lstm_size", 256, "units of each of the two LSTM layers (paper: 256)"),
+    Field("conv_kernels", (8, 6, 6), "conv front-end kernels in samples (paper / Tzirakis "
+          "et al.)"),
+    Field("conv_compress", "none", "'log': log(eps + x) of the conv front end's output (not "
+          "in the paper)", COMPRESS),
+    Field("conv_compress_eps", 1e-2, "eps of conv_compress='log'"),
+    Field("frontend", "conv", "the paper's conv stack on raw audio, or per-frame log-mel "
+          "energies (not in the paper; the CPU protocols)", FRONTENDS),
+    Field("n_mels", 40, "mel bands of the log-mel front end"),
+    Field("head_sizes", (512, 256), "hidden sizes of the Bayesian (or dense) head"),
+    Field("kl_weight", 1.0 / 67_500, "complexity-cost scale: 1 / training frames (Blundell "
+          "et al.; AVEC 2016 train: 67,500)"),
+    Field("likelihood_sigma", 1.0, "std of the Gaussian likelihood P(D | w) in Eq. (6)"),
+    Field("alpha", -1.0, "weight of the label KL, Eq. (7); < 0: from the variant (mu: 0, "
+          "lu / lu_t: 1)"),
+    Field("label_kl_grad", "all", "where s_hat's gradient in Eq. (7) may go: everywhere "
+          "(as written), the head only, or the posterior scales rho only", LABEL_KL_GRAD),
+    Field("std_ddof", 1, "s_hat = std over the MC passes with this ddof"),
+    Field("mc_chunk", 64, "(pass, window) draws per chunk at evaluation; 0 = no chunking"),
+    Field("train_chunk", 0, "the same inside the loss; 0 = one vmap over all draws"),
+    Field("mtl_weights", (1.0, 1.0), "(w_E, w_s) of han17 Eq. (7), mtl_pu only"),
+)
+
+
 def default_model_config() -> ml_collections.ConfigDict:
-    """Defaults of ``config.model`` for prabhu22 (paper values, Sec. 4.3)."""
-    c = ml_collections.ConfigDict()
-    c.variant = "lu"            # 'mu' | 'lu' | 'lu_t' | 'stl' | 'mtl_pu'
-    c.window = 50               # BBB window b: frames sharing one weight draw (2 s)
-    c.num_samples_train = 30    # n passes inside the loss, Eq. (6) (paper: 30; >= 2 for lu/lu_t)
-    c.num_samples_eval = 30     # n passes for s_hat at evaluation
-    c.sampler = "faithful"      # 'faithful' (per-window weight draws) | 'local' | 'local_window'
-    c.eval_sampler = "local_window"  # sampler of seru.evaluate / predict; '' = the training one
-    c.prior = "gaussian"        # 'gaussian' N(0, prior_sigma) | 'mixture' (Blundell et al.)
-    c.prior_sigma = 1.0
-    c.rho_init = (-3.0, -2.0)   # rho ~ U[lo, hi], sigma_w = softplus(rho) (Sec. 4.3)
-    c.mixture_pi = 0.5
-    c.mixture_sigma1 = 1.0
-    c.mixture_sigma2 = 0.0025
-    c.dropout = 0.5
-    c.lstm_size = 256
-    c.conv_kernels = (8, 6, 6)  # conv front end kernels in samples (paper / Tzirakis et al.)
-    c.conv_compress = "none"    # 'log': log(eps + x) of the conv front end's output (not in paper)
-    c.conv_compress_eps = 1e-2
-    c.frontend = "conv"         # 'conv' (the paper's, raw audio) | 'logmel' (not in paper)
-    c.n_mels = 40               # mel bands of the 'logmel' front end
-    c.head_sizes = (512, 256)
-    c.kl_weight = 1.0 / 67_500  # complexity-cost scale: 1 / number of training frames
-    c.likelihood_sigma = 1.0    # std of the Gaussian likelihood P(D | w) in Eq. (6)
-    c.alpha = -1.0              # weight of Eq. (7); < 0: from variant (mu: 0, lu/lu_t: 1)
-    c.label_kl_grad = "all"     # 'all' (Eq. (8) as written) | 'scales': s_hat's gradient to rho only
-    c.std_ddof = 1              # s_hat = std over passes with this ddof
-    c.mc_chunk = 64             # (pass, window) draws per chunk at evaluation; 0 = no chunking
-    c.train_chunk = 0           # same inside the loss; 0 = one vmap over all draws
-    c.mtl_weights = (1.0, 1.0)  # (w_E, w_s) of han17 Eq. (7), mtl_pu only
-    return c
+    """``config.model`` of prabhu22 at its defaults (the paper's values, Sec. 4.3)."""
+    return from_fields(MODEL_FIELDS)
+
+
+def check_config(config) -> list[str]:
+    """The combinations of ``config.model`` fields prabhu22 cannot run (one line each)."""
+    m, errors = config.model, []
+    if m.variant in BBB_VARIANTS:
+        if m.sampler != "faithful" and m.prior != "gaussian":
+            errors.append(f"model.prior={m.prior!r}: model.sampler={m.sampler!r} uses the "
+                          f"closed-form KL and needs model.prior='gaussian'")
+        if m.variant == "mu" and m.alpha > 0:
+            errors.append(f"model.alpha={m.alpha}: variant 'mu' means alpha = 0")
+        alpha = m.alpha if m.alpha >= 0 else (0.0 if m.variant == "mu" else 1.0)
+        if alpha > 0 and m.num_samples_train < 2:
+            errors.append(f"model.num_samples_train={m.num_samples_train}: variant "
+                          f"{m.variant!r} needs >= 2 passes for s_hat in the label KL (Eq. (7))")
+    if m.window < 1:
+        errors.append(f"model.window={m.window}: expected >= 1 frame")
+    if len(m.rho_init) != 2 or m.rho_init[0] > m.rho_init[1]:
+        errors.append(f"model.rho_init={m.rho_init}: expected (low, high) with low <= high")
+    return errors
 
 
 def _float_mask(mask, shape):
@@ -166,41 +203,34 @@ def _mean_within_r(pred: np.ndarray, target: np.ndarray, item: np.ndarray) -> fl
     return float(rs.mean()) if rs.size else float("nan")
 
 
-class Prabhu22:
-    """prabhu22 as a :class:`seru.systems.base.System`."""
+class Prabhu22(System):
+    """prabhu22 as a :class:`seru.systems.base.System` (see the module docstring)."""
 
-    def __init__(self, config):
-        self.config = config
+    MODEL_FIELDS = MODEL_FIELDS
+    INPUT = "raw_audio"
+
+    @classmethod
+    def check_config(cls, config) -> list[str]:
+        return check_config(config)
+
+    def __init__(self, config, time_base=None):
+        super().__init__(config, time_base or CONTINUOUS)
         mc_cfg = config.model
-        if mc_cfg.variant not in VARIANTS:
-            raise ValueError(f"config.model.variant: unknown {mc_cfg.variant!r}; "
-                             f"expected one of {VARIANTS}")
         self.variant = mc_cfg.variant
         self.dims = tuple(config.data.dimensions)
         d = len(self.dims)
-        if mc_cfg.conv_compress not in COMPRESS:
-            raise ValueError(f"config.model.conv_compress={mc_cfg.conv_compress!r}: use one of "
-                             f"{COMPRESS}")
-        if mc_cfg.frontend not in FRONTENDS:
-            raise ValueError(f"config.model.frontend={mc_cfg.frontend!r}: use one of {FRONTENDS}")
         # What every model of this system shares: the trunk and the head's sizes.
         shared = dict(out_features=d, hidden=tuple(mc_cfg.head_sizes), extractor=Extractor(
             lstm_size=mc_cfg.lstm_size, dropout=mc_cfg.dropout, frontend=mc_cfg.frontend,
             n_mels=int(mc_cfg.n_mels), kernels=tuple(mc_cfg.conv_kernels),
-            compress=mc_cfg.conv_compress, compress_eps=float(mc_cfg.conv_compress_eps)))
+            compress=mc_cfg.conv_compress, compress_eps=float(mc_cfg.conv_compress_eps),
+            frame_samples=self.time_base.samples_per_frame))
         if self.variant in BBB_VARIANTS:
-            if mc_cfg.sampler != "faithful" and mc_cfg.prior != "gaussian":
-                raise ValueError(
-                    f"config.model.sampler={mc_cfg.sampler!r} uses the closed-form KL and needs "
-                    f"config.model.prior='gaussian', got {mc_cfg.prior!r}")
             prior = Prior(kind=mc_cfg.prior, sigma=mc_cfg.prior_sigma, pi=mc_cfg.mixture_pi,
                           sigma1=mc_cfg.mixture_sigma1, sigma2=mc_cfg.mixture_sigma2)
             self.model = BBBSER(**shared, sampler=mc_cfg.sampler, prior=prior,
                                 rho_init=tuple(mc_cfg.rho_init))
             eval_sampler = mc_cfg.eval_sampler or mc_cfg.sampler
-            if eval_sampler not in SAMPLERS:
-                raise ValueError(f"config.model.eval_sampler={mc_cfg.eval_sampler!r}: use one of "
-                                 f"{SAMPLERS} or '' (= config.model.sampler)")
             # Same parameters, another way of drawing the passes. The KL is not needed at
             # evaluation, so the prior only matters to the training model.
             self.eval_model = self.model if eval_sampler == mc_cfg.sampler else BBBSER(
@@ -208,22 +238,26 @@ class Prabhu22:
                 prior=prior if eval_sampler == "faithful" else Prior(),
                 rho_init=tuple(mc_cfg.rho_init))
             alpha = mc_cfg.alpha
-            if alpha < 0:
-                alpha = 0.0 if self.variant == "mu" else 1.0
-            elif self.variant == "mu" and alpha != 0:
-                raise ValueError(f"config.model.alpha={alpha}: variant 'mu' means alpha = 0")
-            self.alpha = float(alpha)
-            if mc_cfg.label_kl_grad not in LABEL_KL_GRAD:
-                raise ValueError(f"config.model.label_kl_grad={mc_cfg.label_kl_grad!r}: use one "
-                                 f"of {LABEL_KL_GRAD}")
-            if self.alpha > 0 and mc_cfg.num_samples_train < 2:
-                raise ValueError(
-                    f"config.model.num_samples_train={mc_cfg.num_samples_train}: variant "
-                    f"{self.variant!r} needs >= 2 passes for s_hat in the label KL (Eq. (7))")
+            self.alpha = float(alpha if alpha >= 0 else (0.0 if self.variant == "mu" else 1.0))
         else:
             self.model = MTLPU(**shared, variant=self.variant)
             self.eval_model = self.model
             self.alpha = 0.0
+
+    @property
+    def outputs(self):
+        """Per frame and dimension: the posterior-mean pass ``m_hat`` and the std over the MC
+        passes ``s_hat`` (MTL-PU: its regressed std; STL: no spread), on the rating scale."""
+        if self.variant == "stl":
+            return (Regression(spread=None),)
+        if self.variant == "mtl_pu":
+            return (Regression(),)
+        return (Regression(samples="samples"),)
+
+    def postprocess(self, predictions, fitted):
+        """Median filter over time of ``m_hat`` and ``s_hat`` (prabhu22 Sec. 4.3: b = 50
+        frames), ``config.eval.median_window`` frames; 0 or 1 = none. Nothing is fitted."""
+        return median_filtered(predictions, ("m_hat", "s_hat"), self.config.eval.median_window)
 
     # -- helpers ---------------------------------------------------------
     def _head_fns(self, params, with_complexity=False, model=None):
@@ -241,7 +275,7 @@ class Prabhu22:
     def init(self, rng, batch):
         """Parameters do not depend on the length: initialise on (at most) the first second."""
         audio = jnp.asarray(batch["audio"])
-        audio = audio[:, : min(audio.shape[1], 25 * 640)]
+        audio = audio[:, : min(audio.shape[1], 25 * self.time_base.samples_per_frame)]
         return self.model.init({"params": rng}, audio, train=False)
 
     def loss(self, params, batch, rng):
@@ -256,15 +290,15 @@ class Prabhu22:
         terms = {}
         if self.variant == "stl":
             m_hat = self.model.apply(params, feats, method="head")["m_hat"]
-            terms["ccc"] = _ccc_loss(m_hat, gold, mask)
-            return terms["ccc"], terms
+            terms["ccc_loss"] = _ccc_loss(m_hat, gold, mask)
+            return terms["ccc_loss"], terms
         if self.variant == "mtl_pu":
             out = self.model.apply(params, feats, method="head")
             w_e, w_s = cfg.mtl_weights
-            terms["ccc"] = _ccc_loss(out["m_hat"], gold, mask)
+            terms["ccc_loss"] = _ccc_loss(out["m_hat"], gold, mask)
             terms["mse_m"] = _masked_mean(jnp.square(out["m_hat"] - gold), mask)
             terms["mse_s"] = _masked_mean(jnp.square(out["s_hat"] - std), mask)
-            total = terms["ccc"] + w_e * terms["mse_m"] + w_s * terms["mse_s"]
+            total = terms["ccc_loss"] + w_e * terms["mse_m"] + w_s * terms["mse_s"]
             return total, terms
 
         faithful = cfg.sampler == "faithful"
@@ -280,8 +314,8 @@ class Prabhu22:
         # Eq. (5)/(6): KL(q || P), sampled over every (pass, window) draw, or closed form.
         terms["kl_weights"] = (jnp.mean(comp) if faithful
                                else self.model.apply(params, method="head_kl"))
-        terms["ccc"] = _ccc_loss(m_hat, gold, mask)
-        total = terms["ccc"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]
+        terms["ccc_loss"] = _ccc_loss(m_hat, gold, mask)
+        total = terms["ccc_loss"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]
         # sqrt(var + tiny): the gradient of a plain std is NaN at zero spread.
         s_hat = mc.sample_std(samples, cfg.std_ddof, eps=1e-12)
         if self.alpha > 0:
@@ -316,7 +350,7 @@ class Prabhu22:
 
     def predict(self, params, batch, rng, num_samples=None):
         cfg = self.config.model
-        n = cfg.num_samples_eval if num_samples is None else num_samples
+        n = self.config.eval.num_samples if num_samples is None else num_samples
         audio = jnp.asarray(batch["audio"], jnp.float32)
         feats = self.model.apply(params, audio, train=False, method="trunk")
         if self.variant in ("stl", "mtl_pu"):

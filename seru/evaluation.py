@@ -1,0 +1,272 @@
+"""The evaluation job (DESIGN principle 7): ``python -m seru.evaluate``.
+
+``evaluate_checkpoint(workdir, split, ...)`` loads a checkpoint, runs the
+system's vectorised Monte Carlo prediction segment by segment (sharded over
+every device), reassembles whole items, post-processes them (what the system
+fits is fitted on ``data.dev_split`` and applied to every split), runs the
+evaluators that ``config.eval.evaluators`` names (``seru/evaluators.py``) and
+writes ``metrics.json``, ``predictions.npz`` and the figures under
+``workdir/eval/<split>/``. The training loop's periodic evaluation calls the
+same :func:`evaluate_split`. Nothing here knows a system's key names: the
+keys come from ``system.outputs`` (``seru/systems/base.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Mapping
+
+import jax
+import numpy as np
+from jax.sharding import Mesh
+
+from seru import config as config_lib
+from seru import evaluators, sharding
+from seru.checkpoints import Checkpoints
+
+
+# =============================================================================
+# Prediction of a split
+# =============================================================================
+
+
+def sample_keys(system) -> tuple[str, ...]:
+    """Keys of the system's outputs that carry a leading MC-sample axis."""
+    return tuple(o.samples for o in system.outputs if getattr(o, "samples", None))
+
+
+def make_predict_fn(system, num_samples: int, mesh: Mesh):
+    """``(params, batch, rng) -> outputs``: the system's MC prediction, jitted once."""
+    return jax.jit(lambda p, b, r: system.predict(p, b, r, num_samples),
+                   out_shardings=sharding.replicated(mesh))
+
+
+def predict_split(system, params, dataset, split: str, rng, num_samples: int, mesh: Mesh,
+                  predict_fn=None) -> dict[str, dict[str, np.ndarray]]:
+    """Per-item raw predictions of ``split``: MC ``predict`` batch by batch, reassembled
+    (``seru.data.pipeline.reassemble``); batch ``i`` uses ``fold_in(rng, i)``."""
+    from seru.data import pipeline
+
+    data_sh = sharding.data_sharding(mesh)
+    if predict_fn is None:
+        predict_fn = make_predict_fn(system, num_samples, mesh)
+    outs, metas = [], []
+    for i, (batch, meta) in enumerate(dataset.eval_iter(split)):
+        outs.append(predict_fn(params, sharding.to_global(batch, data_sh),
+                               jax.random.fold_in(rng, i)))
+        metas.append(meta)
+    # One device->host copy after the loop: dispatch of the next batch never waits for the
+    # previous one's transfer.
+    outs = jax.device_get(outs)
+    return pipeline.reassemble(outs, metas, time_axis=1 if dataset.framewise else None,
+                               sample_keys=sample_keys(system))
+
+
+# =============================================================================
+# Scoring
+# =============================================================================
+
+
+def postprocess(system, raw: Mapping, fitted: Mapping) -> dict[str, dict[str, np.ndarray]]:
+    """Every item post-processed (``system.postprocess``); the declared mean and spread keys
+    keep their raw values as ``<key>_raw``."""
+    out = {}
+    for rid, r in raw.items():
+        p = {k: np.asarray(v) for k, v in r.items()}
+        q = dict(system.postprocess(p, fitted))
+        for o in system.outputs:
+            for key in o.keys:
+                if key in p:
+                    q[key + "_raw"] = p[key]
+        out[rid] = q
+    return out
+
+
+def pool(system, preds: Mapping, targets: Mapping) -> tuple[dict, dict]:
+    """``(predictions, targets)`` of the valid rows of every item, concatenated.
+
+    Every array whose first axis is the item's time axis (for the sample keys:
+    the second) is restricted to the frames where ``targets[id]['mask'] > 0``;
+    the targets also get ``item``, the index (in ``targets``' order) of each
+    row's item. Raises ``KeyError`` for an item without predictions.
+    """
+    keys = sample_keys(system)
+    cat_p, cat_t = {}, {}
+    for index, rid in enumerate(targets):
+        if rid not in preds:
+            raise KeyError(f"no prediction for item {rid!r}")
+        valid = np.asarray(targets[rid]["mask"]) > 0
+        n = valid.shape[0]
+        for key, v in preds[rid].items():
+            if key in keys and v.ndim >= 2 and v.shape[1] == n:
+                cat_p.setdefault(key, []).append(v[:, valid])
+            elif not key.endswith("_raw") and v.ndim >= 1 and v.shape[0] == n:
+                cat_p.setdefault(key, []).append(v[valid])
+        for key, v in targets[rid].items():
+            v = np.asarray(v)
+            if key != "mask" and v.ndim >= 1 and v.shape[0] == n:
+                cat_t.setdefault(key, []).append(v[valid])
+        cat_t.setdefault("item", []).append(np.full(int(valid.sum()), index, np.int64))
+    predictions = {k: np.concatenate(v, axis=1 if k in keys else 0) for k, v in cat_p.items()}
+    return predictions, {k: np.concatenate(v) for k, v in cat_t.items()}
+
+
+def score(system, raw: Mapping, targets: Mapping, fitted: Mapping | None = None):
+    """``(metrics, predictions)``: post-processed per item, pooled over the valid rows and
+    scored by ``system.evaluate`` (a flat dict of floats)."""
+    preds = postprocess(system, raw, fitted or {})
+    pooled_p, pooled_t = pool(system, preds, targets)
+    metrics = {k: float(v) for k, v in system.evaluate(pooled_p, pooled_t).items()}
+    return metrics, preds
+
+
+def evaluate_split(system, params, dataset, split: str, rng, num_samples: int, mesh: Mesh,
+                   fitted: Mapping | None = None, predict_fn=None):
+    """``(metrics, per-item predictions, per-item targets)`` of ``split``."""
+    raw = predict_split(system, params, dataset, split, rng, num_samples, mesh, predict_fn)
+    targets = dataset.targets(split)
+    metrics, preds = score(system, raw, targets, fitted)
+    return metrics, preds, targets
+
+
+def format_table(metrics: Mapping[str, float], title: str = "") -> str:
+    """The metrics as an aligned two-column text table under ``title``."""
+    width = max([len(k) for k in metrics] + [6])
+    lines = [title] if title else []
+    lines += [f"  {k:<{width}}  {v: .4f}" for k, v in metrics.items()]
+    return "\n".join(lines)
+
+
+# =============================================================================
+# The evaluation job
+# =============================================================================
+
+
+def restore_params(workdir, config, system, dataset, checkpoint: str = "best"):
+    """``(params, step)`` of the ``checkpoint`` (best | latest | best_train_loss | best_dev)."""
+    kind = config_lib.checkpoint_kind(config, checkpoint)
+    mesh = sharding.make_mesh()
+    example = sharding.to_global(dataset.example_batch(), sharding.data_sharding(mesh))
+    abstract = sharding.abstract_state(system, sharding.make_optimizer(config.optimizer),
+                                       example, mesh)
+    ckpts = Checkpoints(Path(workdir) / "checkpoints", read_only=True)
+    try:
+        state, _ = ckpts.restore(kind, abstract)
+    finally:
+        ckpts.close()
+    return state["params"], int(state["step"])
+
+
+def eval_rng(config, seed: int | None = None):
+    """The PRNG key of the MC passes at evaluation (the third split of ``key(seed)``, as
+    the training loop's periodic evaluation uses)."""
+    return jax.random.split(jax.random.key(config.seed if seed is None else seed), 3)[2]
+
+
+def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh, outdir: Path):
+    """Fits the system's post-processing on ``config.data.dev_split`` (once per checkpoint;
+    kept in ``outdir/postprocess.json``). ``{}`` when the system fits nothing."""
+    if not system.postprocess_needs_fit:
+        return {}
+    path = outdir / "postprocess.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    split = config.data.dev_split
+    if not split:
+        raise config_lib.ConfigError("data.dev_split: the system's post-processing is fitted "
+                                     "on dev; set data.dev_split")
+    ds = dataset_for(split)
+    raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
+    fitted = system.fit_postprocess(raw, ds.targets(split))
+    if jax.process_index() == 0:
+        outdir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"fitted_on": split, **fitted}, indent=2) + "\n")
+    return fitted
+
+
+def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: int | None = None,
+                        checkpoint: str = "best", *, dataset=None, system=None,
+                        seed: int | None = None, verbose: bool = True,
+                        corpus: str | None = None, variant: str | None = None) -> dict:
+    """Evaluates a checkpoint of ``workdir`` on ``split``; returns the metrics.
+
+    Writes ``workdir/eval/<split>/metrics.json`` (run info + ``metrics``),
+    ``predictions.npz`` (``<id>/<key>``, ``<id>/target_<key>``) and what the
+    evaluators write. ``corpus`` / ``variant`` evaluate another corpus or
+    variant as the training run expects its input (cross-corpus evaluation,
+    ``InputType.other_corpus``); the results then go to
+    ``workdir/eval/<corpus>-<variant>/<split>/``. Raises ``FileNotFoundError``
+    for a workdir without a config or checkpoint, :class:`seru.config.ConfigError`
+    for a bad ``checkpoint`` name.
+    """
+    from seru.data import inputs
+
+    workdir = Path(workdir)
+    config = config_lib.load(workdir)
+    num_samples = num_samples or config.eval.num_samples
+    kind = config_lib.checkpoint_kind(config, checkpoint)
+    mesh = sharding.make_mesh()
+    pi, pc = jax.process_index(), jax.process_count()
+    itype = inputs.get(config.data.input)
+    cross = (corpus not in (None, config.data.corpus)
+             or variant not in (None, config.data.variant))
+    outdir = workdir / "eval" / split
+    if cross:
+        corpus = corpus or config.data.corpus
+        variant = config.data.variant if variant is None else variant
+        outdir = workdir / "eval" / f"{corpus}-{variant or 'default'}" / split
+
+    def dataset_for(s):
+        if cross and s == split:
+            return itype.other_corpus(config, corpus, variant, s, pi, pc)
+        return itype.build(config, [x for x in (config.data.train_split, s) if x], pi, pc)
+
+    if dataset is None:
+        dataset = dataset_for(split)
+    if system is None:
+        system = config_lib.get_system(config, dataset.time_base)
+    rng = eval_rng(config, seed)
+    params, step = restore_params(workdir, config, system, dataset, checkpoint)
+    t0 = time.time()
+    fitted = fit_postprocess(system, params, config, lambda s: dataset if s == split else
+                             dataset_for(s), rng, num_samples, mesh, outdir.parent)
+    raw = predict_split(system, params, dataset, split, rng, num_samples, mesh)
+    targets = dataset.targets(split)
+    preds = postprocess(system, raw, fitted)
+    info = {"split": split, "checkpoint": kind, "step": step, "num_samples": num_samples,
+            "median_window": config.eval.median_window, "num_items": len(targets),
+            "num_frames": int(sum(np.asarray(t["mask"]).size for t in targets.values())),
+            "outputs": [o.__class__.__name__ + str(dict(vars(o))) for o in system.outputs]}
+    if cross:
+        info.update(corpus=corpus, variant=variant, train_corpus=config.data.corpus,
+                    train_variant=config.data.variant,
+                    feature_statistics=f"{config.data.corpus}/{config.data.variant}/"
+                                       f"{config.data.train_split}")
+    ctx = evaluators.Context(system=system, config=config, preds=preds, targets=targets,
+                             outdir=outdir, info=info, write=jax.process_index() == 0)
+    metrics = evaluators.run(config.eval.evaluators, ctx)
+    info["seconds"] = time.time() - t0
+    if ctx.write:
+        write_eval(outdir, metrics, preds, targets, info)
+        if verbose:
+            print(format_table(metrics, f"{split} ({kind} checkpoint, step {step}, "
+                                        f"n = {num_samples}, {len(targets)} items)"))
+    return metrics
+
+
+def write_eval(outdir: Path, metrics: Mapping, preds: Mapping, targets: Mapping,
+               info=None) -> None:
+    """``metrics.json`` (``info`` + ``metrics``) and ``predictions.npz`` (keys
+    ``<id>/<array>`` and ``<id>/target_<array>``) in ``outdir``."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    (outdir / "metrics.json").write_text(json.dumps(
+        {**(info or {}), "metrics": dict(metrics)}, indent=2) + "\n")
+    arrays = {}
+    for rid, p in preds.items():
+        for k, v in p.items():
+            arrays[f"{rid}/{k}"] = np.asarray(v)
+        for k, v in targets[rid].items():
+            arrays[f"{rid}/target_{k}"] = np.asarray(v)
+    np.savez_compressed(outdir / "predictions.npz", **arrays)

@@ -1,0 +1,165 @@
+"""Evaluators: what the evaluation job computes and draws, chosen by ``config.eval.evaluators``.
+
+In the manner of big_vision's evaluators, each is a function of one
+:class:`Context` (the system, the post-processed per-item predictions and
+targets, the output folder) that returns metrics to add to ``metrics.json``
+and may write files. They read predictions through ``system.outputs``, never
+through key names of their own. Registered here:
+
+* ``metrics``: every metric of the system over the pooled valid rows
+  (``system.evaluate``).
+* ``per_speaker`` / ``per_gender``: the same metrics for each speaker / gender
+  group, as ``speaker/<name>/<metric>`` (groups need at least two rows).
+* ``figures``: per regression output with a spread, a time-series figure per
+  recording (the first ``eval.plot_recordings``, frame-level data only) and a
+  predicted-vs-rater-std scatter; skipped when ``eval.plot`` is False.
+* ``reject_curve``: CCC vs coverage (sridhar21 Fig. 3) when the metrics hold
+  ``ccc_cov<percent>`` keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from seru.systems.base import Regression
+
+EVALUATORS: dict[str, Callable] = {}
+
+
+@dataclasses.dataclass
+class Context:
+    """What an evaluator sees.
+
+    Attributes:
+      system: the :class:`seru.systems.base.System`.
+      config: the run's config.
+      preds: item id -> output key -> post-processed array (``[T, ...]``).
+      targets: item id -> target key -> array (``gold``, ``std``, ``mask`` ...,
+        ``speaker`` / ``gender`` 0-d str).
+      outdir: where files go.
+      info: the run info of ``metrics.json``.
+      write: whether this process writes files (process 0).
+      metrics: the metrics of the evaluators run so far.
+    """
+
+    system: Any
+    config: Any
+    preds: Mapping[str, Mapping[str, np.ndarray]]
+    targets: Mapping[str, Mapping[str, np.ndarray]]
+    outdir: Path
+    info: dict
+    write: bool = True
+    metrics: dict = dataclasses.field(default_factory=dict)
+    _pooled: tuple | None = None
+
+    @property
+    def pooled(self) -> tuple[dict, dict]:
+        """``(predictions, targets)`` of the valid rows of every item (``evaluation.pool``)."""
+        if self._pooled is None:
+            from seru.evaluation import pool
+
+            self._pooled = pool(self.system, self.preds, self.targets)
+        return self._pooled
+
+
+def register(name: str):
+    """Decorator: registers ``fn(ctx) -> dict[str, float]`` as evaluator ``name``."""
+    def deco(fn):
+        EVALUATORS[name] = fn
+        return fn
+
+    return deco
+
+
+def run(names: Sequence[str], ctx: Context) -> dict[str, float]:
+    """Runs the evaluators ``names`` in order; their metrics, merged. ``KeyError`` for an
+    unknown name (``seru.config.validate`` reports it first)."""
+    for name in names:
+        if name not in EVALUATORS:
+            raise KeyError(f"eval.evaluators: unknown {name!r}; known: {', '.join(EVALUATORS)}")
+        ctx.metrics.update(EVALUATORS[name](ctx) or {})
+    return ctx.metrics
+
+
+@register("metrics")
+def metrics_table(ctx: Context) -> dict[str, float]:
+    p, t = ctx.pooled
+    return {k: float(v) for k, v in ctx.system.evaluate(p, t).items()}
+
+
+def _groups(ctx: Context, key: str) -> dict[str, float]:
+    from seru.evaluation import sample_keys
+
+    p, t = ctx.pooled
+    keys = sample_keys(ctx.system)
+    ids = list(ctx.targets)
+    names = np.array([str(np.asarray(ctx.targets[r].get(key, ""))) for r in ids])
+    row_group = names[t["item"]]
+    out = {}
+    for g in sorted(set(names)):
+        rows = row_group == g
+        if rows.sum() < 2 or not g:
+            continue
+        sub_p = {k: v[:, rows] if k in keys else v[rows] for k, v in p.items()}
+        sub_t = {k: v[rows] for k, v in t.items()}
+        out.update({f"{key}/{g}/{k}": float(v)
+                    for k, v in ctx.system.evaluate(sub_p, sub_t).items()})
+    return out
+
+
+@register("per_speaker")
+def per_speaker(ctx: Context) -> dict[str, float]:
+    return _groups(ctx, "speaker")
+
+
+@register("per_gender")
+def per_gender(ctx: Context) -> dict[str, float]:
+    return _groups(ctx, "gender")
+
+
+@register("figures")
+def figures(ctx: Context) -> dict[str, float]:
+    if not (ctx.write and ctx.config.eval.plot):
+        return {}
+    from seru import plots
+
+    dims = tuple(ctx.config.data.dimensions)
+    hop = getattr(ctx.system.time_base, "hop_s", None)
+    ctx.outdir.mkdir(parents=True, exist_ok=True)
+    for out in ctx.system.outputs:
+        if not isinstance(out, Regression) or out.spread is None:
+            continue
+        views = {rid: {"m_hat": p[out.mean], "s_hat": p[out.spread]}
+                 for rid, p in ctx.preds.items() if out.mean in p and out.spread in p}
+        if hop is not None:
+            for rid in list(views)[:ctx.config.eval.plot_recordings]:
+                for d, dim in enumerate(dims):
+                    plots.plot_recording(ctx.targets[rid], views[rid], d,
+                                         ctx.outdir / f"recording_{rid}_{dim}.png",
+                                         title=f"{rid}: {dim}")
+        if out.spread_name == "std" and len(views) == len(ctx.preds):
+            valid = {rid: np.asarray(ctx.targets[rid]["mask"]) > 0 for rid in views}
+            for d, dim in enumerate(dims):
+                s_hat = np.concatenate([views[r]["s_hat"][valid[r], d] for r in views])
+                std = np.concatenate([ctx.targets[r]["std"][valid[r], d] for r in views])
+                plots.plot_std_scatter(s_hat, std, ctx.outdir / f"std_scatter_{dim}.png",
+                                       title=f"predicted vs rater std: {dim}")
+    return {}
+
+
+@register("reject_curve")
+def reject_curve(ctx: Context) -> dict[str, float]:
+    from seru import plots
+
+    curve = plots.reject_curve_points(ctx.metrics)
+    if curve and ctx.write:
+        ctx.outdir.mkdir(parents=True, exist_ok=True)
+        split = ctx.info.get("split", ctx.outdir.name)
+        plots.plot_reject_curves({"/".join(ctx.config.data.dimensions): curve},
+                                 ctx.outdir / "reject_curve.png",
+                                 title=f"reject option: CCC vs coverage ({split})")
+    return {}

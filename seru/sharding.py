@@ -1,0 +1,88 @@
+"""Mesh, global arrays and the train state (DESIGN principle 6).
+
+The batch is a global array sharded over a ``Mesh`` with one ``"data"`` axis
+(all devices of all processes), parameters and optimizer state replicated.
+The same code runs on 1 CPU device, on virtual CPU devices
+(``--xla_force_host_platform_device_count``) and on a GPU/TPU slice.
+The train state is ``{step, params, opt_state}``, made by one function
+(:func:`state_fn`) whether it is initialised or only shaped for a restore.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+
+def make_mesh() -> Mesh:
+    """All devices of all processes on one ``"data"`` axis."""
+    return Mesh(np.asarray(jax.devices()), ("data",))
+
+
+def data_sharding(mesh: Mesh) -> NamedSharding:
+    """Leading (batch) axis split over ``"data"``."""
+    return NamedSharding(mesh, P("data"))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """The same copy on every device."""
+    return NamedSharding(mesh, P())
+
+
+def to_global(batch: Mapping[str, np.ndarray], sharding: NamedSharding) -> dict:
+    """A process-local numpy batch (leading axis = this process's rows) -> global jax arrays
+    sharded over ``"data"`` (``jax.make_array_from_process_local_data``)."""
+    return {k: jax.make_array_from_process_local_data(sharding, np.asarray(v))
+            for k, v in batch.items()}
+
+
+def make_optimizer(opt) -> optax.GradientTransformation:
+    """The optax optimizer of ``config.optimizer`` (prabhu22 Sec. 4.3: Adam, 1e-4), with
+    global-norm clipping when ``grad_clip_norm > 0``. Raises ``ValueError`` for an unknown
+    ``name`` (``seru.config.validate`` reports it first)."""
+    if opt.name == "adam":
+        tx = optax.adam(opt.learning_rate)
+    elif opt.name == "adamw":
+        tx = optax.adamw(opt.learning_rate, weight_decay=opt.weight_decay)
+    elif opt.name == "sgd":
+        tx = optax.sgd(opt.learning_rate)
+    else:
+        raise ValueError(f"optimizer.name={opt.name!r}: expected adam, adamw or sgd")
+    if opt.grad_clip_norm > 0:
+        tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), tx)
+    return tx
+
+
+def state_fn(system, tx):
+    """``(rng, batch) -> {step, params, opt_state}``: the one train-state initialisation."""
+    def init(rng, batch):
+        params = system.init(rng, batch)
+        return {"step": jnp.zeros((), jnp.int32), "params": params,
+                "opt_state": tx.init(params)}
+
+    return init
+
+
+def init_state(system, tx, rng, example_batch, mesh: Mesh, warm_start: bool = True) -> dict:
+    """The train state, replicated over ``mesh``; with ``warm_start`` the system's
+    ``warm_start`` (e.g. another run's parameters) is applied outside ``jit``."""
+    repl = replicated(mesh)
+    state = jax.jit(state_fn(system, tx), out_shardings=repl)(rng, example_batch)
+    if not warm_start:
+        return state
+    params = system.warm_start(state["params"])
+    if params is not state["params"]:
+        state = dict(state, params=jax.device_put(params, repl))
+    return state
+
+
+def abstract_state(system, tx, example_batch, mesh: Mesh):
+    """Shapes, dtypes and (replicated) shardings of the train state, for an Orbax restore."""
+    repl = replicated(mesh)
+    shapes = jax.eval_shape(state_fn(system, tx), jax.random.key(0), example_batch)
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=repl), shapes)
