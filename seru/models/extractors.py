@@ -21,14 +21,17 @@ padding through the conv's receptive field. For bounded memory the conv
 stack runs block by block with halos (:class:`ConvFrontEnd`), with exactly
 the result of the whole-recording computation.
 
-The LSTM is our own cell (standard i, f, g, o gates): the input projection
-``x @ W_i`` of every frame is one large matmul outside the recurrence, and
-``jax.lax.scan`` only carries ``h @ W_h`` -- much faster on CPU than a cell
-that projects the input inside the scan.
+The LSTM is :class:`seru.models.layers.LSTM` (our own i, f, g, o cell,
+kept for its parameter tree: see its docstring).
+
+Time base. The front ends take ``frame_samples`` (default 640: 40 ms at
+16 kHz), the samples of one frame, so the frame rate can come from the
+corpus; the numbers above are those of the default.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import jax
@@ -36,44 +39,12 @@ import jax.numpy as jnp
 import flax.linen as nn
 import numpy as np
 
-#: Samples per 40 ms frame at 16 kHz.
-FRAME_SAMPLES = 640
-#: Audio is padded to a multiple of this many samples (25 frames, 1 s).
-_PAD_QUANTUM = 16000
+from seru.models.layers import LSTM
+
+__all__ = ["ConvFrontEnd", "LogMelFrontEnd", "Extractor", "LSTM", "COMPRESS", "FRONTENDS"]
+
 #: Compression of the conv front end's output (see :class:`ConvFrontEnd`).
 COMPRESS = ("none", "log")
-
-
-class LSTM(nn.Module):
-    """One forward LSTM layer over ``[B, T, D]`` -> ``[B, T, features]``.
-
-    Gates (Hochreiter & Schmidhuber; PyTorch's layout i, f, g, o)::
-
-        z_t = x_t W_i + h_{t-1} W_h + b
-        c_t = sigmoid(f) c_{t-1} + sigmoid(i) tanh(g);  h_t = sigmoid(o) tanh(c_t)
-    """
-
-    features: int
-
-    @nn.compact
-    def __call__(self, x):
-        h = self.features
-        w_i = self.param("w_i", nn.initializers.lecun_normal(), (x.shape[-1], 4 * h))
-        w_h = self.param("w_h", nn.initializers.orthogonal(), (h, 4 * h))
-        b = self.param("b", nn.initializers.zeros, (4 * h,))
-        xz = jnp.einsum("btd,dk->tbk", x, w_i) + b  # time-major [T, B, 4H]
-
-        def step(carry, z_in):
-            c, hh = carry
-            z = z_in + hh @ w_h
-            i, f, g, o = jnp.split(z, 4, axis=-1)
-            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-            hh = jax.nn.sigmoid(o) * jnp.tanh(c)
-            return (c, hh), hh
-
-        zeros = jnp.zeros((x.shape[0], h), x.dtype)
-        _, hs = jax.lax.scan(step, (zeros, zeros), xz)
-        return jnp.swapaxes(hs, 0, 1)
 
 
 def _max_pool(x, p):
@@ -83,6 +54,12 @@ def _max_pool(x, p):
 
 class ConvFrontEnd(nn.Module):
     """3 x (Conv1D, ReLU, max-pool, dropout) on raw audio -> ``[B, T, 320]`` frames.
+
+    ``audio`` ``[B, T * frame_samples]`` at 16 kHz -> ``[B, T, frame_samples
+    * filters[-1] / prod(pools)]`` (320 for the defaults: 640-sample, 40 ms
+    frames). Raises ``ValueError`` if ``audio`` is not 2-D, its length is not
+    a multiple of ``frame_samples``, the pools do not split a frame into a
+    whole number of features, or ``compress`` is unknown.
 
     Memory: at 16 kHz the first conv's output is 50 floats per sample (1 GB
     for a 300 s recording), so the audio is processed in blocks of
@@ -103,27 +80,34 @@ class ConvFrontEnd(nn.Module):
     block_frames: int = 100
     compress: str = "none"
     compress_eps: float = 1e-2
+    frame_samples: int = 640
 
     @nn.compact
     def __call__(self, audio, train: bool = False):
+        fs = self.frame_samples
         if audio.ndim != 2:
             raise ValueError(f"audio must be [batch, samples], got shape {audio.shape}")
         num_samples = audio.shape[1]
-        if num_samples % FRAME_SAMPLES:
+        if num_samples % fs:
             raise ValueError(
-                f"audio length {num_samples} is not a multiple of {FRAME_SAMPLES} "
-                "samples (40 ms frames at 16 kHz)")
-        num_frames = num_samples // FRAME_SAMPLES
+                f"audio length {num_samples} is not a multiple of {fs} "
+                f"samples ({fs}-sample frames at 16 kHz)")
+        num_frames = num_samples // fs
         total_pool = 1
         for p in self.pools:
             total_pool *= p
-        if (FRAME_SAMPLES * self.filters[-1]) % total_pool:
+        if (fs * self.filters[-1]) % total_pool:
             raise ValueError(
                 f"pools {tuple(self.pools)} (product {total_pool}) do not split a "
-                f"{FRAME_SAMPLES}-sample frame into a whole number of features")
-        quantum = _PAD_QUANTUM if total_pool == 250 else FRAME_SAMPLES * total_pool
+                f"{fs}-sample frame into a whole number of features")
+        # The audio is zero-padded to a multiple of `quantum`, which must hold
+        # whole frames and whole pooled positions: lcm(fs, pool) does (16000
+        # samples = 25 frames = 1 s for the default 640-sample frames and
+        # pool 250). Other pool products keep fs * pool, the quantum they have
+        # always had, so their end padding (and last frame) is unchanged.
+        quantum = math.lcm(fs, total_pool) if total_pool == 250 else fs * total_pool
         padded = -(-num_samples // quantum) * quantum  # the recording SAME padding sees
-        block = max(1, self.block_frames * FRAME_SAMPLES // quantum) * quantum
+        block = max(1, self.block_frames * fs // quantum) * quantum
         if train:
             # Training crops are short (12 s) and XLA CPU differentiates convs
             # inside a loop ~20x slower than one whole conv: no blocks.
@@ -184,16 +168,17 @@ class ConvFrontEnd(nn.Module):
             x = jax.lax.map(run_block, jnp.arange(num_blocks))  # [nb, B, L, C]
             x = jnp.swapaxes(x, 0, 1).reshape(audio.shape[0], -1, x.shape[-1])
         bsz, length, c = x.shape
-        per_frame = c * FRAME_SAMPLES // total_pool
+        per_frame = c * fs // total_pool
         x = x.reshape(bsz, length * c // per_frame, per_frame)
         return x[:, :num_frames]
 
 
 class LogMelFrontEnd(nn.Module):
-    """Log-mel energies, one vector per 40 ms frame: ``[B, T*640]`` -> ``[B, T, n_mels]``.
+    """Log-mel energies, one vector per frame: ``[B, T * frame_samples]`` -> ``[B, T, n_mels]``.
 
-    Each frame's 640 samples (non-overlapping) are Hann-windowed, their power
-    spectrum (``rfft``, 321 bins of 25 Hz) is pooled by ``n_mels`` Slaney mel
+    Each frame's ``frame_samples`` samples (default 640: 40 ms at 16 kHz;
+    non-overlapping) are Hann-windowed, their power spectrum (``rfft``; 321
+    bins of 25 Hz for the default) is pooled by ``n_mels`` Slaney mel
     filters (``librosa.filters.mel``, 0-8 kHz) and compressed:
     ``(log(mel + eps) - shift) / scale``. The fixed ``shift`` / ``scale``
     (-5, 4) put recording-standardised speech (``data.audio_norm =
@@ -216,6 +201,7 @@ class LogMelFrontEnd(nn.Module):
     eps: float = 1e-6
     shift: float = -5.0
     scale: float = 4.0
+    frame_samples: int = 640
 
     @nn.compact
     def __call__(self, audio, train: bool = False):
@@ -223,13 +209,14 @@ class LogMelFrontEnd(nn.Module):
 
         if audio.ndim != 2:
             raise ValueError(f"audio must be [batch, samples], got shape {audio.shape}")
-        if audio.shape[1] % FRAME_SAMPLES:
+        fs = self.frame_samples
+        if audio.shape[1] % fs:
             raise ValueError(
-                f"audio length {audio.shape[1]} is not a multiple of {FRAME_SAMPLES} "
-                "samples (40 ms frames at 16 kHz)")
-        fb = librosa.filters.mel(sr=16000, n_fft=FRAME_SAMPLES, n_mels=self.n_mels)
-        window = np.hanning(FRAME_SAMPLES + 1)[:-1]  # periodic Hann
-        frames = audio.reshape(audio.shape[0], -1, FRAME_SAMPLES) * jnp.asarray(window, audio.dtype)
+                f"audio length {audio.shape[1]} is not a multiple of {fs} "
+                f"samples ({fs}-sample frames at 16 kHz)")
+        fb = librosa.filters.mel(sr=16000, n_fft=fs, n_mels=self.n_mels)
+        window = np.hanning(fs + 1)[:-1]  # periodic Hann
+        frames = audio.reshape(audio.shape[0], -1, fs) * jnp.asarray(window, audio.dtype)
         power = jnp.square(jnp.abs(jnp.fft.rfft(frames, axis=-1)))
         mel = power @ jnp.asarray(fb.T, audio.dtype)
         return (jnp.log(mel + self.eps) - self.shift) / self.scale
@@ -242,9 +229,12 @@ FRONTENDS = ("conv", "logmel")
 class Extractor(nn.Module):
     """The deterministic trunk of prabhu22 Fig. 1: conv front end + 2 x LSTM(256).
 
-    ``audio`` ``[B, T*640]`` at 16 kHz -> features ``[B, T, lstm_size]``.
-    Dropout (rate ``dropout``, rng stream ``"dropout"``) acts after every
-    pooling layer when ``train`` is true.
+    ``audio`` ``[B, T * frame_samples]`` at 16 kHz (default 640 samples =
+    40 ms frames) -> features ``[B, T, lstm_size]``. Dropout (rate
+    ``dropout``, rng stream ``"dropout"``) acts after every pooling layer when
+    ``train`` is true. Parameters: ``ConvFrontEnd_0`` (conv front end only),
+    ``LSTM_0`` ... ``LSTM_{num_lstm-1}`` (:class:`seru.models.layers.LSTM`).
+    Raises ``ValueError`` for an unknown ``frontend`` and as the front ends.
     """
 
     lstm_size: int = 256
@@ -257,16 +247,18 @@ class Extractor(nn.Module):
     compress_eps: float = 1e-2
     frontend: str = "conv"      # 'conv' (prabhu22) | 'logmel' (LogMelFrontEnd)
     n_mels: int = 40
+    frame_samples: int = 640    # samples per frame at 16 kHz (40 ms)
 
     @nn.compact
     def __call__(self, audio, train: bool = False):
         if self.frontend not in FRONTENDS:
             raise ValueError(f"frontend={self.frontend!r}: use one of {FRONTENDS}")
         if self.frontend == "logmel":
-            x = LogMelFrontEnd(self.n_mels)(audio, train)
+            x = LogMelFrontEnd(self.n_mels, frame_samples=self.frame_samples)(audio, train)
         else:
             x = ConvFrontEnd(self.filters, self.kernels, self.pools, self.dropout,
-                             compress=self.compress, compress_eps=self.compress_eps)(audio, train)
+                             compress=self.compress, compress_eps=self.compress_eps,
+                             frame_samples=self.frame_samples)(audio, train)
         for _ in range(self.num_lstm):
             x = LSTM(self.lstm_size)(x)
         return x

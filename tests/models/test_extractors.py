@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from seru.models.extractors import LSTM, ConvFrontEnd, Extractor
+from seru.models import layers
+from seru.models.extractors import ConvFrontEnd, Extractor, LogMelFrontEnd
 
 
 def _np_conv_same(x, kernel, bias):
@@ -78,8 +79,6 @@ def test_logmel_front_end_matches_librosa():
     log-compressed with the fixed shift / scale; the Extractor runs its LSTMs on it."""
     import librosa
 
-    from seru.models.extractors import LogMelFrontEnd
-
     t = 30
     audio = np.random.default_rng(5).normal(size=(2, t * 640)).astype(np.float32)
     fe = LogMelFrontEnd(n_mels=24)
@@ -112,33 +111,6 @@ def test_front_end_pads_to_whole_seconds_and_crops():
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
 
 
-def _np_lstm(x, w_i, w_h, b):
-    h = np.zeros(w_h.shape[0])
-    c = np.zeros(w_h.shape[0])
-    sig = lambda z: 1 / (1 + np.exp(-z))
-    outs = []
-    for t in range(x.shape[0]):
-        z = x[t] @ w_i + h @ w_h + b
-        i, f, g, o = np.split(z, 4)
-        c = sig(f) * c + sig(i) * np.tanh(g)
-        h = sig(o) * np.tanh(c)
-        outs.append(h)
-    return np.stack(outs)
-
-
-def test_lstm_matches_numpy_loop():
-    x = np.random.default_rng(2).normal(size=(3, 7, 4)).astype(np.float32)
-    m = LSTM(6)
-    v = m.init(jax.random.key(2), jnp.asarray(x))
-    p = {k: np.asarray(a, np.float64) for k, a in v["params"].items()}
-    p["b"] = np.random.default_rng(3).normal(size=p["b"].shape) * 0.5
-    v = {"params": {k: jnp.asarray(a, jnp.float32) for k, a in p.items()}}
-    out = np.asarray(m.apply(v, jnp.asarray(x)))
-    for bi in range(3):
-        np.testing.assert_allclose(out[bi], _np_lstm(x[bi].astype(np.float64), p["w_i"], p["w_h"], p["b"]),
-                                   rtol=1e-4, atol=1e-5)
-
-
 def test_extractor_is_causal_and_dropout_only_in_training():
     rng = np.random.default_rng(4)
     audio = rng.normal(size=(1, 40 * 640)).astype(np.float32)
@@ -160,3 +132,94 @@ def test_bad_audio_length():
     m = ConvFrontEnd()
     with pytest.raises(ValueError, match="multiple of 640"):
         m.init(jax.random.key(0), jnp.zeros((1, 1000)))
+
+
+# Parameter tree of Extractor(frontend=...).init(jax.random.key(0), audio) with
+# audio = default_rng(0).normal(size=(1, 25 * 640)) (float32), default sizes:
+# path -> (shape, sum, sum of |.|) in float64, and the output's (sum, sum of |.|).
+# These numbers were computed on the code BEFORE the LSTM moved from
+# extractors.py to layers.py (and before frame_samples became an attribute);
+# they pin the parameter names, shapes, initialisers and rng order that
+# stored checkpoints and fixed-seed runs (bbb_ser, mtl_pu, prabhu22) rely on.
+_LSTM_LEAVES = {
+    ("LSTM_0", "b"): ((1024,), 0.0, 0.0),
+    ("LSTM_0", "w_h"): ((256, 1024), -13.806031377162753, 6540.444051756123),
+    ("LSTM_1", "b"): ((1024,), 0.0, 0.0),
+    ("LSTM_1", "w_h"): ((256, 1024), -7.737947357255411, 6534.310080022512),
+    ("LSTM_1", "w_i"): ((256, 1024), 33.452433140668006, 13443.856709037373),
+}
+_REFERENCE = {
+    "conv": ({
+        ("ConvFrontEnd_0", "conv0_bias"): ((50,), 0.0, 0.0),
+        ("ConvFrontEnd_0", "conv0_kernel"): ((8, 1, 50), 5.774885019229259, 120.44063656911021),
+        ("ConvFrontEnd_0", "conv1_bias"): ((125,), 0.0, 0.0),
+        ("ConvFrontEnd_0", "conv1_kernel"): ((6, 50, 125), -3.674580078878762, 1771.483967658238),
+        ("ConvFrontEnd_0", "conv2_bias"): ((125,), 0.0, 0.0),
+        ("ConvFrontEnd_0", "conv2_kernel"): ((6, 125, 125), -12.499691708244825, 2801.23043539444),
+        ("LSTM_0", "w_i"): ((320, 1024), 8.65082541926293, 15012.41097765792),
+        **_LSTM_LEAVES,
+    }, (-3.2603140312176038, 443.75145577484636)),
+    "logmel": ({
+        ("LSTM_0", "w_i"): ((40, 1024), 17.93063645503878, 5303.54304321136),
+        **_LSTM_LEAVES,
+    }, (-14.410863897848685, 810.2885508166637)),
+}
+
+
+@pytest.mark.parametrize("frontend", sorted(_REFERENCE))
+def test_extractor_parameter_tree_and_init_are_unchanged(frontend):
+    """Checkpoint compatibility: same parameter paths, shapes and fixed-seed values
+    (and the same features) as before the LSTM moved to seru.models.layers."""
+    leaves, (out_sum, out_abs) = _REFERENCE[frontend]
+    audio = jnp.asarray(np.random.default_rng(0).normal(size=(1, 25 * 640)).astype(np.float32))
+    m = Extractor(frontend=frontend)
+    v = m.init(jax.random.key(0), audio)
+    assert set(v) == {"params"}
+    flat = {tuple(k.key for k in path): np.asarray(leaf, np.float64)
+            for path, leaf in jax.tree_util.tree_flatten_with_path(v["params"])[0]}
+    assert set(flat) == set(leaves)
+    for key, (shape, total, total_abs) in leaves.items():
+        assert flat[key].shape == shape, key
+        np.testing.assert_allclose([flat[key].sum(), np.abs(flat[key]).sum()], [total, total_abs],
+                                   rtol=1e-6, atol=1e-6, err_msg=str(key))
+    out = np.asarray(m.apply(v, audio), np.float64)
+    assert out.shape == (1, 25, 256)
+    np.testing.assert_allclose([out.sum(), np.abs(out).sum()], [out_sum, out_abs], rtol=1e-4)
+    assert Extractor.__module__ == "seru.models.extractors"
+    assert LogMelFrontEnd.__module__ == "seru.models.extractors"
+    from seru.models import extractors
+    assert extractors.LSTM is layers.LSTM
+
+
+def test_frame_samples_sets_the_time_base():
+    """frame_samples=320 (20 ms): the conv front end cuts the same time-major
+    stream into frames half as long; the log-mel front end uses 320-sample
+    windows; the Extractor passes it to both."""
+    import librosa
+
+    audio = np.random.default_rng(6).normal(size=(2, 25 * 640)).astype(np.float32)
+    fe = ConvFrontEnd()
+    v = fe.init(jax.random.key(0), jnp.asarray(audio))
+    ref = np.asarray(fe.apply(v, jnp.asarray(audio)))  # [2, 25, 320]
+    half = np.asarray(ConvFrontEnd(frame_samples=320).apply(v, jnp.asarray(audio)))
+    assert half.shape == (2, 50, 160)
+    np.testing.assert_allclose(half.reshape(2, 25, 320), ref, rtol=1e-5, atol=1e-6)
+    # T = 30 frames of 320 samples (9600, not a whole second): the first 30 of the padded run
+    short = np.asarray(ConvFrontEnd(frame_samples=320).apply(v, jnp.asarray(audio[:, :9600])))
+    assert short.shape == (2, 30, 160)
+    # the conv stack reaches ~500 samples ahead: the last two 320-sample frames see the padding
+    np.testing.assert_allclose(short[:, :28], half[:, :28], rtol=1e-5, atol=1e-6)
+    mel = np.asarray(LogMelFrontEnd(n_mels=16, frame_samples=320).apply({}, jnp.asarray(audio)))
+    lib = librosa.feature.melspectrogram(y=audio[0].astype(np.float64), sr=16000, n_fft=320,
+                                         hop_length=320, center=False, window="hann",
+                                         power=2.0, n_mels=16)
+    np.testing.assert_allclose(mel[0], (np.log(lib.T + 1e-6) + 5.0) / 4.0, rtol=1e-4, atol=2e-4)
+    for frontend, width in (("conv", 160), ("logmel", 16)):
+        ex = Extractor(lstm_size=8, frontend=frontend, n_mels=16, frame_samples=320)
+        ve = ex.init(jax.random.key(0), jnp.asarray(audio))
+        assert ve["params"]["LSTM_0"]["w_i"].shape == (width, 32)
+        assert ex.apply(ve, jnp.asarray(audio)).shape == (2, 50, 8)
+    with pytest.raises(ValueError, match="multiple of 320"):
+        ConvFrontEnd(frame_samples=320).init(jax.random.key(0), jnp.zeros((1, 1000)))
+    with pytest.raises(ValueError, match="multiple of 320"):
+        LogMelFrontEnd(frame_samples=320).apply({}, jnp.zeros((1, 1000)))
