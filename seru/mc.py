@@ -1,24 +1,39 @@
-"""Vectorised Monte Carlo over a stochastic head (prabhu22 Sec. 3.2; DESIGN "Trunk once, heads many").
+"""Vectorised Monte Carlo prediction (DESIGN "Trunk once, heads many").
 
-This module knows models only through three pure functions (closures over
-parameters, e.g. ``functools.partial(model.apply, variables, method=...)``):
+This module knows models only through pure functions (closures over
+parameters, e.g. ``functools.partial(model.apply, variables, method=...)``);
+it imports no model. The deterministic part runs once per batch, only the
+stochastic part is ``jax.vmap``-ed over the Monte Carlo keys. Three samplers:
 
-* ``prepare_fn(features) -> cache``: deterministic work shared by all passes
-  (leaves ``[B, T, ...]``); run once.
-* ``window_fn(cache_w, key) -> (y [B, b, D], c)``: one stochastic pass over one
-  window of ``b`` frames (``cache_w`` the window's slice ``[B, b, ...]``);
-  ``c`` a scalar (e.g. ``log q - log p`` of the window's weight draw).
-* ``mean_fn(features) -> [B, T, D]``: the deterministic posterior-mean pass.
+1. Windowed Bayes-by-Backprop passes (prabhu22 Sec. 3.2): :func:`sample_passes`,
+   :func:`sample_std`, :func:`mc_predict`, through
 
-Keys: pass ``i`` uses ``keys[i] = jax.random.split(rng, n)[i]`` and window
-``j`` of it ``jax.random.fold_in(keys[i], j)`` -- so a (pass, window) draw
-does not depend on how the grid is vectorised or chunked.
+   * ``prepare_fn(features) -> cache``: deterministic work shared by all passes
+     (leaves ``[B, T, ...]``); run once.
+   * ``window_fn(cache_w, key) -> (y [B, b, D], c)``: one stochastic pass over
+     one window of ``b`` frames (``cache_w`` the window's slice ``[B, b, ...]``);
+     ``c`` a scalar (e.g. ``log q - log p`` of the window's weight draw).
+   * ``mean_fn(features) -> [B, T, D]``: the deterministic posterior-mean pass.
 
-Vectorisation: the ``n x W`` grid of (pass, window) draws is flattened; with
-``chunk=None`` it is one ``jax.vmap``; with ``chunk=c`` it is ``jax.lax.map``
-over ``ceil(nW / c)`` chunks of a ``vmap`` of ``c`` draws, so peak memory is
-that of ``c`` draws (plus the ``[n, B, T, D]`` outputs) for any recording
-length. Recordings are zero-padded to whole windows and cropped back.
+   Keys: pass ``i`` uses ``keys[i] = jax.random.split(rng, n)[i]`` and window
+   ``j`` of it ``jax.random.fold_in(keys[i], j)`` -- so a (pass, window) draw
+   does not depend on how the grid is vectorised or chunked.
+
+   Vectorisation: the ``n x W`` grid of (pass, window) draws is flattened; with
+   ``chunk=None`` it is one ``jax.vmap``; with ``chunk=c`` it is ``jax.lax.map``
+   over ``ceil(nW / c)`` chunks of a ``vmap`` of ``c`` draws, so peak memory is
+   that of ``c`` draws (plus the ``[n, B, T, D]`` outputs) for any recording
+   length. Recordings are zero-padded to whole windows and cropped back.
+
+2. MC dropout (the baselines of sridhar21 Sec. V-D): :func:`dropout_passes`,
+   the whole network is stochastic, so the whole ``apply_fn(key)`` is vmapped.
+
+3. Latent sampling of a VAE (sridhar21 Sec. IV-B): :func:`latent_passes`
+   (``encode_fn`` once, ``sample_and_regress_fn`` vmapped) and
+   :func:`projected_latent_passes` (the same distribution drawn on the head's
+   first pre-activation), summarised by :func:`average_soft`.
+
+Keys of 2 and 3: pass ``i`` uses ``jax.random.split(rng, n)[i]``.
 """
 
 from __future__ import annotations
@@ -119,3 +134,86 @@ def mc_predict(prepare_fn: Callable, window_fn: Callable, mean_fn: Callable, fea
     if return_samples:
         out["samples"] = samples
     return out
+
+
+def _pass_keys(rng, num_samples: int):
+    """``jax.random.split(rng, num_samples)``: one key per MC pass."""
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be >= 1, got {num_samples}")
+    return jax.random.split(rng, num_samples)
+
+
+def dropout_passes(apply_fn: Callable, rng, num_samples: int):
+    """MC dropout: ``num_samples`` passes of a network stochastic in every layer.
+
+    ``apply_fn(key)`` is one pass with dropout on under ``key`` (e.g. the MCD
+    baselines of sridhar21 Sec. V-D); it returns a pytree of arrays. The whole
+    of it is vmapped over ``jax.random.split(rng, num_samples)`` (nothing is
+    deterministic to hoist). Returns that pytree with a leading pass axis
+    ``[n, ...]``. Raises ``ValueError`` if ``num_samples < 1``.
+    """
+    return jax.vmap(apply_fn)(_pass_keys(rng, num_samples))
+
+
+def latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable, x, rng,
+                  num_samples: int):
+    """Latent Monte Carlo of sridhar21 Sec. IV-B: encoder once, draw + head vmapped.
+
+    ``encode_fn(x) -> posterior`` is the deterministic encoder (any pytree, e.g.
+    ``(mean [B, L], logvar [B, L])`` of ``q(z|x)``); it runs once.
+    ``sample_and_regress_fn(key, posterior) -> outputs`` is one latent draw
+    (Eq. (4) of sridhar21) and the head on it; it is vmapped over
+    ``jax.random.split(rng, num_samples)``. Returns ``(outputs, posterior)``
+    with the pytree ``outputs`` stacked on a leading ``[n]`` axis. Raises
+    ``ValueError`` if ``num_samples < 1``.
+    """
+    posterior = encode_fn(x)
+    keys = _pass_keys(rng, num_samples)
+    return jax.vmap(lambda k: sample_and_regress_fn(k, posterior))(keys), posterior
+
+
+def projected_latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable,
+                            first_layer, head_fn: Callable, x, rng, num_samples: int,
+                            jitter: float = 1e-6):
+    """:func:`latent_passes` with the latent draw projected onto the head's first layer.
+
+    ``encode_fn(x) -> (mean [B, L], logvar [B, L] or None)``; ``first_layer``
+    is ``(w [L, h], b [h])`` of the head's first dense layer, ``head_fn(a)``
+    the head from that layer's pre-activation ``a [B, h]``. The pre-activation
+    ``a = W^T z + b`` of ``z ~ N(mu, diag(sigma^2))`` (Eq. (4) of sridhar21) is
+    exactly ``N(W^T mu + b, W^T diag(sigma^2) W)``; it is drawn directly through
+    the Cholesky factor of that covariance (once per utterance), which needs
+    ``h`` normals per sample instead of ``L`` and a ``h x h`` instead of a
+    ``L x h`` product. The outputs have the same distribution as with
+    :func:`latent_passes`, not the same draws. Exact when ``h <= L`` (full-rank
+    covariance; a relative ``jitter`` guards the factorisation); otherwise, or
+    when ``logvar`` is None (a plain autoencoder), this is :func:`latent_passes`
+    with ``sample_and_regress_fn``. Returns ``(outputs, (mean, logvar))``.
+    """
+    w, bias = first_layer
+    h = w.shape[1]
+    mean, logvar = posterior = encode_fn(x)
+    if logvar is None or h > w.shape[0]:
+        return latent_passes(lambda _: posterior, sample_and_regress_fn, x, rng, num_samples)
+    m1 = mean @ w + bias
+    cov = jnp.einsum("lh,bl,lk->bhk", w, jnp.exp(logvar), w)
+    scale = jnp.mean(jnp.diagonal(cov, axis1=-2, axis2=-1), axis=-1)[:, None, None]
+    chol = jnp.linalg.cholesky(cov + jitter * scale * jnp.eye(h, dtype=cov.dtype))
+    keys = _pass_keys(rng, num_samples)
+
+    def one(key):
+        eps = jax.random.normal(key, m1.shape, m1.dtype)
+        return head_fn(m1 + jnp.einsum("bhk,bk->bh", chol, eps))
+
+    return jax.vmap(one)(keys), posterior
+
+
+def average_soft(soft_logp_samples):
+    """The averaged soft-label distribution over MC samples, sridhar21 Sec. IV-B.
+
+    ``soft_logp_samples`` ``[n, ..., bins]`` are log-probabilities;
+    ``p_bar = (1/n) sum_i p_i`` ``[..., bins]`` (in [0, 1], summing to 1),
+    computed as ``exp(logsumexp_i log p_i - log n)``.
+    """
+    n = soft_logp_samples.shape[0]
+    return jnp.exp(jax.scipy.special.logsumexp(soft_logp_samples, axis=0) - jnp.log(n))

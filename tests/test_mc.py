@@ -1,4 +1,5 @@
-"""Tests of seru/mc.py: the vectorised, chunked grid equals plain Python loops."""
+"""Tests of seru/mc.py: the vectorised, chunked grid equals plain Python loops; MC dropout
+and latent passes equal separate applies and their closed-form moments; trunk once."""
 
 import jax
 import jax.numpy as jnp
@@ -71,3 +72,113 @@ def test_single_pass_spread_is_zero_and_bad_arguments():
         mc.sample_passes(_window_fn, {"x": jnp.ones((1, 4, 1))}, jax.random.key(0), 0, 2)
     with pytest.raises(ValueError, match="window"):
         mc.sample_passes(_window_fn, {"x": jnp.ones((1, 4, 1))}, jax.random.key(0), 1, 0)
+
+
+# -- MC dropout and latent sampling (sridhar21) --------------------------------------------------
+
+
+def test_dropout_passes_equal_separate_applies_with_the_same_keys():
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(3, 4)), jnp.float32)
+
+    def apply_fn(key):  # a toy network with inverted dropout on its input
+        keep = jax.random.bernoulli(key, 0.5, x.shape)
+        h = jnp.where(keep, x / 0.5, 0.0)
+        return {"y": jnp.tanh(h).sum(-1), "h": h}
+
+    rng, n = jax.random.key(5), 7
+    out = mc.dropout_passes(apply_fn, rng, n)
+    assert out["y"].shape == (n, 3) and out["h"].shape == (n, 3, 4)
+    refs = [apply_fn(k) for k in jax.random.split(rng, n)]
+    for i, ref in enumerate(refs):
+        np.testing.assert_allclose(out["y"][i], ref["y"], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(out["y"]).mean(0),
+                               np.mean([np.asarray(r["y"]) for r in refs], 0), rtol=1e-6)
+    with pytest.raises(ValueError, match="num_samples"):
+        mc.dropout_passes(apply_fn, rng, 0)
+
+
+def _gaussian_encoder(calls):
+    def encode_fn(x):
+        calls["encode"] += 1
+        return x[:, :2], x[:, 2:]  # (mean, logvar)
+    return encode_fn
+
+
+def _linear_head(key, posterior):  # z ~ N(mean, diag(exp(logvar))), head = z @ W
+    mean, logvar = posterior
+    z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape)
+    return {"y": z @ _W}
+
+
+_W = jnp.asarray([[1.0, -2.0, 0.5], [0.5, 1.0, 3.0]])
+
+
+def test_latent_passes_run_the_encoder_once_and_match_the_closed_form():
+    x = jnp.asarray([[0.3, -1.0, np.log(0.25), np.log(4.0)], [2.0, 0.0, 0.0, np.log(0.01)]],
+                    jnp.float32)
+    calls = {"encode": 0, "head": 0}
+
+    def head(key, posterior):
+        calls["head"] += 1
+        return _linear_head(key, posterior)
+
+    n = 20000
+    jaxpr = jax.make_jaxpr(lambda x: mc.latent_passes(_gaussian_encoder(calls), head, x,
+                                                      jax.random.key(0), n))(x)
+    # trunk once, heads many: one trace of each; the posterior is not batched over passes
+    assert calls == {"encode": 1, "head": 1}
+    slices = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "slice"]
+    assert len(slices) == 2 and all(e.outvars[0].aval.shape == (2, 2) for e in slices)
+    assert f"f32[{n},2,2]" in str(jaxpr)  # while the draws are per pass
+    out, (mean, logvar) = jax.jit(lambda x: mc.latent_passes(
+        _gaussian_encoder(calls), _linear_head, x, jax.random.key(1), n))(x)
+    np.testing.assert_array_equal(mean, x[:, :2])
+    y = np.asarray(out["y"], np.float64)
+    assert y.shape == (n, 2, 3)
+    # y = z W with z ~ N(mu, diag(s^2)): mean mu W, covariance W^T diag(s^2) W
+    w = np.asarray(_W, np.float64)
+    mu, var = np.asarray(x[:, :2], np.float64), np.exp(np.asarray(x[:, 2:], np.float64))
+    cov = np.einsum("lh,bl,lk->bhk", w, var, w)
+    sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    assert np.all(np.abs(y.mean(0) - mu @ w) < 5 * sd / np.sqrt(n))
+    for b in range(2):
+        np.testing.assert_allclose(np.cov(y[:, b].T), cov[b], rtol=0.05, atol=0.05 * sd[b].max() ** 2)
+    # key i draws z from jax.random.split(rng, n)[i]
+    k3 = jax.random.split(jax.random.key(1), n)[3]
+    np.testing.assert_allclose(out["y"][3], _linear_head(k3, (mean, logvar))["y"], rtol=1e-6)
+
+
+def test_projected_latent_passes_match_the_closed_form_and_fall_back():
+    x = jnp.asarray([[0.3, -1.0, np.log(0.25), np.log(4.0)]], jnp.float32)
+    w, b = _W[:, :2], jnp.asarray([0.1, -0.2])  # h = 2 <= L = 2: exact
+    calls = {"encode": 0}
+    n = 20000
+    out, _ = mc.projected_latent_passes(_gaussian_encoder(calls), _linear_head, (w, b),
+                                        lambda a: {"a": a}, x, jax.random.key(2), n)
+    assert calls["encode"] == 1
+    a = np.asarray(out["a"][:, 0], np.float64)
+    wn = np.asarray(w, np.float64)
+    cov = wn.T @ np.diag(np.exp(np.asarray(x[0, 2:], np.float64))) @ wn
+    m = np.asarray(x[0, :2], np.float64) @ wn + np.asarray(b)
+    sd = np.sqrt(np.diag(cov))
+    assert np.all(np.abs(a.mean(0) - m) < 5 * sd / np.sqrt(n))
+    np.testing.assert_allclose(np.cov(a.T), cov, rtol=0.05, atol=0.05 * sd.max() ** 2)
+    # h = 3 > L = 2 (rank-deficient covariance), or no logvar (an AE): the faithful sampler
+    rng = jax.random.key(3)
+    wide, _ = mc.projected_latent_passes(_gaussian_encoder(calls), _linear_head,
+                                         (_W, jnp.zeros(3)), None, x, rng, 4)
+    ref, _ = mc.latent_passes(_gaussian_encoder(calls), _linear_head, x, rng, 4)
+    np.testing.assert_array_equal(wide["y"], ref["y"])
+    ae, post = mc.projected_latent_passes(lambda x: (x[:, :2], None), lambda k, p: {"z": p[0]},
+                                          (w, b), None, x, rng, 3)
+    assert post[1] is None
+    np.testing.assert_array_equal(ae["z"], jnp.broadcast_to(x[:, :2], (3, 1, 2)))
+
+
+def test_average_soft_matches_scipy():
+    import scipy.special
+    logits = np.random.default_rng(1).normal(size=(50, 3, 7)) * 2
+    logp = jax.nn.log_softmax(jnp.asarray(logits, jnp.float32), -1)
+    p_bar = np.asarray(mc.average_soft(logp))
+    np.testing.assert_allclose(p_bar, scipy.special.softmax(logits, -1).mean(0), rtol=1e-5)
+    np.testing.assert_allclose(p_bar.sum(-1), 1.0, rtol=1e-6)
