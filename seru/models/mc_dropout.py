@@ -21,7 +21,8 @@ parameters on a 6,373-d input, Sec. V-F, which is exactly 4 x 128 hidden units
 and one output; ``tests/models/test_mc_dropout.py`` checks it).
 
 MC dropout is stochastic in every layer, so the *whole* network is vmapped
-over the pass keys (DESIGN.md principle 2): :func:`mc_predict`.
+over the pass keys (DESIGN.md principle 2): ``seru.mc.dropout_passes`` over
+:func:`forward` with dropout on.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import flax.linen as nn
-import jax
 
 from seru.models.vae_er import VAEER, Regressor
 
@@ -55,7 +55,7 @@ class MCDNet(nn.Module):
 def ae_mcd(input_dim: int, **kwargs) -> VAEER:
     """The AE-MCD model of sridhar21 Sec. V-D: the VAE-ER layout without the
     distributional constraint (``variational=False``); dropout is kept on at
-    inference by :func:`mc_predict`."""
+    inference (``seru.mc.dropout_passes`` over :func:`forward`)."""
     return VAEER(input_dim=input_dim, variational=False, **kwargs)
 
 
@@ -70,20 +70,3 @@ def forward(model: nn.Module, params, x, rng, deterministic: bool):
     if isinstance(model, VAEER):
         return model.apply(variables, x, rng, deterministic, rngs=rngs)
     return model.apply(variables, x, deterministic, rngs=rngs)
-
-
-def mc_predict(model: nn.Module, params, x, rng, num_samples: int):
-    """``num_samples`` dropout passes of the whole network, vmapped over keys.
-
-    Keys are ``jax.random.split(rng, num_samples)``; each pass is
-    :func:`forward` with dropout on. Returns a dict with
-    ``soft_logp_samples`` [n, B, bins] and/or ``consensus_samples`` [n, B].
-    """
-    keys = jax.random.split(rng, num_samples)
-    out = jax.vmap(lambda k: forward(model, params, x, k, False))(keys)
-    res = {}
-    if "soft_logp" in out:
-        res["soft_logp_samples"] = out["soft_logp"]
-    if "consensus" in out:
-        res["consensus_samples"] = out["consensus"]
-    return res

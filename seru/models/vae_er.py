@@ -25,9 +25,10 @@ checks the count.
 Dropout (rate 0.5, 0.7 for valence, Sec. IV-C) follows every hidden layer of
 the VAE and the ER; it is off in evaluation, so the encoder is deterministic
 there and runs once per batch, while the latent sample and the ER are
-vmapped over the Monte Carlo keys (DESIGN.md principle 2):
-:func:`mc_predict` (faithful: one latent draw per sample) or
-:func:`mc_predict_projected` (the same distribution with half the normals).
+vmapped over the Monte Carlo keys (DESIGN.md principle 2). The Monte Carlo
+itself is in :mod:`seru.mc` (``latent_passes``: one latent draw per sample;
+``projected_latent_passes``: the same distribution with half the normals);
+:func:`inference_fns` gives it the model's evaluation-mode apply functions.
 
 With ``variational=False`` the bottleneck is a plain autoencoder code
 (``z = mean``, no log-variance, no KL): the "no distributional constraint"
@@ -38,7 +39,7 @@ The module knows no corpus, no loop and no file system.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
@@ -193,73 +194,46 @@ class VAEER(nn.Module):
         return out
 
 
-def mc_predict(model: VAEER, params, x, rng, num_samples: int):
-    """Monte Carlo prediction of sridhar21 Sec. IV-B, evaluation mode.
+class InferenceFns(NamedTuple):
+    """Evaluation-mode (dropout off) apply functions of a :class:`VAEER`.
 
-    The encoder runs once; the latent draw and the ER are ``jax.vmap``-ed over
-    ``num_samples`` keys split from ``rng`` (``jax.random.split(rng, n)``).
-    For an AE (``variational=False``) all samples coincide.
-
-    Returns a dict with ``soft_logp_samples`` [n, B, bins],
-    ``consensus_samples`` [n, B], ``mean``, ``logvar``.
+    * ``encode(x [B, F]) -> (mean [B, L], logvar [B, L] or None)``: ``q_phi(z|x)``.
+    * ``sample_and_regress(key, (mean, logvar)) -> heads``: one latent draw
+      (Eq. (4) of sridhar21) and the ER, ``soft_logp`` [B, bins] and
+      ``consensus`` [B].
+    * ``er_first_layer``: ``(kernel [L, h], bias [h])`` of the ER's first layer.
+    * ``regress_preactivation(a [B, h]) -> heads``: the ER from that layer's
+      pre-activation.
     """
+
+    encode: Callable
+    sample_and_regress: Callable
+    er_first_layer: tuple
+    regress_preactivation: Callable
+
+
+def inference_fns(model: VAEER, params) -> InferenceFns:
+    """The :class:`InferenceFns` of ``model`` with parameters ``params`` (the
+    ``"params"`` collection), e.g. for ``seru.mc.latent_passes`` (sridhar21
+    Sec. IV-B)."""
     variables = {"params": params}
-    mean, logvar = model.apply(variables, x, True, method=VAEER.encode)
-    keys = jax.random.split(rng, num_samples)
-
-    def one(key):
-        return model.apply(variables, key, mean, logvar, True,
-                           method=VAEER.sample_and_regress)
-
-    return _mc_outputs(jax.vmap(one)(keys), mean, logvar)
-
-
-def _mc_outputs(out, mean, logvar):
-    """The dict both MC predictors return: per-sample ER outputs and the posterior."""
-    return {"soft_logp_samples": out["soft_logp"], "consensus_samples": out["consensus"],
-            "mean": mean, "logvar": logvar}
+    dense_0 = params["regressor"]["mlp"]["dense_0"]
+    return InferenceFns(
+        encode=lambda x: model.apply(variables, x, True, method=VAEER.encode),
+        sample_and_regress=lambda key, posterior: model.apply(
+            variables, key, *posterior, True, method=VAEER.sample_and_regress),
+        er_first_layer=(dense_0["kernel"], dense_0["bias"]),
+        regress_preactivation=lambda a: model.apply(variables, a,
+                                                    method=VAEER.regress_preactivation))
 
 
 def average_soft(soft_logp_samples):
     """The averaged soft-label distribution over MC samples, sridhar21 Sec. IV-B.
 
+    The same function as ``seru.mc.average_soft`` (the Monte Carlo home of it);
+    kept here only for ``Sridhar21.predict`` until that caller uses
+    ``seru.mc.average_soft`` (models do not import ``seru.mc``).
     ``p_bar = (1/n) sum_i p_i``, computed as ``exp(logsumexp_i log p_i - log n)``.
     """
     n = soft_logp_samples.shape[0]
     return jnp.exp(jax.scipy.special.logsumexp(soft_logp_samples, axis=0) - jnp.log(n))
-
-
-def mc_predict_projected(model: VAEER, params, x, rng, num_samples: int, jitter: float = 1e-6):
-    """:func:`mc_predict` with the latent draw projected onto the ER's first layer.
-
-    The ER's first pre-activation ``a = W^T z + b`` of ``z ~ N(mu, diag(sigma^2))``
-    (Eq. (4) of sridhar21) is exactly ``N(W^T mu + b, W^T diag(sigma^2) W)``;
-    it is drawn directly through the Cholesky factor of that covariance
-    (computed once per utterance), which needs ``h`` normals per sample
-    instead of the ``latent_dim`` of :func:`mc_predict` (128 vs 256 with the
-    paper's sizes) and a ``h x h`` instead of a ``latent x h`` product. The
-    ER's outputs have the same distribution as with :func:`mc_predict`, not
-    the same draws (``tests/models/test_vae_er.py`` compares the two within
-    MC error). Exact when ``h <= latent_dim`` (full-rank covariance; a
-    relative ``jitter`` guards the factorisation); otherwise, or for an AE,
-    this falls back to :func:`mc_predict`. Measured on the 2-core CPU it is
-    not faster (see ``benchmarks/inference_time.py``).
-    """
-    w = params["regressor"]["mlp"]["dense_0"]["kernel"]
-    h = w.shape[1]
-    if not model.variational or h > model.latent_dim:
-        return mc_predict(model, params, x, rng, num_samples)
-    variables = {"params": params}
-    mean, logvar = model.apply(variables, x, True, method=VAEER.encode)
-    m1 = mean @ w + params["regressor"]["mlp"]["dense_0"]["bias"]
-    cov = jnp.einsum("lh,bl,lk->bhk", w, jnp.exp(logvar), w)
-    scale = jnp.mean(jnp.diagonal(cov, axis1=-2, axis2=-1), axis=-1)[:, None, None]
-    chol = jnp.linalg.cholesky(cov + jitter * scale * jnp.eye(h, dtype=cov.dtype))
-    keys = jax.random.split(rng, num_samples)
-
-    def one(key):
-        eps = jax.random.normal(key, m1.shape, m1.dtype)
-        a = m1 + jnp.einsum("bhk,bk->bh", chol, eps)
-        return model.apply(variables, a, method=VAEER.regress_preactivation)
-
-    return _mc_outputs(jax.vmap(one)(keys), mean, logvar)

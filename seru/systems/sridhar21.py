@@ -414,18 +414,34 @@ class Sridhar21:
 
     def mc_samples(self, params, batch, rng, num_samples: int) -> dict:
         """The raw MC samples: ``soft_logp_samples`` [n, B, bins] and/or
-        ``consensus_samples`` [n, B] (vae_er: encoder once, sample + ER vmapped;
-        MCD: whole network vmapped; stl: one deterministic pass)."""
+        ``consensus_samples`` [n, B]; for vae_er also the posterior ``mean`` and
+        ``logvar`` [B, latent] (``logvar`` None without the distributional
+        constraint). vae_er: encoder once, latent draw + ER vmapped
+        (``mc.latent_passes`` / ``mc.projected_latent_passes``, sridhar21 Sec.
+        IV-B); MCD: whole network vmapped (``mc.dropout_passes``); stl: one
+        deterministic pass. Keys: ``jax.random.split(rng, num_samples)``."""
+        from seru import mc  # (local: only this method uses it)
+
         model = self._model(batch)
         x = batch["features"]
-        if self.method == "vae_er":
-            fn = (vae_er.mc_predict_projected if self.config.model.latent_sampler == "projected"
-                  else vae_er.mc_predict)
-            return fn(model, params["params"], x, rng, num_samples)
         if self.method == "stl":
             out = model.apply(params, x, True)
             return {"consensus_samples": out["consensus"][None]}
-        return mc_dropout.mc_predict(model, params["params"], x, rng, num_samples)
+        if self.method == "vae_er":
+            f = vae_er.inference_fns(model, params["params"])
+            if self.config.model.latent_sampler == "projected":
+                out, (mean, logvar) = mc.projected_latent_passes(
+                    f.encode, f.sample_and_regress, f.er_first_layer, f.regress_preactivation,
+                    x, rng, num_samples)
+            else:
+                out, (mean, logvar) = mc.latent_passes(f.encode, f.sample_and_regress, x, rng,
+                                                       num_samples)
+            return {"soft_logp_samples": out["soft_logp"], "consensus_samples": out["consensus"],
+                    "mean": mean, "logvar": logvar}
+        out = mc.dropout_passes(
+            lambda key: mc_dropout.forward(model, params["params"], x, key, False), rng,
+            num_samples)
+        return {f"{k}_samples": out[k] for k in ("soft_logp", "consensus") if k in out}
 
     def predict(self, params, batch, rng, num_samples: int) -> dict:
         s = self.mc_samples(params, batch, rng, num_samples)

@@ -1,4 +1,5 @@
-"""Tests of seru/models/vae_er.py: sizes, MC inference (encoder once), averaging, entropy."""
+"""Tests of seru/models/vae_er.py with the seru.mc latent passes: sizes, MC inference (encoder
+once), identity with the pre-move implementation, averaging, entropy."""
 
 import flax.linen as nn
 import jax
@@ -7,7 +8,7 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
-from seru import metrics
+from seru import mc, metrics
 from seru.models import vae_er
 
 F_DIM, B, N = 12, 3, 100
@@ -24,6 +25,84 @@ def init(model, seed=0):
     return params, x
 
 
+def _outputs(out, posterior):
+    mean, logvar = posterior
+    return {"soft_logp_samples": out["soft_logp"], "consensus_samples": out["consensus"],
+            "mean": mean, "logvar": logvar}
+
+
+def mc_predict(model, params, x, rng, num_samples):
+    """The faithful sampler as ``Sridhar21.mc_samples`` runs it."""
+    f = vae_er.inference_fns(model, params)
+    return _outputs(*mc.latent_passes(f.encode, f.sample_and_regress, x, rng, num_samples))
+
+
+def mc_predict_projected(model, params, x, rng, num_samples):
+    """The projected sampler as ``Sridhar21.mc_samples`` runs it."""
+    f = vae_er.inference_fns(model, params)
+    return _outputs(*mc.projected_latent_passes(f.encode, f.sample_and_regress, f.er_first_layer,
+                                                f.regress_preactivation, x, rng, num_samples))
+
+
+# -- the implementation before the move to seru.mc, verbatim: the bitwise oracle ---------------
+
+def _legacy_mc_predict(model, params, x, rng, num_samples):
+    variables = {"params": params}
+    mean, logvar = model.apply(variables, x, True, method=vae_er.VAEER.encode)
+    keys = jax.random.split(rng, num_samples)
+
+    def one(key):
+        return model.apply(variables, key, mean, logvar, True,
+                           method=vae_er.VAEER.sample_and_regress)
+
+    return _legacy_mc_outputs(jax.vmap(one)(keys), mean, logvar)
+
+
+def _legacy_mc_outputs(out, mean, logvar):
+    return {"soft_logp_samples": out["soft_logp"], "consensus_samples": out["consensus"],
+            "mean": mean, "logvar": logvar}
+
+
+def _legacy_mc_predict_projected(model, params, x, rng, num_samples, jitter=1e-6):
+    w = params["regressor"]["mlp"]["dense_0"]["kernel"]
+    h = w.shape[1]
+    if not model.variational or h > model.latent_dim:
+        return _legacy_mc_predict(model, params, x, rng, num_samples)
+    variables = {"params": params}
+    mean, logvar = model.apply(variables, x, True, method=vae_er.VAEER.encode)
+    m1 = mean @ w + params["regressor"]["mlp"]["dense_0"]["bias"]
+    cov = jnp.einsum("lh,bl,lk->bhk", w, jnp.exp(logvar), w)
+    scale = jnp.mean(jnp.diagonal(cov, axis1=-2, axis2=-1), axis=-1)[:, None, None]
+    chol = jnp.linalg.cholesky(cov + jitter * scale * jnp.eye(h, dtype=cov.dtype))
+    keys = jax.random.split(rng, num_samples)
+
+    def one(key):
+        eps = jax.random.normal(key, m1.shape, m1.dtype)
+        a = m1 + jnp.einsum("bhk,bk->bh", chol, eps)
+        return model.apply(variables, a, method=vae_er.VAEER.regress_preactivation)
+
+    return _legacy_mc_outputs(jax.vmap(one)(keys), mean, logvar)
+
+
+def test_outputs_identical_to_the_pre_move_implementation():
+    narrow = vae_er.VAEER(input_dim=F_DIM, encoder_hidden=(16,), decoder_hidden=(16,),
+                          latent_dim=12, er_hidden=(6, 8))  # ER width 6 <= latent 12: projected
+    models = {"narrow": narrow, "wide": tiny(), "ae": tiny(variational=False)}
+    for name, model in models.items():
+        params, x = init(model, seed=2)
+        for new_fn, old_fn in ((mc_predict, _legacy_mc_predict),
+                               (mc_predict_projected, _legacy_mc_predict_projected)):
+            for run in (lambda f: f, jax.jit):
+                new = run(lambda p, x, r: new_fn(model, p, x, r, 5))(params, x, jax.random.key(7))
+                old = run(lambda p, x, r: old_fn(model, p, x, r, 5))(params, x, jax.random.key(7))
+                assert list(new) == list(old)
+                for k in old:
+                    if old[k] is None:
+                        assert new[k] is None and name == "ae"
+                    else:
+                        np.testing.assert_array_equal(new[k], old[k], err_msg=f"{name} {k}")
+
+
 def test_parameter_count_matches_paper():
     # sridhar21 Sec. V-F: "our proposed generative model (7,519,341 parameters)", 6,373-d input
     model = vae_er.VAEER(input_dim=6373)
@@ -36,7 +115,7 @@ def test_mc_predict_equals_python_loop():
     model = tiny()
     params, x = init(model)
     rng = jax.random.key(7)
-    out = vae_er.mc_predict(model, params, x, rng, N)
+    out = mc_predict(model, params, x, rng, N)
     assert out["soft_logp_samples"].shape == (N, B, 7)
     assert out["consensus_samples"].shape == (N, B)
     variables = {"params": params}
@@ -68,7 +147,7 @@ def test_encoder_runs_once_outside_the_vmap():
         return next_fun(*args, **kwargs)
 
     with nn.intercept_methods(count):
-        jaxpr = jax.make_jaxpr(lambda p, x: vae_er.mc_predict(model, p, x, jax.random.key(0), N)
+        jaxpr = jax.make_jaxpr(lambda p, x: mc_predict(model, p, x, jax.random.key(0), N)
                                )(params, x)
     assert calls == {"Encoder": 1, "Regressor": 1}
     # the encoder's first layer (F_DIM x 16) is computed on [B, 16], not [N, B, 16]
@@ -84,6 +163,7 @@ def test_average_soft_and_entropy_match_scipy():
     logits = np.random.default_rng(1).normal(size=(N, B, 7)) * 2
     logp = jax.nn.log_softmax(jnp.asarray(logits, jnp.float32), -1)
     p_bar = np.asarray(vae_er.average_soft(logp))
+    np.testing.assert_array_equal(p_bar, mc.average_soft(logp))  # the seru.mc home of it
     ref = scipy.special.softmax(logits, -1).mean(0)
     np.testing.assert_allclose(p_bar, ref, rtol=1e-5)
     np.testing.assert_allclose(np.asarray(metrics.entropy(p_bar)),
@@ -106,7 +186,7 @@ def test_dropout_only_in_training_and_ae_has_no_sampling():
     ae = tiny(variational=False)
     params_ae, _ = init(ae)
     assert "logvar" not in params_ae["encoder"]
-    out = vae_er.mc_predict(ae, params_ae, x, jax.random.key(5), 4)
+    out = mc_predict(ae, params_ae, x, jax.random.key(5), 4)
     np.testing.assert_allclose(out["soft_logp_samples"][0], out["soft_logp_samples"][3])
     assert out["logvar"] is None
 
@@ -119,8 +199,8 @@ def test_projected_sampler_matches_the_faithful_one_in_distribution():
     params = jax.tree.map(lambda v: v, params)
     params["encoder"]["logvar"]["bias"] = params["encoder"]["logvar"]["bias"] + 1.0
     n = 4000
-    a = vae_er.mc_predict(model, params, x, jax.random.key(1), n)
-    b = vae_er.mc_predict_projected(model, params, x, jax.random.key(2), n)
+    a = mc_predict(model, params, x, jax.random.key(1), n)
+    b = mc_predict_projected(model, params, x, jax.random.key(2), n)
     for key in ("consensus_samples", "soft_logp_samples"):
         fa, fb = np.asarray(a[key]), np.asarray(b[key])
         assert fa.shape == fb.shape
@@ -134,5 +214,5 @@ def test_projected_sampler_matches_the_faithful_one_in_distribution():
     wide = tiny()  # latent 5 < ER width 8
     pw, xw = init(wide)
     np.testing.assert_array_equal(
-        vae_er.mc_predict_projected(wide, pw, xw, jax.random.key(4), 3)["consensus_samples"],
-        vae_er.mc_predict(wide, pw, xw, jax.random.key(4), 3)["consensus_samples"])
+        mc_predict_projected(wide, pw, xw, jax.random.key(4), 3)["consensus_samples"],
+        mc_predict(wide, pw, xw, jax.random.key(4), 3)["consensus_samples"])
