@@ -1,33 +1,103 @@
-"""Tests of seru/predict.py: predictions for audio files equal the evaluation's."""
+"""Tests of the Predictor (seru/inference.py) and ``python -m seru.predict``: predictions for
+arrays and files equal the evaluation's, every documented form of the command line works."""
+
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
+import pandas as pd
+import pytest
 import soundfile
 
-from seru import config as config_lib
-from seru import evaluation, predict, sharding, trainer
+from seru import evaluation, predict, trainer
 from seru.data import pipeline
-from toy_system import ToySystem, make_record
+from seru.inference import Predictor, item_ids
+from toy_system import REPO, ToySystem, make_record
 
 
-def test_predict_files_equal_evaluation_predictions(toy_config, toy_records, tmp_path):
-    cfg = toy_config
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A toy run whose dev split is one clip, evaluated; the clip as a wav file."""
+    from toy_system import make_toy_config, make_toy_records
+
+    tmp = tmp_path_factory.mktemp("run")
+    cfg = make_toy_config()
     cfg.train.num_epochs, cfg.train.eval_every_epochs = 1, 0
     cfg.eval.median_window = 3
     rec = make_record("clip", 37, seed=7)
-    recs = {"train": [pipeline.preprocess_record(r, ("arousal",)) for r in toy_records["train"]],
+    recs = {"train": [pipeline.preprocess_record(r, ("arousal",))
+                      for r in make_toy_records()["train"]],
             "dev": [pipeline.preprocess_record(rec, ("arousal",))]}
     ds = pipeline.from_recordings(recs, cfg)
-    trainer.train_and_evaluate(cfg, tmp_path, dataset=ds)
-    evaluation.evaluate_checkpoint(tmp_path, "dev", dataset=ds, system=ToySystem(cfg),
-                                verbose=False)
-    npz = np.load(tmp_path / "eval" / "dev" / "predictions.npz")
-    wav = tmp_path / "clip.wav"
-    soundfile.write(wav, rec["audio"], 16000, subtype="FLOAT")
-    out = predict.predict_files(tmp_path, [str(wav)], tmp_path / "pred")
-    np.testing.assert_allclose(out["clip"]["m_hat"], npz["clip/m_hat"], atol=1e-6)
-    np.testing.assert_allclose(out["clip"]["s_hat"], npz["clip/s_hat"], atol=1e-6)
-    csv = np.loadtxt(tmp_path / "pred" / "clip.csv", delimiter=",", skiprows=1)
-    assert csv.shape == (37, 3)
-    np.testing.assert_allclose(csv[:, 0], np.arange(37) * 0.04, atol=1e-6)
-    np.testing.assert_allclose(csv[:, 1], npz["clip/m_hat"][:, 0], atol=1e-4)
-    np.testing.assert_allclose(csv[:, 2], npz["clip/s_hat"][:, 0], atol=1e-4)
+    trainer.train_and_evaluate(cfg, tmp / "w", dataset=ds)
+    evaluation.evaluate_checkpoint(tmp / "w", "dev", dataset=ds, system=ToySystem(cfg),
+                                   verbose=False)
+    npz = dict(np.load(tmp / "w" / "eval" / "dev" / "predictions.npz"))
+    for sub in ("a", "b"):
+        (tmp / sub).mkdir()
+        soundfile.write(tmp / sub / "clip.wav", rec["audio"], 16000, subtype="FLOAT")
+    return {"tmp": tmp, "workdir": tmp / "w", "npz": npz, "audio": rec["audio"]}
+
+
+def test_predictor_array_and_file_equal_evaluation(trained):
+    p = Predictor.from_workdir(trained["workdir"])
+    npz = trained["npz"]
+    df = p.predict(trained["audio"], 16000, file="clip")
+    assert list(df.columns) == ["arousal_mean", "arousal_spread"]
+    assert df.index.names == ["file", "start", "end"] and len(df) == 37
+    np.testing.assert_allclose(df["arousal_mean"], npz["clip/m_hat"][:, 0], atol=1e-6)
+    np.testing.assert_allclose(df["arousal_spread"], npz["clip/s_hat"][:, 0], atol=1e-6)
+    starts = df.index.get_level_values("start").total_seconds()
+    ends = df.index.get_level_values("end").total_seconds()
+    np.testing.assert_allclose(starts, np.arange(37) * 0.04, atol=1e-9)
+    np.testing.assert_allclose(ends - starts, 0.04, atol=1e-9)
+    files = p.predict_files([trained["tmp"] / "a" / "clip.wav"])
+    np.testing.assert_array_equal(files.to_numpy(), df.to_numpy())
+    assert files.attrs["spread"].startswith("the model's predictive spread")
+    assert "gain" in files.attrs["input_level"]
+
+
+def test_item_ids_unique_for_equal_stems():
+    assert item_ids(["x/a.wav", "y/b.wav"]) == ["a", "b"]
+    assert item_ids(["d/a/clip.wav", "d/b/clip.wav"]) == ["a/clip", "b/clip"]
+    assert item_ids(["a/clip.wav", "a/clip.wav"]) == ["a/clip", "a/clip#1"]
+
+
+def _cli(args):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]),
+               JAX_PLATFORMS="cpu")
+    return subprocess.run([sys.executable, "-m", "seru.predict", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_positional_files_equal_stems_and_audio_flag(trained):
+    tmp, npz = trained["tmp"], trained["npz"]
+    a, b = str(tmp / "a" / "clip.wav"), str(tmp / "b" / "clip.wav")
+    out = _cli([f"--workdir={trained['workdir']}", f"--out={tmp / 'pred'}", a, b])
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert f"wrote {tmp / 'pred' / 'predictions.csv'}" in out.stdout
+    table = pd.read_csv(tmp / "pred" / "predictions.csv")
+    assert sorted(set(table["file"])) == ["a/clip", "b/clip"] and len(table) == 2 * 37
+    for ident in ("a/clip", "b/clip"):
+        rows = table[table["file"] == ident]
+        np.testing.assert_allclose(rows["start"], np.arange(37) * 0.04, atol=1e-6)
+    # The first file sits where the evaluation had the clip (row 0 of batch 0: the same MC
+    # draws); the second, in row 1, gets other dropout draws of the same model.
+    first = table[table["file"] == "a/clip"]
+    np.testing.assert_allclose(first["arousal_mean"], npz["clip/m_hat"][:, 0], atol=1e-5)
+    meta = json.loads((tmp / "pred" / "predictions.json").read_text())
+    assert meta["dimensions"] == ["arousal"] and meta["frame_hop_s"] == 0.04
+    out = _cli([f"--workdir={trained['workdir']}", f"--out={tmp / 'pred2'}", f"--audio={a}"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    again = pd.read_csv(tmp / "pred2" / "predictions.csv")
+    np.testing.assert_allclose(again["arousal_mean"], npz["clip/m_hat"][:, 0], atol=1e-5)
+    out = _cli([f"--workdir={trained['workdir']}", str(tmp / "missing.wav")])
+    assert out.returncode != 0 and "missing.wav: audio file not found" in out.stderr
+
+
+def test_predict_files_returns_frame_and_path(trained):
+    df, csv = predict.predict_files(trained["workdir"], [trained["tmp"] / "a" / "clip.wav"],
+                                    trained["tmp"] / "pred3")
+    assert csv.exists() and len(df) == 37
