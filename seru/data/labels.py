@@ -22,7 +22,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import jax
 import numpy as np
+
+from seru import metrics
 
 __all__ = [
     "mean_rating", "num_raters", "rater_std", "ewe", "rater_reliability",
@@ -180,18 +183,22 @@ def ewe(ratings, leave_one_out: bool = False, reliability=None):
 
 
 def _ccc_pair(x, y, mask):
-    """Lin's CCC of x and y over ``mask`` along the last axis (population moments)."""
-    n = np.maximum(np.sum(mask, axis=-1), 1)
-    xm = np.sum(np.where(mask, x, 0.0), axis=-1) / n
-    ym = np.sum(np.where(mask, y, 0.0), axis=-1) / n
-    dx = np.where(mask, x - xm[..., None], 0.0)
-    dy = np.where(mask, y - ym[..., None], 0.0)
-    cov = np.sum(dx * dy, axis=-1) / n
-    vx = np.sum(dx * dx, axis=-1) / n
-    vy = np.sum(dy * dy, axis=-1) / n
-    den = vx + vy + (xm - ym) ** 2
-    ok = (np.sum(mask, axis=-1) >= 2) & (den > _EPS)
-    return np.where(ok, 2 * cov / np.where(ok, den, 1.0), np.nan)
+    """Lin's CCC of x and y over ``mask`` along the last axis, float64 numpy.
+
+    :func:`seru.metrics.ccc` with population moments (``ddof=0``), run with
+    64-bit jax: masked elements are never read (NaN there is harmless), and
+    the result is NaN for fewer than 2 common frames or a denominator that is
+    0 up to round-off. The last axis is padded (masked out) to a power of two
+    so that recordings of different lengths share compiled code (one
+    compilation costs ~0.2 s).
+    """
+    x, y, mask = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64),
+                                     np.asarray(mask, bool))
+    t = x.shape[-1]
+    pad = [(0, 0)] * (x.ndim - 1) + [(0, max(16, 1 << max(t - 1, 0).bit_length()) - t)]
+    with jax.enable_x64(True):
+        out = metrics.ccc(np.pad(x, pad), np.pad(y, pad), mask=np.pad(mask, pad), ddof=0)
+    return np.asarray(out, np.float64)
 
 
 def avec_gold_standard(ratings, return_weights: bool = False):
@@ -201,8 +208,10 @@ def avec_gold_standard(ratings, return_weights: bool = False):
 
     1. per annotator ``k``, its mean over the frames ``mu_k`` (available frames);
     2. agreement ``a_k`` = mean over the other annotators ``j`` of Lin's
-       ``CCC(y_k, y_j)`` (population moments, over the frames both rated);
-       pairs with an undefined CCC are left out of the mean;
+       ``CCC(y_k, y_j)`` (:func:`seru.metrics.ccc`, population moments, over
+       the frames both rated); pairs with an undefined CCC (fewer than 2
+       common frames, or both constant at the same value) are left out of
+       the mean;
     3. weights ``w_k = a_k / sum_j a_j`` over the annotators with data; if the
        agreements are undefined (fewer than two annotators) or sum to ``<= 0``,
        uniform weights;
@@ -228,7 +237,7 @@ def avec_gold_standard(ratings, return_weights: bool = False):
     x = rt[..., :, None, :]
     y = rt[..., None, :, :]
     both = vt[..., :, None, :] & vt[..., None, :, :]
-    ccc = _ccc_pair(np.nan_to_num(x), np.nan_to_num(y), both)  # [..., K, K]
+    ccc = _ccc_pair(x, y, both)  # [..., K, K]
     off = ~np.eye(k, dtype=bool)
     ccc = np.where(off, ccc, np.nan)
     defined = ~np.isnan(ccc)

@@ -182,6 +182,44 @@ def test_avec_gold_standard_missing_and_single_rater():
     np.testing.assert_allclose(labels.avec_gold_standard(single), single[:, 0], atol=1e-12)
 
 
+def _avec_oracle(r, undefined):
+    """Loop oracle of avec_gold_standard with the pairs in ``undefined`` left out."""
+    k = r.shape[1]
+    agree = []
+    for i in range(k):
+        vals = []
+        for j in range(k):
+            if j != i and frozenset((i, j)) not in undefined:
+                m = ~np.isnan(r[:, i]) & ~np.isnan(r[:, j])
+                vals.append(_ccc(r[m, i], r[m, j]))
+        agree.append(np.mean(vals))
+    w = np.array(agree) / np.sum(agree)
+    return np.nanmean(r - np.nanmean(r, axis=0), axis=1) + (w * np.nanmean(r, axis=0)).sum(), w
+
+
+def test_avec_gold_standard_leaves_out_undefined_pairs():
+    """A pair's CCC is undefined (left out of the agreements) when the two raters
+    share fewer than 2 frames, or both are constant at the same value (0 / 0,
+    also when round-off makes the computed variances ~1e-33, not 0); a
+    constant rater against a varying one has CCC 0 and counts."""
+    r = _ratings(11, items=40, raters=4, missing=0.0)
+    r[:, 0] = r[:, 1] = 0.3  # identical constants: undefined
+    g, w = labels.avec_gold_standard(r, return_weights=True)
+    oracle, w_oracle = _avec_oracle(r, {frozenset((0, 1))})
+    np.testing.assert_allclose(w, w_oracle, atol=1e-9)
+    np.testing.assert_allclose(g, oracle, atol=1e-9)
+    # agreements ~0 (CCC with raters 2 and 3); counting the (0, 1) pair as 1 would give 1/3
+    assert abs(w[0]) < 1e-12 and abs(w[1]) < 1e-12
+    r = _ratings(12, items=30, raters=3, missing=0.0)
+    r[:15, 0] = np.nan  # rater 0: frames 15..29
+    r[:10, 1] = np.nan
+    r[16:, 1] = np.nan  # rater 1: frames 10..15, so one frame in common with rater 0
+    g, w = labels.avec_gold_standard(r, return_weights=True)
+    oracle, w_oracle = _avec_oracle(r, {frozenset((0, 1))})
+    np.testing.assert_allclose(w, w_oracle, atol=1e-9)
+    np.testing.assert_allclose(g, oracle, atol=1e-9)
+
+
 # ----------------------------------------------------------------------------- distributions
 
 
