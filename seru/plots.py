@@ -15,8 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+import jax
 import numpy as np
 
+from seru import metrics
 from seru.data.schema import FRAME_HOP_S
 
 
@@ -69,18 +71,18 @@ def plot_recording(targets: Mapping[str, np.ndarray], preds: Mapping[str, np.nda
     return path
 
 
-def _ccc(x, y):
-    """Lin's CCC with population moments (Eq. (1) of prabhu22)."""
-    mx, my = x.mean(), y.mean()
-    cov = ((x - mx) * (y - my)).mean()
-    return 2 * cov / (x.var() + y.var() + (mx - my) ** 2 + 1e-12)
-
-
 def plot_std_scatter(s_hat: np.ndarray, std: np.ndarray, path: str | Path,
                      title: str = "", max_points: int = 20_000) -> Path:
-    """Predicted s_hat vs the raters' std, frame by frame (every frame of a split)."""
+    """Predicted s_hat vs the raters' std, frame by frame (every frame of a split).
+
+    The title gives their CCC (:func:`seru.metrics.ccc`, population moments,
+    in float64): NaN if either holds a NaN, fewer than 2 frames are given or
+    both are constant and equal.
+    """
     plt = _plt()
     s_hat, std = np.asarray(s_hat).ravel(), np.asarray(std).ravel()
+    with jax.enable_x64(True):
+        ccc = float(metrics.ccc(std.astype(np.float64), s_hat.astype(np.float64), ddof=0))
     idx = np.arange(s_hat.size)
     if s_hat.size > max_points:
         idx = np.random.default_rng(0).choice(s_hat.size, max_points, replace=False)
@@ -92,7 +94,7 @@ def plot_std_scatter(s_hat: np.ndarray, std: np.ndarray, path: str | Path,
     ax.set_ylim(0, hi)
     ax.set_xlabel("raters' std s")
     ax.set_ylabel("predicted ŝ")
-    ax.set_title(f"{title}\nCCC = {_ccc(std, s_hat):.3f}, {s_hat.size} frames", fontsize=9)
+    ax.set_title(f"{title}\nCCC = {ccc:.3f}, {s_hat.size} frames", fontsize=9)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

@@ -46,3 +46,22 @@ def test_plot_reject_curves_rejects_empty(tmp_path):
         plots.plot_reject_curves({}, tmp_path / "x.png")
     with pytest.raises(ValueError, match="'a' has no points"):
         plots.plot_reject_curves({"a": []}, tmp_path / "x.png")
+
+
+def test_std_scatter_title_gives_the_ccc(tmp_path, monkeypatch):
+    """The title's CCC is Lin's with population moments (audmetric as the oracle);
+    NaN, not a made-up 0, when both series are constant and equal."""
+    import audmetric
+
+    figs = []
+    plt = plots._plt()
+    monkeypatch.setattr(plt, "close", lambda fig: figs.append(fig))
+    rng = np.random.default_rng(0)
+    std = rng.uniform(0.1, 1.0, size=300).astype(np.float32)
+    s_hat = (0.7 * std + 0.2 * rng.normal(size=300) + 0.1).astype(np.float32)
+    plots.plot_std_scatter(s_hat, std, tmp_path / "s.png", title="arousal")
+    want = audmetric.concordance_cc(std.astype(np.float64), s_hat.astype(np.float64))
+    assert figs[-1].axes[0].get_title() == f"arousal\nCCC = {want:.3f}, 300 frames"
+    const = np.full(10, 0.3, np.float32)
+    plots.plot_std_scatter(const, const, tmp_path / "c.png")
+    assert figs[-1].axes[0].get_title() == "\nCCC = nan, 10 frames"
