@@ -22,11 +22,11 @@ Protocols:
   0.5, n = 30 passes in the loss and at evaluation, BBB window b = 50 frames,
   median filter of 50 frames, 100 epochs, model selected by the best training
   loss; the faithful per-window weight sampler. On AVEC 2016 (9 x 300 s train)
-  that is 45 steps per epoch, 4,500 steps. GPU: not measured here (no GPU in
-  this session). CPU: days (DESIGN.md: the authors' model needs ~40 s per step
-  on 2 cores). It keeps the paper's conv front end, rho range and Eq. (8)'s
-  full gradient; with the conv front end on the small synthetic corpora that
-  collapsed +LU's mean pass (seru/systems/prabhu22.py has the probes). Watch
+  that is 45 steps per epoch, 4,500 steps. GPU: not measured. CPU: days
+  (DESIGN.md: the authors' model needs ~40 s per step on 2 cores). It keeps
+  the paper's conv front end, rho range and Eq. (8)'s full gradient; with the
+  conv front end on the small synthetic corpora that collapsed +LU's mean
+  pass (benchmarks/results/prabhu22_label_kl_routing.md has the probes). Watch
   ``diag_m_hat_std`` in ``metrics.jsonl`` (the spread of the mean pass over a
   batch): if it stays near 0, add ``--config.model.rho_init='(-2.0,-1.0)'``
   (and, if that is not enough, ``--config.model.label_kl_grad=scales``, which
@@ -35,18 +35,20 @@ Protocols:
   synthetic corpus (9 / 9 / 9 recordings of 300 s, as AVEC 2016), audio
   standardised per recording, the ``logmel`` front end (per-frame log-mel
   energies computed in the model; the paper learns conv filters on the raw
-  audio, and on this corpus those never learn the raters' spread:
-  configs/quickstart.py has the measurements), the quickstart's trunk and
+  audio, and on this corpus those never learn the raters' spread), the
+  quickstart's trunk and
   head (LSTM 64, head 64-32; paper 256, 512-256), the local
   reparameterisation sampler (exact per-frame marginals), n = 8 passes in the
   loss and 30 at evaluation, no dropout, crops of 100 frames (4 s), Adam
   1e-3, 40 epochs (5,440 steps), rho initialised in [-2, -1] for every BBB
-  variant (MU and +LU differ only in alpha), Eq. (8) as written. Until
-  session 3 (22 Nov 2026) this protocol used the conv front end, 4
-  recordings per split, 600 steps and ``label_kl_grad='scales'``: no model
-  learnt CCC(s) there (benchmarks/results/prabhu22_cpu_conv/). Measured on
-  2 CPU cores shared with other runs (22 Nov 2026): 60-206 s of training per
-  run and 8-24 s of test evaluation (9 x 300 s, n = 30).
+  variant (MU and +LU differ only in alpha; at the paper's [-3, -2] the label
+  KL collapsed the mean pass), Eq. (8) as written (``label_kl_grad='all'``:
+  the only routing under which s_hat follows the spread over time). The
+  evidence: benchmarks/results/quickstart_history.md (front end) and
+  benchmarks/results/prabhu22_label_kl_routing.md (rho range, routing; the
+  conv-era protocol, whose results are benchmarks/results/prabhu22_cpu_conv/).
+  Runtime on 2 CPU cores shared with other runs: 60-206 s of training per run
+  and 8-24 s of test evaluation (9 x 300 s, n = 30). GPU: not measured.
 
 Expected numbers: the paper's Table 1 on AVEC 2016 dev (CCC(m) / CCC(s) / KL):
 STL 0.719 / - / -, MTL PU 0.734 / 0.286 / 0.797, MU 0.756 / 0.076 / 0.690,
@@ -105,7 +107,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         c.model.lstm_size = 64  # the quickstart's trunk and head (paper: 256; 512-256)
         c.model.head_sizes = (64, 32)
         c.optimizer.learning_rate = 1e-3
-        c.model.rho_init = (-2.0, -1.0)   # s_hat ~0.47 at init (seru/systems/prabhu22.py)
+        c.model.rho_init = (-2.0, -1.0)   # s_hat ~0.47 at init (docstring)
     if a["variant"] == "mu":
         c.model.alpha = 0.0
     return c
