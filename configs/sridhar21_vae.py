@@ -39,7 +39,8 @@ Protocols:
   3e-4 (stage 2), (alpha, beta, gamma) = (0.5, 0.8, 2), 100 latent samples,
   200 epochs, the best model on dev (CCC). The batch size is not given in the
   paper: 256 here. On MSP-Podcast (34,280 train utterances) that is 134 steps
-  per epoch. Not run here (no MSP-Podcast, no GPU in this session).
+  per epoch. Runtime not measured (MSP-Podcast is not available here; no GPU
+  measurement).
 * ``cpu``: the same models, losses and metrics on the ``quickstart`` variant
   of ``seru_synth_utterances`` (400 / 100 / 100 + 200 unlabeled utterances)
   with the licence-free librosa functionals (531-d), batch 32, Adam 1e-3 in
@@ -65,11 +66,12 @@ coverage, mean of the 3 seeds:
 With 15 utterances at 20 % coverage these numbers are noisy (seed-to-seed
 spread ~0.1); the VAE-ER's uncertainty helps most at 80 %, MC dropout at 40 /
 20 % (the paper reports the same exception for arousal in Table I).
-``benchmarks/reproduce_sridhar21.py --utl`` (22 Nov 2026) reproduced these
-numbers exactly from scratch (same seeds), and added the ablations,
-cross-corpus and UTL tables: ``benchmarks/results/sridhar21_cpu/results.md``
-(first run 2,124 s for arousal with ablations; cross-corpus evaluations and
-UTL trainings another 880 s, another benchmark sharing the 2 cores).
+``benchmarks/reproduce_sridhar21.py --utl`` reproduces these numbers (same
+seeds) with the ablations, cross-corpus and UTL tables:
+``benchmarks/results/sridhar21_cpu/results.md`` (2,124 s for arousal with
+ablations, the cross-corpus evaluations and UTL trainings another 880 s, on 2
+CPU cores shared with another benchmark; history:
+``benchmarks/results/sridhar21_history.md``).
 
 Expected numbers (paper, MSP-Podcast test, reject option on the STL
 predictions, Table III): arousal CCC 0.720 / 0.754 / 0.770 / 0.788 / 0.805 at
