@@ -56,32 +56,13 @@ the loss VALUE is the same in all three):
 * ``head`` -- not into the trunk.
 * ``scales`` -- into the posterior scales rho only.
 
-Why (measured on the quickstart corpus, 22 Nov 2026, probes of 60 steps of
-the quickstart config with ``variant=lu``; "learns" = the mean pass leaves a
-constant: std of m_hat over the frames of a batch 0.15-0.24 and 1 - CCC
-0.5-0.9 at steps 40-60, as MU; "collapses" = std of m_hat 0.008-0.02 and
-1 - CCC 0.99-1.00 throughout, s_hat widening to ~0.5):
-
-    rho init    'all'        'head'          'scales'
-    [-3, -2]    collapses    collapses (*)   collapses
-    [-2, -1]    collapses    learns          learns
-
-(*) session 1's "stop-gradient of the trunk into the sampled passes". At
-[-3, -2] s_hat starts at ~0.1 against |m - m_hat| ~0.4 (label KL ~12 at step
-5, gradient norm ~60 vs ~0.5 for MU); with Adam moving each rho by at most
-~lr per step, s_hat can only widen fast through the mu weights and the trunk,
-and the mean pass pays. At [-2, -1] s_hat starts at ~0.47, the scale of
-sqrt(s^2 + (m - m_hat)^2) on this corpus (the paper, Sec. 4.3, tuned its rho
-range on the label KL at initialisation), and only the trunk path still
-destroys the mean pass. These probes used the paper's conv front end; with
-it the quickstart and the cpu protocol used [-2, -1] and 'scales' until
-session 3. With the ``logmel`` front end (``model.frontend``, 22 Nov 2026)
-Eq. (8)'s full gradient ('all') trains without a collapse at [-2, -1]
-(quickstart, 5,400 steps, seeds 0-2: test CCC(m) 0.68-0.79) and is the only routing
-under which s_hat can follow the raters' spread over time: with 'scales' the
-spread's course can only come from features learned for the mean (cpu
-protocol, 600 steps, test CCC(s): 'scales' -0.025, 'all' -0.016; 'all' at
-5,400 steps 0.211). Both CPU configs now use 'all'.
+Both CPU configs (``configs/quickstart.py``, ``configs/prabhu22_bbb.py``'s
+``cpu`` protocol) use ``all`` with ``rho_init = (-2, -1)`` and the ``logmel``
+front end: with the paper's conv front end the mean pass collapsed (m_hat
+near a constant) under every routing at rho in [-3, -2] and under ``all`` at
+[-2, -1]; with ``logmel``, ``all`` trains and is the only routing under which
+s_hat can follow the raters' spread over time. The probes:
+``benchmarks/results/prabhu22_label_kl_routing.md``.
 """
 
 from __future__ import annotations
