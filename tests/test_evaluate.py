@@ -7,7 +7,7 @@ import numpy as np
 import scipy.ndimage
 
 from seru import config as config_lib
-from seru import evaluation, sharding, trainer
+from seru import evaluation, trainer
 from seru.data import pipeline
 from toy_system import ToySystem, make_record, make_toy_config, np_ccc
 

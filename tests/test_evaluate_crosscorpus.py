@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from seru import config as config_lib
-from seru import evaluation, trainer
+from seru import evaluation
+from seru.data import inputs
 import scipy.stats
 
 from seru.data.corpora.seru_synth_utterances import builder as B
@@ -100,7 +101,7 @@ def test_crosscorpus_evaluation_uses_training_statistics(tmp_path, corpora_regis
     assert not (wd / "eval" / "test").exists()  # the in-corpus results are not overwritten
 
     # -- the scaler: statistics of the TRAINING corpus' train split, by numpy ------------
-    ds = trainer.crosscorpus_dataset(config_lib.load(wd), EVAL, "tiny", "test")
+    ds = inputs.get("functionals").other_corpus(config_lib.load(wd), EVAL, "tiny", "test")
     x_train = _raw(c, TRAIN, "train")["features"].astype(np.float64)
     x_eval_train = _raw(c, EVAL, "train")["features"].astype(np.float64)
     mean, std = x_train.mean(0), x_train.std(0)
@@ -118,7 +119,7 @@ def test_crosscorpus_evaluation_uses_training_statistics(tmp_path, corpora_regis
     # -- the metrics: a recomputation from predictions.npz ------------------------------
     z = np.load(out / "predictions.npz")
     ids = sorted({k.rsplit("/", 1)[0] for k in z.files})
-    assert len(ids) == info["num_recordings"] == int(keep.sum()) > 2
+    assert len(ids) == info["num_items"] == int(keep.sum()) > 2
     y = np.array([z[f"{i}/target_gold"].reshape(-1)[0] for i in ids], np.float64)
     yhat = np.array([z[f"{i}/m_hat"].reshape(-1)[0] for i in ids], np.float64)
     u = np.array([z[f"{i}/s_hat"].reshape(-1)[0] for i in ids], np.float64)
@@ -150,9 +151,20 @@ def test_crosscorpus_evaluation_uses_training_statistics(tmp_path, corpora_regis
     assert (out / "reject_curve.png").stat().st_size > 0
 
 
-def test_crosscorpus_needs_functionals(toy_config):
-    from seru import trainer
+def test_crosscorpus_raw_audio_reads_the_other_corpus(toy_config, toy_records, monkeypatch):
+    """Cross-corpus evaluation is the input type's job: raw audio loads the other corpus'
+    split with the run's preprocessing (no statistics to carry over)."""
+    from seru.data import pipeline
 
-    toy_config.data.input = "raw_audio"
-    with pytest.raises(ValueError, match="functionals"):
-        trainer.crosscorpus_dataset(toy_config, EVAL, "tiny", "test")
+    seen = {}
+
+    def fake_load_corpus(config, splits):
+        seen.update(corpus=config.data.corpus, variant=config.data.variant, splits=splits)
+        recs = [pipeline.preprocess_record(r, ("arousal",)) for r in toy_records["dev"]]
+        return {"test": recs}, pipeline.CONTINUOUS
+
+    monkeypatch.setattr(pipeline, "load_corpus", fake_load_corpus)
+    ds = inputs.get("raw_audio").other_corpus(toy_config, "avec2016", "", "test")
+    assert seen == {"corpus": "avec2016", "variant": "", "splits": ["test"]}
+    assert sorted(ds.targets("test")) == ["dev_0", "dev_1"] and ds.time_base.hop_s == 0.04
+    assert toy_config.data.corpus == "seru_synth_continuous"  # the run's config is untouched

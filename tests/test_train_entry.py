@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from seru import config as config_lib
-from seru import evaluation, sharding, trainer
 from toy_system import REPO, np_ccc
 
 

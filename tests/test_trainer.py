@@ -11,7 +11,7 @@ import pytest
 
 from toy_system import REPO, make_record, make_toy_config
 from seru import config as config_lib
-from seru import evaluation, sharding, trainer
+from seru import sharding, trainer
 from seru.checkpoints import Checkpoints
 from seru.data import pipeline
 from toy_system import ToySystem

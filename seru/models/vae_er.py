@@ -43,7 +43,6 @@ from typing import Callable, NamedTuple, Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from seru.losses import reparameterize
 
@@ -225,15 +224,3 @@ def inference_fns(model: VAEER, params) -> InferenceFns:
         er_first_layer=(dense_0["kernel"], dense_0["bias"]),
         regress_preactivation=lambda a: model.apply(variables, a,
                                                     method=VAEER.regress_preactivation))
-
-
-def average_soft(soft_logp_samples):
-    """The averaged soft-label distribution over MC samples, sridhar21 Sec. IV-B.
-
-    The same function as ``seru.mc.average_soft`` (the Monte Carlo home of it);
-    kept here only for ``Sridhar21.predict`` until that caller uses
-    ``seru.mc.average_soft`` (models do not import ``seru.mc``).
-    ``p_bar = (1/n) sum_i p_i``, computed as ``exp(logsumexp_i log p_i - log n)``.
-    """
-    n = soft_logp_samples.shape[0]
-    return jnp.exp(jax.scipy.special.logsumexp(soft_logp_samples, axis=0) - jnp.log(n))

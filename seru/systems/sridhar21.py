@@ -58,9 +58,7 @@ model's uncertainty, or by another attribute's: UTL) call
 
 from __future__ import annotations
 
-import functools
 import logging
-from pathlib import Path
 from typing import Any, Mapping
 
 import jax
@@ -68,8 +66,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from seru import losses, metrics
+from seru import checkpoints, losses, mc, metrics
+from seru.fields import Field, from_fields
 from seru.models import mc_dropout, vae_er
+from seru.systems.base import Regression, System
 
 log = logging.getLogger(__name__)
 
@@ -85,52 +85,65 @@ _PAPER_WEIGHTS = {"vae_er": (0.5, 0.8, 2.0), "ae_mcd": (1.0, 1.0, 1.0), "mcd": (
                   "mcd_soft": (0.0, 0.0, 1.0), "mcd_mtl": (0.0, 1.0, 1.0), "stl": (0.0, 1.0, 0.0)}
 
 
+MODEL_FIELDS = (
+    Field("method", "vae_er", "the proposed VAE-ER or a baseline of Sec. V (MC dropout on "
+          "consensus / soft labels / both, AE with MC dropout, deterministic STL)", METHODS),
+    Field("stage", "joint", "vae_er / ae_mcd: unsupervised pre-training (Eq. (2)) or joint "
+          "training (Eq. (3))", STAGES),
+    Field("init_from", "", "workdir of the stage-1 run to start from ('' = random init)"),
+    Field("init_from_checkpoint", "latest", "which checkpoint of init_from",
+          ("latest", "best_train_loss", "best_dev")),
+    Field("encoder_hidden", (512, 512), "VAE encoder hidden sizes (paper: 3 x 512 with the "
+          "latent layer)"),
+    Field("decoder_hidden", (512, 512), "VAE decoder hidden sizes"),
+    Field("latent_dim", 256, "VAE latent size (paper: 256)"),
+    Field("er_hidden", (128, 128, 128), "emotional regressor hidden sizes (paper: 4 x 128 "
+          "with the output layer)"),
+    Field("dnn_hidden", (128, 128, 128, 128), "MC-dropout / STL DNN hidden sizes (865,537 "
+          "parameters at 6,373-d)"),
+    Field("dropout_rate", -1.0, "dropout; < 0: 0.7 for valence, 0.5 otherwise (Sec. IV-C)"),
+    Field("nll_weight", -1.0, "alpha of Eq. (3); -1 = the paper's value for the method"),
+    Field("ccc_weight", -1.0, "beta of Eq. (3); -1 = the paper's value for the method"),
+    Field("kld_weight", -1.0, "gamma of Eq. (3); -1 = the paper's value for the method"),
+    Field("vae_kl_weight", 1.0, "weight of KL(q(z|x) || N(0, I)) inside NLL_VAE (the ELBO, "
+          "Eq. (1))"),
+    Field("train_samples", 1, "latent draws per utterance in a training step"),
+    Field("latent_sampler", "faithful", "inference draws: per latent sample, or projected "
+          "through the ER's first layer (same distribution, half the normals)",
+          ("faithful", "projected")),
+    Field("distributional_constraint", True, "ablation A of Table III: False = a plain AE "
+          "bottleneck (no KL)"),
+    Field("use_soft_labels", True, "ablation B of Table III: False = no KLD term"),
+    Field("ccc_ddof", 0, "CCC variance estimator (0 = population)"),
+)
+
+
 def default_model_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.method = "vae_er"             # one of METHODS
-    c.stage = "joint"               # 'pretrain' (Eq. (2)) | 'joint' (Eq. (3)); vae_er, ae_mcd
-    c.init_from = ""                # workdir of the stage-1 run ('' = random init)
-    c.init_from_checkpoint = "latest"  # 'latest' | 'best_train_loss' | 'best_dev'
-    # architecture (defaults match the paper's parameter counts, see models/vae_er.py)
-    c.encoder_hidden = (512, 512)
-    c.decoder_hidden = (512, 512)
-    c.latent_dim = 256
-    c.er_hidden = (128, 128, 128)
-    c.dnn_hidden = (128, 128, 128, 128)  # MCD / STL DNN (865,537 parameters at 6,373-d)
-    c.num_bins = 7
-    c.dropout_rate = -1.0           # < 0: 0.7 for valence, 0.5 otherwise (Sec. IV-C)
-    # loss, Eq. (3): alpha, beta, gamma; -1 = the paper's value for the method
-    c.nll_weight = -1.0
-    c.ccc_weight = -1.0
-    c.kld_weight = -1.0
-    c.vae_kl_weight = 1.0           # KL(q(z|x) || N(0, I)) inside NLL_VAE (ELBO, Eq. (1))
-    c.train_samples = 1             # latent draws per utterance in a training step
-    c.latent_sampler = "faithful"   # inference: 'faithful' | 'projected' (same distribution,
-                                    # half the normals; models/vae_er.py)
-    # ablations (Table III)
-    c.distributional_constraint = True   # A: False = AE bottleneck (no KL)
-    c.use_soft_labels = True             # B: False = no KLD term
-    c.ccc_ddof = 0                  # CCC variance estimator (0 = population)
-    return c
+    """``config.model`` of sridhar21 at its defaults (the paper's values)."""
+    return from_fields(MODEL_FIELDS)
 
 
 def validate_model_config(m) -> None:
-    if m.method not in METHODS:
-        raise ValueError(f"model.method={m.method!r}: use one of {METHODS}")
-    if m.stage not in STAGES:
-        raise ValueError(f"model.stage={m.stage!r}: use one of {STAGES}")
+    """Raises ``ValueError`` for a combination of ``config.model`` fields that cannot run."""
+    errors = check_model(m)
+    if errors:
+        raise ValueError("; ".join(errors))
+
+
+def check_model(m) -> list[str]:
+    """The problems of ``config.model`` beyond the field table, one line each."""
+    errors = []
     if m.stage == "pretrain" and m.method not in ("vae_er", "ae_mcd"):
-        raise ValueError(f"model.stage='pretrain' exists for vae_er and ae_mcd only, "
-                         f"not {m.method!r}")
+        errors.append(f"model.stage='pretrain': exists for vae_er and ae_mcd only, not "
+                      f"{m.method!r}")
     if m.train_samples < 1:
-        raise ValueError(f"model.train_samples={m.train_samples}: must be >= 1")
+        errors.append(f"model.train_samples={m.train_samples}: expected >= 1")
     if not (m.dropout_rate < 0 or 0 <= m.dropout_rate < 1):
-        raise ValueError(f"model.dropout_rate={m.dropout_rate}: in [0, 1), or < 0 for the "
-                         f"paper's default")
-    if m.latent_sampler not in ("faithful", "projected"):
-        raise ValueError(f"model.latent_sampler={m.latent_sampler!r}: 'faithful' or 'projected'")
+        errors.append(f"model.dropout_rate={m.dropout_rate}: expected in [0, 1), or < 0 for "
+                      f"the paper's default")
     if m.method == "mcd_soft" and not m.use_soft_labels:
-        raise ValueError("model.method='mcd_soft' needs use_soft_labels=True")
+        errors.append("model.use_soft_labels=False: model.method='mcd_soft' needs soft labels")
+    return errors
 
 
 def dropout_for(dimension: str, rate: float) -> float:
@@ -143,38 +156,6 @@ def dropout_for(dimension: str, rate: float) -> float:
 # -----------------------------------------------------------------------------
 # Loading the stage-1 parameters
 # -----------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def _restore_params(workdir: str, kind: str):
-    """The ``params`` of the newest ``kind`` checkpoint of a run, as numpy arrays.
-
-    ``System.init`` runs under ``jax.jit`` (the trainer jits it); Orbax must not
-    be traced, and JAX's trace state is per thread, so the restore runs in a
-    worker thread.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(_restore_params_eager, workdir, kind).result()
-
-
-def _restore_params_eager(workdir: str, kind: str):
-    import orbax.checkpoint as ocp
-
-    directory = Path(workdir).absolute() / "checkpoints" / kind
-    if not directory.is_dir():
-        raise FileNotFoundError(
-            f"model.init_from={workdir!r}: no {kind!r} checkpoints in {directory}; run "
-            f"stage 1 (model.stage='pretrain') with --workdir {workdir} first")
-    mngr = ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
-        read_only=True), item_names=("state", "meta"))
-    step = mngr.latest_step()
-    if step is None:
-        raise FileNotFoundError(f"model.init_from={workdir!r}: {directory} holds no checkpoint")
-    out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-    mngr.close()
-    return jax.tree.map(np.asarray, out["state"]["params"])
 
 
 def merge_params(fresh, loaded, where: str = ""):
@@ -284,18 +265,26 @@ def paired_reject_option(predictions_npz, uncertainty_npz, coverages=COVERAGES,
 # -----------------------------------------------------------------------------
 
 
-class Sridhar21:
+class Sridhar21(System):
     """The :class:`seru.systems.base.System` of sridhar21 (all methods, see the module doc)."""
 
-    def __init__(self, config):
-        self.config = config
-        m = config.model
-        validate_model_config(m)
+    MODEL_FIELDS = MODEL_FIELDS
+    INPUT = "functionals"
+
+    @classmethod
+    def check_config(cls, config) -> list[str]:
+        errors = check_model(config.model)
         dims = tuple(config.data.dimensions)
         if len(dims) != 1:
-            raise ValueError(f"sridhar21 trains one model per attribute: set "
-                             f"data.dimensions to one of {dims} (got {len(dims)})")
-        self.dimension = dims[0]
+            errors.append(f"data.dimensions={dims}: sridhar21 trains one model per attribute; "
+                          f"set one of them")
+        return errors
+
+    def __init__(self, config, time_base=None):
+        super().__init__(config, time_base)
+        m = config.model
+        validate_model_config(m)
+        self.dimension = tuple(config.data.dimensions)[0]
         self.method, self.stage = m.method, m.stage
         self.dropout = dropout_for(self.dimension, m.dropout_rate)
         w = _PAPER_WEIGHTS[self.method]
@@ -305,7 +294,16 @@ class Sridhar21:
             self.weights = (self.weights[0], self.weights[1], 0.0)
         self.vae_kl_weight = float(m.vae_kl_weight)
         self.ddof = int(m.ccc_ddof)
+        self.num_bins = int(config.data.features.num_bins)
         self.model = None  # built lazily: the input width comes from the batch
+
+    @property
+    def outputs(self):
+        """Per utterance: the consensus prediction ``m_hat`` in [-1, 1] and the method's
+        uncertainty ``s_hat`` (the entropy of the averaged soft labels in nats, or, for
+        ``mcd`` and without soft labels, the std of the consensus over the MC passes)."""
+        std = self.method == "mcd" or not self.config.model.use_soft_labels
+        return (Regression(spread_name="std" if std else "entropy"),)
 
     # -- model ------------------------------------------------------------------
 
@@ -319,9 +317,9 @@ class Sridhar21:
             variational = self.method == "vae_er" and bool(m.distributional_constraint)
             return vae_er.VAEER(input_dim=input_dim, encoder_hidden=tuple(m.encoder_hidden),
                                 decoder_hidden=tuple(m.decoder_hidden), latent_dim=m.latent_dim,
-                                er_hidden=tuple(m.er_hidden), num_bins=m.num_bins,
+                                er_hidden=tuple(m.er_hidden), num_bins=self.num_bins,
                                 dropout_rate=self.dropout, variational=variational)
-        return mc_dropout.MCDNet(hidden=tuple(m.dnn_hidden), num_bins=m.num_bins,
+        return mc_dropout.MCDNet(hidden=tuple(m.dnn_hidden), num_bins=self.num_bins,
                                  dropout_rate=self.dropout, heads=_DNN_HEADS[self.method])
 
     def _model(self, batch):
@@ -337,11 +335,22 @@ class Sridhar21:
             variables = model.init({"params": k_param}, x, k_latent, True)
         else:
             variables = model.init({"params": k_param}, x, True)
-        m = self.config.model
-        if m.init_from:
-            loaded = _restore_params(str(m.init_from), m.init_from_checkpoint)
-            variables = merge_params(variables, loaded, m.init_from)
         return variables
+
+    def warm_start(self, params):
+        """Stage 2 starts from stage 1: the parameters of ``model.init_from``'s
+        ``init_from_checkpoint`` replace the fresh ones where path and shape match
+        (:func:`merge_params`). Raises ``FileNotFoundError`` if that run has no checkpoint."""
+        m = self.config.model
+        if not m.init_from:
+            return params
+        try:
+            loaded = checkpoints.load_params(m.init_from, m.init_from_checkpoint)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"model.init_from={m.init_from!r}: {e}; run stage 1 "
+                                    f"(model.stage='pretrain') with --workdir {m.init_from} "
+                                    f"first") from None
+        return merge_params(params, loaded, m.init_from)
 
     # -- loss -------------------------------------------------------------------
 
@@ -420,8 +429,6 @@ class Sridhar21:
         (``mc.latent_passes`` / ``mc.projected_latent_passes``, sridhar21 Sec.
         IV-B); MCD: whole network vmapped (``mc.dropout_passes``); stl: one
         deterministic pass. Keys: ``jax.random.split(rng, num_samples)``."""
-        from seru import mc  # (local: only this method uses it)
-
         model = self._model(batch)
         x = batch["features"]
         if self.method == "stl":
@@ -447,7 +454,7 @@ class Sridhar21:
         s = self.mc_samples(params, batch, rng, num_samples)
         out = {}
         if "soft_logp_samples" in s:
-            p_bar = vae_er.average_soft(s["soft_logp_samples"])
+            p_bar = mc.average_soft(s["soft_logp_samples"])
             out["soft"] = p_bar
             out["entropy"] = metrics.entropy(p_bar, axis=-1)
         if "consensus_samples" in s:

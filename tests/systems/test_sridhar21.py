@@ -7,6 +7,9 @@ import ml_collections
 import numpy as np
 import optax
 import pytest
+
+from seru import config as config_lib
+from seru import evaluation
 import scipy.special
 import scipy.stats
 
@@ -17,7 +20,8 @@ B, F_DIM = 8, 10
 
 def config(method="vae_er", stage="joint", dim="arousal", **model):
     c = ml_collections.ConfigDict()
-    c.data = ml_collections.ConfigDict({"dimensions": (dim,)})
+    c.data = ml_collections.ConfigDict({"dimensions": (dim,),
+                                        "features": {"num_bins": 7}})
     m = S.default_model_config()
     m.method, m.stage = method, stage
     m.encoder_hidden, m.decoder_hidden, m.latent_dim = (16,), (16,), 4
@@ -241,26 +245,35 @@ def test_stage2_starts_from_the_stage1_checkpoint(tmp_path):
     ck.save("latest", 5, {"step": jnp.asarray(5), "params": p1, "opt_state": tx.init(p1)}, {})
     ck.close()
     s2 = S.Sridhar21(config("vae_er", "joint", init_from=str(tmp_path / "pre")))
-    p2 = jax.jit(s2.init)(jax.random.key(1), b)  # the trainer jits init
+    # the trainer jits init, then warm-starts outside jit (seru.sharding.init_state)
+    p2 = s2.warm_start(jax.jit(s2.init)(jax.random.key(1), b))
     jax.tree.map(np.testing.assert_array_equal, p2, p1)
     # an AE takes what matches (everything but the VAE's log-variance layer)
     s3 = S.Sridhar21(config("ae_mcd", "joint", init_from=str(tmp_path / "pre")))
-    p3 = s3.init(jax.random.key(1), b)
+    p3 = s3.warm_start(s3.init(jax.random.key(1), b))
     np.testing.assert_array_equal(p3["params"]["encoder"]["mean"]["kernel"],
                                   p1["params"]["encoder"]["mean"]["kernel"])
     with pytest.raises(FileNotFoundError, match="stage 1"):
-        S.Sridhar21(config(init_from=str(tmp_path / "nope"))).init(jax.random.key(0), b)
+        s4 = S.Sridhar21(config(init_from=str(tmp_path / "nope")))
+        s4.warm_start(s4.init(jax.random.key(0), b))
 
 
 def test_bad_configs_are_clear_errors():
-    with pytest.raises(ValueError, match="model.method"):
-        S.Sridhar21(config("vae"))
-    with pytest.raises(ValueError, match="pretrain"):
-        S.Sridhar21(config("mcd", "pretrain"))
+    from seru.config import check_fields
+
+    fields = [f for f in config_lib.all_fields("sridhar21") if f.path.startswith("model.")]
+    assert check_fields(ml_collections.ConfigDict({"model": config("vae").model}), fields) == [
+        "model.method='vae': expected one of 'vae_er', 'mcd', 'mcd_soft', 'mcd_mtl', 'ae_mcd', "
+        "'stl'; did you mean 'vae_er'?"]
+    assert S.Sridhar21.check_config(config("mcd", "pretrain")) == [
+        "model.stage='pretrain': exists for vae_er and ae_mcd only, not 'mcd'"]
     c = config()
     c.data.dimensions = ("arousal", "valence")
-    with pytest.raises(ValueError, match="one model per attribute"):
-        S.Sridhar21(c)
+    assert S.Sridhar21.check_config(c) == [
+        "data.dimensions=('arousal', 'valence'): sridhar21 trains one model per attribute; "
+        "set one of them"]
+    with pytest.raises(ValueError, match="pretrain"):
+        S.Sridhar21(config("mcd", "pretrain"))
 
 
 @pytest.mark.slow
@@ -288,18 +301,18 @@ def test_two_stages_through_the_trainer_on_the_tiny_corpus(tmp_path):
         return c
 
     c1 = cfg("stage=pretrain", 2)
-    trainer.validate(c1)
+    config_lib.validate(c1)
     r1 = trainer.train_and_evaluate(c1, tmp_path / "pre")
     c2 = cfg("stage=joint", 1)
     c2.model.init_from = str(tmp_path / "pre")
     c2.train.eval_every_epochs = 1
-    system = trainer.get_system(c2)
+    system = config_lib.get_system(c2)
     from seru.data import pipeline
     ds = pipeline.build(c2)
     p0 = system.init(jax.random.key(0), ds.example_batch())
     jax.tree.map(np.testing.assert_array_equal, p0, jax.device_get(r1["state"]["params"]))
     trainer.train_and_evaluate(c2, tmp_path / "joint")
-    m = trainer.evaluate_checkpoint(tmp_path / "joint", "test", verbose=False)
+    m = evaluation.evaluate_checkpoint(tmp_path / "joint", "test", verbose=False)
     preds = np.load(tmp_path / "joint" / "eval" / "test" / "predictions.npz")
     ids = sorted({k.split("/")[0] for k in preds.files})
     y = np.array([preds[f"{i}/target_gold"][0, 0] for i in ids])
@@ -339,5 +352,8 @@ def test_projected_latent_sampler_is_selected_by_config():
     se = pf["consensus_std"] / np.sqrt(n)
     assert np.all(np.abs(pf["m_hat"] - pp["m_hat"]) < 6 * se + 1e-6)  # ... same distribution
     np.testing.assert_allclose(pp["s_hat"], pf["s_hat"], rtol=0.05)
-    with pytest.raises(ValueError, match="latent_sampler"):
-        S.Sridhar21(config(latent_sampler="fast"))
+    c = ml_collections.ConfigDict({"model": config(latent_sampler="fast").model})
+    fields = [f for f in config_lib.all_fields("sridhar21") if f.path.startswith("model.")]
+    assert config_lib.check_fields(c, fields) == [
+        "model.latent_sampler='fast': expected one of 'faithful', 'projected'; did you mean "
+        "'faithful'?"]

@@ -89,6 +89,8 @@ class FunctionalsDataset:
 
     #: predictions are utterance-level rows without a time axis (seru/data/pipeline.py)
     framewise = False
+    #: utterance-level items have no frame time base (seru/data/timebase.py)
+    time_base = None
 
     _BATCH_KEYS = ("features", "recon_target", "consensus", "soft", "label_mask")
 
@@ -159,7 +161,9 @@ class FunctionalsDataset:
                              "soft": a["soft"][i][None],
                              "num_raters": a["num_raters"][i][None],
                              "mask": np.asarray([a["label_mask"][i].all()], np.float32),
-                             "ratings": a["ratings"][i][None]}
+                             "ratings": a["ratings"][i][None],
+                             "speaker": np.asarray(str(a["speakers"][i])),
+                             "gender": np.asarray(str(a["genders"][i]))}
         return out
 
     def arrays(self, split: str) -> dict[str, np.ndarray]:
