@@ -346,14 +346,18 @@ class Prabhu22(System):
         """Metrics of prabhu22 Sec. 4.4 (CCC(m), CCC(s), KL) plus RMSE, NLL, CRPS, 90 % coverage.
 
         Inputs are ``[N, D]`` numpy arrays (valid frames of a split).
-        Per-dimension keys ``name/<dim>`` when D > 1; the plain names hold
-        the first dimension. Without ``s_hat`` (``stl``) only ``ccc_m`` and
+        Per-dimension keys ``name/<dim>`` when D > 1; the plain names then
+        hold the mean over the dimensions. Without ``s_hat`` (``stl``) only ``ccc_m`` and
         ``rmse`` are returned. CCCs use the population estimator (ddof = 0,
         Eq. (2) of prabhu22). In ``kl``, ``nll`` and ``crps`` both standard
         deviations are floored at ``S_FLOOR`` = 0.01, as in the loss: a frame
         where all raters agree (s = 0) would otherwise make the KL infinite.
-        With ``targets['item']`` (the recording of each frame, from
-        :func:`seru.trainer.score`) also ``r_s_within``: the Pearson r of
+        ``coverage_90``: the share of frames whose gold standard lies in the
+        central 90 % interval of N(m_hat, s_hat); with ``targets['ratings']``
+        ``[N, D, A]`` also ``coverage_90_ratings``: the share of the
+        individual raters' ratings inside it (what "covers the annotations"
+        means). With ``targets['item']`` (the recording of each frame, from
+        :func:`seru.evaluation.pool`) also ``r_s_within``: the Pearson r of
         s_hat and s inside each recording, averaged over the recordings --
         whether s_hat follows the course of the spread over time, which the
         pooled CCC(s) mixes with the recordings' different mean spreads.
@@ -368,7 +372,7 @@ class Prabhu22(System):
         if has_s:
             s_hat = np.asarray(predictions["s_hat"], np.float64).reshape(m_hat.shape)
             std = np.asarray(targets["std"], np.float64).reshape(m_hat.shape)
-        out = {}
+        out, per_dim = {}, []
         for k in range(m_hat.shape[1]):
             mh, y = m_hat[:, k], gold[:, k]
             res = {"ccc_m": metrics.ccc(mh, y), "rmse": metrics.rmse(mh, y)}
@@ -382,12 +386,16 @@ class Prabhu22(System):
                     "crps": jnp.mean(metrics.crps_gaussian(y, mh, shf)),
                     "coverage_90": metrics.interval_coverage(y, mh, sh, 0.9),
                 })
+                if "ratings" in targets:
+                    r = np.asarray(targets["ratings"], np.float64)[:, k, :]
+                    res["coverage_90_ratings"] = metrics.interval_coverage(
+                        np.nan_to_num(r), mh[:, None], sh[:, None], 0.9, mask=np.isfinite(r))
                 if "item" in targets:
                     res["r_s_within"] = _mean_within_r(sh, s, np.asarray(targets["item"]))
             res = {name: float(v) for name, v in res.items()}
             dim = self.dims[k] if k < len(self.dims) else str(k)
+            per_dim.append(res)
             if m_hat.shape[1] > 1:
                 out.update({f"{name}/{dim}": v for name, v in res.items()})
-            if k == 0:
-                out.update(res)
+        out.update({name: float(np.mean([r[name] for r in per_dim])) for name in per_dim[0]})
         return out

@@ -18,10 +18,18 @@ def _config(variant="lu", sampler="faithful", dims=("arousal",), **kw):
     c = ml_collections.ConfigDict()
     c.model = default_model_config()
     c.model.update(variant=variant, sampler=sampler, lstm_size=8, head_sizes=(8, 4),
-                   num_samples_train=3, num_samples_eval=4, window=WINDOW, mc_chunk=3)
+                   num_samples_train=3, window=WINDOW, mc_chunk=3)
     c.model.update(kw)
     c.data = ml_collections.ConfigDict({"dimensions": dims})
     return c
+
+
+def _field_errors(**model):
+    """seru.config's one-line errors for prabhu22 model fields set to ``model``."""
+    from seru import config as config_lib
+
+    fields = [f for f in config_lib.all_fields("prabhu22") if f.path[6:] in model]
+    return config_lib.check_fields(ml_collections.ConfigDict({"model": model}), fields)
 
 
 def _batch(d=1, seed=0):
@@ -77,7 +85,7 @@ def test_grad_is_finite(variant, sampler):
     # The total is the documented sum of its terms (Eq. (8)).
     cfg = system.config.model
     if variant in ("lu", "lu_t", "mu"):
-        expected = terms["ccc"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]
+        expected = terms["ccc_loss"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]
         expected = expected + system.alpha * terms.get("label_kl", 0.0)
         assert system.alpha == (0.0 if variant == "mu" else 1.0)
         np.testing.assert_allclose(float(loss), float(expected), rtol=1e-5)
@@ -119,8 +127,11 @@ def test_evaluate_against_oracles():
     std[0] = 0.0  # all raters agree: floored
     s_hat = np.abs(rng.normal(0.25, 0.1, size=(n, 2))) + 1e-3
     system = Prabhu22(_config("lu", dims=("arousal", "valence")))
+    ratings = gold[:, :, None] + rng.normal(0, 0.3, size=(n, 2, 5))
+    ratings[rng.random(ratings.shape) < 0.2] = np.nan  # missing ratings are not counted
     res = system.evaluate({"m_hat": m_hat, "s_hat": s_hat},
-                          {"gold": gold, "std": std, "num_raters": np.full((n, 2), 6.0)})
+                          {"gold": gold, "std": std, "num_raters": np.full((n, 2), 6.0),
+                           "ratings": ratings})
     for k, dim in enumerate(("arousal", "valence")):
         y, mh, s, sh = gold[:, k], m_hat[:, k], std[:, k], s_hat[:, k]
         assert res[f"ccc_m/{dim}"] == pytest.approx(audmetric.concordance_cc(y, mh), rel=1e-5)
@@ -144,20 +155,30 @@ def test_evaluate_against_oracles():
         assert res[f"crps/{dim}"] == pytest.approx(closed.mean(), rel=1e-4)
         cover = np.mean(np.abs(y - mh) <= stats.norm.ppf(0.95) * sh)
         assert res[f"coverage_90/{dim}"] == pytest.approx(cover)
-    assert res["ccc_m"] == res["ccc_m/arousal"] and res["kl"] == res["kl/arousal"]
+        r = ratings[:, k]
+        lo, hi = stats.norm.interval(0.9, mh[:, None], sh[:, None])
+        inside = (r >= lo) & (r <= hi)
+        assert res[f"coverage_90_ratings/{dim}"] == pytest.approx(
+            inside[np.isfinite(r)].mean(), rel=1e-6)
+    # the plain keys hold the mean over the dimensions
+    for name in ("ccc_m", "kl", "coverage_90_ratings"):
+        assert res[name] == pytest.approx((res[f"{name}/arousal"] + res[f"{name}/valence"]) / 2)
     stl = Prabhu22(_config("stl")).evaluate({"m_hat": m_hat[:, :1]}, {"gold": gold[:, :1]})
     assert set(stl) == {"ccc_m", "rmse"}
 
 
 def test_config_errors():
-    with pytest.raises(ValueError, match="variant"):
-        Prabhu22(_config("bbb"))
-    with pytest.raises(ValueError, match="alpha = 0"):
-        Prabhu22(_config("mu", alpha=1.0))
-    with pytest.raises(ValueError, match="closed-form KL"):
-        Prabhu22(_config("lu", sampler="local", prior="mixture"))
-    with pytest.raises(ValueError, match=">= 2 passes"):
-        Prabhu22(_config("lu", num_samples_train=1))
+    from seru.systems.prabhu22 import check_config
+
+    assert check_config(_config("mu", alpha=1.0)) == [
+        "model.alpha=1.0: variant 'mu' means alpha = 0"]
+    assert check_config(_config("lu", sampler="local", prior="mixture")) == [
+        "model.prior='mixture': model.sampler='local' uses the closed-form KL and needs "
+        "model.prior='gaussian'"]
+    assert check_config(_config("lu", num_samples_train=1)) == [
+        "model.num_samples_train=1: variant 'lu' needs >= 2 passes for s_hat in the label KL "
+        "(Eq. (7))"]
+    assert check_config(_config("lu")) == []
 
 
 @pytest.mark.parametrize("sampler", ["local", "faithful"])
@@ -197,8 +218,8 @@ def test_label_kl_grad_routing(sampler):
 
 
 def test_label_kl_grad_config_error():
-    with pytest.raises(ValueError, match="label_kl_grad"):
-        Prabhu22(_config("lu", label_kl_grad="rho"))
+    assert _field_errors(label_kl_grad="rho") == [
+        "model.label_kl_grad='rho': expected one of 'all', 'head', 'scales'"]
 
 
 def test_eval_sampler_keeps_the_mean_pass_and_the_per_frame_spread():
@@ -223,8 +244,9 @@ def test_eval_sampler_keeps_the_mean_pass_and_the_per_frame_spread():
     # frames of a faithful window share their draws, so the mean ratio averages few
     # independent errors: ~2 % spread over keys (measured), bound at 4 sigma
     assert abs(float(np.mean(sb / sa)) - 1.0) < 0.08
-    with pytest.raises(ValueError, match="eval_sampler"):
-        Prabhu22(_config("lu", eval_sampler="windowed"))
+    assert _field_errors(eval_sampler="windowed") == [
+        "model.eval_sampler='windowed': expected one of 'faithful', 'local', 'local_window', ''; "
+        "did you mean 'local_window'?"]
 
 
 @pytest.mark.parametrize("variant", ["lu", "mtl_pu"])
@@ -248,8 +270,8 @@ def test_conv_compress_reaches_the_front_end(variant):
     assert f0.shape == f1.shape and float(jnp.max(jnp.abs(f0 - f1))) > 1e-3
     out = logc.predict(params, _batch(), jax.random.key(1), num_samples=2)
     assert bool(jnp.all(jnp.isfinite(out["m_hat"])))
-    with pytest.raises(ValueError, match="conv_compress"):
-        Prabhu22(_config(variant, conv_compress="pcen"))
+    assert _field_errors(conv_compress="pcen") == [
+        "model.conv_compress='pcen': expected one of 'none', 'log'"]
 
 
 @pytest.mark.parametrize("variant", ["lu", "mtl_pu"])
@@ -262,8 +284,8 @@ def test_logmel_frontend_reaches_the_trunk(variant):
     assert out["m_hat"].shape == (B, T, 1) and bool(jnp.all(jnp.isfinite(out["s_hat"])))
     loss, _ = system.loss(params, _batch(), jax.random.key(2))
     assert bool(jnp.isfinite(loss))
-    with pytest.raises(ValueError, match="frontend"):
-        Prabhu22(_config(variant, frontend="wav2vec"))
+    assert _field_errors(frontend="wav2vec") == [
+        "model.frontend='wav2vec': expected one of 'conv', 'logmel'"]
 
 
 def test_within_recording_r_of_the_spread():
