@@ -45,14 +45,15 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from seru.config import defaults, model_defaults
 from seru.systems import sridhar21 as S
 
 
 def _config(method: str) -> ml_collections.ConfigDict:
     """``vae_er_projected``: vae_er with the projected latent sampler."""
-    c = ml_collections.ConfigDict()
-    c.data = ml_collections.ConfigDict({"dimensions": ("arousal",)})
-    c.model = S.default_model_config()
+    c = defaults()
+    c.system = "sridhar21"
+    c.model = model_defaults("sridhar21")
     c.model.method = "vae_er" if method == "vae_er_projected" else method
     if method == "vae_er_projected":
         c.model.latent_sampler = "projected"

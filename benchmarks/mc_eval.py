@@ -38,14 +38,14 @@ import time
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from seru import mc  # noqa: E402
-from seru.systems.prabhu22 import Prabhu22, default_model_config  # noqa: E402
+from seru.config import defaults, model_defaults  # noqa: E402
+from seru.systems.prabhu22 import Prabhu22  # noqa: E402
 
 SAMPLERS = ("faithful", "local", "local_window")
 FRAME = 640
@@ -53,12 +53,11 @@ FRONTEND = "conv"  # the trunk's front end (--frontend): the paper's conv stack 
 
 
 def make_system(sampler, variant="lu", num_samples_train=30, mc_chunk=64):
-    c = ml_collections.ConfigDict()
-    c.model = default_model_config()
+    c = defaults()
+    c.model = model_defaults("prabhu22")
     c.model.update(variant=variant, sampler=sampler, num_samples_train=num_samples_train,
                    mc_chunk=mc_chunk, eval_sampler=sampler,  # each row measures its own sampler
                    frontend=FRONTEND)
-    c.data = ml_collections.ConfigDict({"dimensions": ("arousal",)})
     return Prabhu22(c)
 
 

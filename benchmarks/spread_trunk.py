@@ -46,12 +46,12 @@ def main():
     import jax.numpy as jnp
     import optax
 
-    from seru import trainer
+    from seru import config as config_lib
     from seru.data import pipeline
     from seru.models.extractors import Extractor
 
     t0 = time.time()
-    config = trainer.common_defaults()  # configs/common.py, then the probe's data settings
+    config = config_lib.defaults()  # the shared defaults, then the probe's data settings
     config.data.update(corpus="seru_synth_continuous", variant=args.variant,
                        dimensions=("arousal",), audio_norm="recording", seq_len=100,
                        batch_size=5, max_recordings=args.max_recordings)

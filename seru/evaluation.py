@@ -24,17 +24,13 @@ from jax.sharding import Mesh
 
 from seru import config as config_lib
 from seru import evaluators, sharding
+from seru.evaluators import pool, sample_keys
 from seru.checkpoints import Checkpoints
 
 
 # =============================================================================
 # Prediction of a split
 # =============================================================================
-
-
-def sample_keys(system) -> tuple[str, ...]:
-    """Keys of the system's outputs that carry a leading MC-sample axis."""
-    return tuple(o.samples for o in system.outputs if getattr(o, "samples", None))
 
 
 def make_predict_fn(system, num_samples: int, mesh: Mesh):
@@ -82,35 +78,6 @@ def postprocess(system, raw: Mapping, fitted: Mapping) -> dict[str, dict[str, np
                     q[key + "_raw"] = p[key]
         out[rid] = q
     return out
-
-
-def pool(system, preds: Mapping, targets: Mapping) -> tuple[dict, dict]:
-    """``(predictions, targets)`` of the valid rows of every item, concatenated.
-
-    Every array whose first axis is the item's time axis (for the sample keys:
-    the second) is restricted to the frames where ``targets[id]['mask'] > 0``;
-    the targets also get ``item``, the index (in ``targets``' order) of each
-    row's item. Raises ``KeyError`` for an item without predictions.
-    """
-    keys = sample_keys(system)
-    cat_p, cat_t = {}, {}
-    for index, rid in enumerate(targets):
-        if rid not in preds:
-            raise KeyError(f"no prediction for item {rid!r}")
-        valid = np.asarray(targets[rid]["mask"]) > 0
-        n = valid.shape[0]
-        for key, v in preds[rid].items():
-            if key in keys and v.ndim >= 2 and v.shape[1] == n:
-                cat_p.setdefault(key, []).append(v[:, valid])
-            elif not key.endswith("_raw") and v.ndim >= 1 and v.shape[0] == n:
-                cat_p.setdefault(key, []).append(v[valid])
-        for key, v in targets[rid].items():
-            v = np.asarray(v)
-            if key != "mask" and v.ndim >= 1 and v.shape[0] == n:
-                cat_t.setdefault(key, []).append(v[valid])
-        cat_t.setdefault("item", []).append(np.full(int(valid.sum()), index, np.int64))
-    predictions = {k: np.concatenate(v, axis=1 if k in keys else 0) for k, v in cat_p.items()}
-    return predictions, {k: np.concatenate(v) for k, v in cat_t.items()}
 
 
 def score(system, raw: Mapping, targets: Mapping, fitted: Mapping | None = None):
@@ -236,7 +203,7 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     targets = dataset.targets(split)
     preds = postprocess(system, raw, fitted)
     info = {"split": split, "checkpoint": kind, "step": step, "num_samples": num_samples,
-            "median_window": config.eval.median_window, "num_items": len(targets),
+            "postprocess": {**system.postprocess_info(), **fitted}, "num_items": len(targets),
             "num_frames": int(sum(np.asarray(t["mask"]).size for t in targets.values())),
             "outputs": [o.__class__.__name__ + str(dict(vars(o))) for o in system.outputs]}
     if cross:

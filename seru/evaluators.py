@@ -30,6 +30,40 @@ from seru.systems.base import Regression
 EVALUATORS: dict[str, Callable] = {}
 
 
+def sample_keys(system) -> tuple[str, ...]:
+    """Keys of the system's outputs that carry a leading MC-sample axis."""
+    return tuple(o.samples for o in system.outputs if isinstance(o, Regression) and o.samples)
+
+
+def pool(system, preds: Mapping, targets: Mapping) -> tuple[dict, dict]:
+    """``(predictions, targets)`` of the valid rows of every item, concatenated.
+
+    Every array whose first axis is the item's time axis (for the sample keys:
+    the second) is restricted to the frames where ``targets[id]['mask'] > 0``;
+    the targets also get ``item``, the index (in ``targets``' order) of each
+    row's item. Raises ``KeyError`` for an item without predictions.
+    """
+    keys = sample_keys(system)
+    cat_p, cat_t = {}, {}
+    for index, rid in enumerate(targets):
+        if rid not in preds:
+            raise KeyError(f"no prediction for item {rid!r}")
+        valid = np.asarray(targets[rid]["mask"]) > 0
+        n = valid.shape[0]
+        for key, v in preds[rid].items():
+            if key in keys and v.ndim >= 2 and v.shape[1] == n:
+                cat_p.setdefault(key, []).append(v[:, valid])
+            elif not key.endswith("_raw") and v.ndim >= 1 and v.shape[0] == n:
+                cat_p.setdefault(key, []).append(v[valid])
+        for key, v in targets[rid].items():
+            v = np.asarray(v)
+            if key != "mask" and v.ndim >= 1 and v.shape[0] == n:
+                cat_t.setdefault(key, []).append(v[valid])
+        cat_t.setdefault("item", []).append(np.full(int(valid.sum()), index, np.int64))
+    predictions = {k: np.concatenate(v, axis=1 if k in keys else 0) for k, v in cat_p.items()}
+    return predictions, {k: np.concatenate(v) for k, v in cat_t.items()}
+
+
 @dataclasses.dataclass
 class Context:
     """What an evaluator sees.
@@ -60,8 +94,6 @@ class Context:
     def pooled(self) -> tuple[dict, dict]:
         """``(predictions, targets)`` of the valid rows of every item (``evaluation.pool``)."""
         if self._pooled is None:
-            from seru.evaluation import pool
-
             self._pooled = pool(self.system, self.preds, self.targets)
         return self._pooled
 
@@ -92,8 +124,6 @@ def metrics_table(ctx: Context) -> dict[str, float]:
 
 
 def _groups(ctx: Context, key: str) -> dict[str, float]:
-    from seru.evaluation import sample_keys
-
     p, t = ctx.pooled
     keys = sample_keys(ctx.system)
     ids = list(ctx.targets)
@@ -133,20 +163,20 @@ def figures(ctx: Context) -> dict[str, float]:
     for out in ctx.system.outputs:
         if not isinstance(out, Regression) or out.spread is None:
             continue
-        views = {rid: {"m_hat": p[out.mean], "s_hat": p[out.spread]}
+        views = {rid: (p[out.mean], p[out.spread])
                  for rid, p in ctx.preds.items() if out.mean in p and out.spread in p}
         if hop is not None:
             for rid in list(views)[:ctx.config.eval.plot_recordings]:
                 for d, dim in enumerate(dims):
-                    plots.plot_recording(ctx.targets[rid], views[rid], d,
+                    plots.plot_recording(ctx.targets[rid], *views[rid], d,
                                          ctx.outdir / f"recording_{rid}_{dim}.png",
-                                         title=f"{rid}: {dim}")
+                                         title=f"{rid}: {dim}", hop_s=hop)
         if out.spread_name == "std" and len(views) == len(ctx.preds):
             valid = {rid: np.asarray(ctx.targets[rid]["mask"]) > 0 for rid in views}
             for d, dim in enumerate(dims):
-                s_hat = np.concatenate([views[r]["s_hat"][valid[r], d] for r in views])
+                spread = np.concatenate([views[r][1][valid[r], d] for r in views])
                 std = np.concatenate([ctx.targets[r]["std"][valid[r], d] for r in views])
-                plots.plot_std_scatter(s_hat, std, ctx.outdir / f"std_scatter_{dim}.png",
+                plots.plot_std_scatter(spread, std, ctx.outdir / f"std_scatter_{dim}.png",
                                        title=f"predicted vs rater std: {dim}")
     return {}
 

@@ -50,17 +50,6 @@ def item_ids(paths: Sequence[str | Path]) -> list[str]:
     return out
 
 
-def _level_note(config) -> str:
-    if config.data.input != "raw_audio":
-        return ("features are standardised with the training split's statistics; level-"
-                "dependent features (energy, loudness) follow the recording's gain")
-    if config.data.audio_norm == "recording":
-        return "each recording is z-normalised first: the recording's gain does not matter"
-    return ("data.audio_norm='none': the audio is used as stored, so the predictions depend "
-            "on the recording's gain (level carries arousal in the training data); record "
-            "and compare at the level of the training corpus")
-
-
 class Predictor:
     """Predictions of one trained run (see the module docstring).
 
@@ -185,5 +174,6 @@ class Predictor:
                        "raters' disagreement), not the raters' std itself"),
             "scale": "the rating scale of the training targets (data.gold of the run)",
             "frame_hop_s": None if tb is None else tb.hop_s,
-            "num_samples": self.num_samples, "input_level": _level_note(self.config),
+            "num_samples": self.num_samples,
+            "input_level": self.input_type.level_note(self.config),
         }

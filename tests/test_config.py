@@ -88,8 +88,15 @@ def test_changed_config_is_refused_and_the_workdir_still_evaluates(toy_config, t
 def test_non_editable_install_keeps_every_check(tmp_path):
     """The defaults ship inside the package: a wheel installed elsewhere, used from another
     directory without the repository on the path, still rejects an unknown field."""
+    import shutil
+
+    src = tmp_path / "src"  # a copy: building writes build/ and *.egg-info beside the sources
+    src.mkdir()
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(REPO / "seru", src / "seru", ignore=shutil.ignore_patterns("__pycache__"))
     wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                            "--no-build-isolation", "-w", str(tmp_path / "wheel"), str(REPO)],
+                            "--no-build-isolation", "-w", str(tmp_path / "wheel"), str(src)],
                            capture_output=True, text=True, timeout=300)
     assert wheel.returncode == 0, wheel.stderr[-2000:]
     (whl,) = (tmp_path / "wheel").glob("seru-*.whl")

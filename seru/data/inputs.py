@@ -49,13 +49,15 @@ class Dataset(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class InputType:
-    """The three dataset builders of an input type (see the module docstring)."""
+    """The three dataset builders of an input type (see the module docstring) and
+    ``level_note(config) -> str``: how the recording's level (gain) affects the predictions."""
 
     name: str
     help: str
     build: Callable[..., Dataset]
     other_corpus: Callable[..., Dataset]
     from_signals: Callable[..., Dataset]
+    level_note: Callable[[Any], str]
 
 
 INPUTS: dict[str, InputType] = {}
@@ -121,8 +123,16 @@ def _raw_signals(config, signals, time_base=None):
     return pipeline.from_recordings({"predict": recs}, c, time_base=tb)
 
 
+def _raw_level(config) -> str:
+    if config.data.audio_norm == "recording":
+        return "each recording is z-normalised first: the recording's gain does not matter"
+    return ("data.audio_norm='none': the audio is used as stored, so the predictions depend on "
+            "the recording's gain (in the training data level carries arousal); record and "
+            "compare at the level of the training corpus")
+
+
 register(InputType("raw_audio", "continuous corpora: raw audio and frame-level ratings",
-                   _raw_build, _raw_other, _raw_signals))
+                   _raw_build, _raw_other, _raw_signals, _raw_level))
 
 
 # =============================================================================
@@ -176,9 +186,14 @@ def _fx_signals(config, signals, time_base=None):
         rating_range=train_ds.rating_range)
 
 
+def _fx_level(config) -> str:
+    return ("features are standardised with the training split's statistics; the level-"
+            "dependent ones (energy, loudness) follow the recording's gain")
+
+
 register(InputType("functionals", "utterance-level acoustic functionals (librosa LLDs or "
                    "openSMILE ComParE 2016) and utterance ratings", _fx_build, _fx_other,
-                   _fx_signals))
+                   _fx_signals, _fx_level))
 
 
 # =============================================================================

@@ -143,6 +143,10 @@ class System:
         :meth:`fit_postprocess`). Default: unchanged."""
         return dict(predictions)
 
+    def postprocess_info(self) -> dict:
+        """The post-processing's fixed settings, for ``metrics.json`` (default: none)."""
+        return {}
+
     @property
     def postprocess_needs_fit(self) -> bool:
         """Whether :meth:`fit_postprocess` must see a split before others are scored."""

@@ -235,6 +235,9 @@ class Prabhu22(System):
             return (Regression(),)
         return (Regression(samples="samples"),)
 
+    def postprocess_info(self) -> dict:
+        return {"median_window": self.config.eval.median_window}
+
     def postprocess(self, predictions, fitted):
         """Median filter over time of ``m_hat`` and ``s_hat`` (prabhu22 Sec. 4.3: b = 50
         frames), ``config.eval.median_window`` frames; 0 or 1 = none. Nothing is fitted."""
