@@ -132,12 +132,17 @@ def eval_rng(config, seed: int | None = None):
     return jax.random.split(jax.random.key(config.seed if seed is None else seed), 3)[2]
 
 
-def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh, outdir: Path):
-    """Fits the system's post-processing on ``config.data.dev_split`` (once per checkpoint;
-    kept in ``outdir/postprocess.json``). ``{}`` when the system fits nothing."""
+def postprocess_path(workdir, kind: str, step: int) -> Path:
+    """Where the post-processing fitted for checkpoint ``kind`` at ``step`` is kept."""
+    return Path(workdir) / "eval" / f"postprocess_{kind}_{step}.json"
+
+
+def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh, path: Path):
+    """Fits the system's post-processing on ``config.data.dev_split`` of the training corpus
+    (``dataset_for(split)`` gives its dataset) once per checkpoint, kept in ``path``
+    (:func:`postprocess_path`). ``{}`` when the system fits nothing."""
     if not system.postprocess_needs_fit:
         return {}
-    path = outdir / "postprocess.json"
     if path.exists():
         return json.loads(path.read_text())
     split = config.data.dev_split
@@ -148,7 +153,7 @@ def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh,
     raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
     fitted = system.fit_postprocess(raw, ds.targets(split))
     if jax.process_index() == 0:
-        outdir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"fitted_on": split, **fitted}, indent=2) + "\n")
     return fitted
 
@@ -185,20 +190,21 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
         variant = config.data.variant if variant is None else variant
         outdir = workdir / "eval" / f"{corpus}-{variant or 'default'}" / split
 
-    def dataset_for(s):
-        if cross and s == split:
-            return itype.other_corpus(config, corpus, variant, s, pi, pc)
+    def home(s):  # a split of the training corpus
         return itype.build(config, [x for x in (config.data.train_split, s) if x], pi, pc)
 
     if dataset is None:
-        dataset = dataset_for(split)
+        dataset = (itype.other_corpus(config, corpus, variant, split, pi, pc) if cross
+                   else home(split))
     if system is None:
         system = config_lib.get_system(config, dataset.time_base)
     rng = eval_rng(config, seed)
     params, step = restore_params(workdir, config, system, dataset, checkpoint)
     t0 = time.time()
-    fitted = fit_postprocess(system, params, config, lambda s: dataset if s == split else
-                             dataset_for(s), rng, num_samples, mesh, outdir.parent)
+    # Fitted on the training corpus' dev split, whatever is evaluated.
+    fitted = fit_postprocess(system, params, config, lambda s: dataset if (
+        not cross and s in dataset.splits) else home(s), rng, num_samples, mesh,
+        postprocess_path(workdir, kind, step))
     raw = predict_split(system, params, dataset, split, rng, num_samples, mesh)
     targets = dataset.targets(split)
     preds = postprocess(system, raw, fitted)

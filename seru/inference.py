@@ -81,7 +81,8 @@ class Predictor:
         probe = itype.from_signals(config, [("probe", noise, 16000)])  # shapes only
         system = config_lib.get_system(config, probe.time_base)
         params, step = evaluation.restore_params(workdir, config, system, probe, checkpoint)
-        fitted_path = Path(workdir) / "eval" / "postprocess.json"
+        kind = config_lib.checkpoint_kind(config, checkpoint)
+        fitted_path = evaluation.postprocess_path(workdir, kind, step)
         fitted = {}
         if system.postprocess_needs_fit:
             if not fitted_path.exists():
