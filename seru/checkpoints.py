@@ -21,6 +21,10 @@ import orbax.checkpoint as ocp
 KINDS = ("latest", "best_train_loss", "best_dev")
 
 
+def _read_only_options():
+    return ocp.CheckpointManagerOptions(read_only=True, save_interval_steps=0, max_to_keep=None)
+
+
 class Checkpoints:
     """The run's checkpoint managers (one per kind)."""
 
@@ -49,8 +53,8 @@ class Checkpoints:
         path = Path(directory).absolute() / kind
         if not path.is_dir():
             return None
-        with ocp.CheckpointManager(path, options=ocp.CheckpointManagerOptions(
-                read_only=True), item_names=("state", "meta")) as mngr:
+        with ocp.CheckpointManager(path, options=_read_only_options(),
+                                   item_names=("state", "meta")) as mngr:
             return mngr.latest_step()
 
     def latest_step(self, kind: str = "latest") -> int | None:
@@ -90,7 +94,7 @@ def load_params(workdir: str | Path, kind: str = "latest"):
     step = Checkpoints.newest_step(directory.parent, kind)
     if step is None:
         raise FileNotFoundError(f"{workdir}: no {kind!r} checkpoint in {directory}")
-    with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
-            read_only=True), item_names=("state", "meta")) as mngr:
+    with ocp.CheckpointManager(directory, options=_read_only_options(),
+                               item_names=("state", "meta")) as mngr:
         out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
     return jax.tree.map(np.asarray, out["state"]["params"])

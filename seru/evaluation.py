@@ -118,7 +118,7 @@ def restore_params(workdir, config, system, dataset, checkpoint: str = "best"):
     example = sharding.to_global(dataset.example_batch(), sharding.data_sharding(mesh))
     abstract = sharding.abstract_state(system, sharding.make_optimizer(config.optimizer),
                                        example, mesh)
-    ckpts = Checkpoints(Path(workdir) / "checkpoints", read_only=True)
+    ckpts = Checkpoints(Path(workdir) / "checkpoints")
     try:
         state, _ = ckpts.restore(kind, abstract)
     finally:
