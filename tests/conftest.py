@@ -24,7 +24,7 @@ from toy_system import make_record, make_toy_config, make_toy_records  # noqa: E
 
 @pytest.fixture
 def toy_config():
-    """configs/common.py with the toy system and tiny shapes."""
+    """The shared defaults with the toy system and tiny shapes."""
     return make_toy_config()
 
 

@@ -101,3 +101,15 @@ def test_predict_files_returns_frame_and_path(trained):
     df, csv = predict.predict_files(trained["workdir"], [trained["tmp"] / "a" / "clip.wav"],
                                     trained["tmp"] / "pred3")
     assert csv.exists() and len(df) == 37
+
+
+def test_predictor_compiles_once_for_any_length(trained):
+    """Every call runs batches of the same shape (segments of data.eval_seq_len frames): the MC
+    prediction is traced and compiled once, whatever the recordings' lengths."""
+    p = Predictor.from_workdir(trained["workdir"])
+    rng = np.random.default_rng(3)
+    lengths = (5, 37, 61)
+    for n in lengths:
+        df = p.predict((0.1 * rng.normal(size=n * 640)).astype(np.float32), 16000)
+        assert len(df) == n
+    assert p._predict_fn._cache_size() == 1

@@ -2,7 +2,8 @@
 
 A system implements :class:`seru.systems.base.System`; the trainer knows
 systems only through that interface and picks one by ``config.system``
-(a name of :data:`SYSTEMS` or ``module:Class``; see ``seru.trainer.get_system``).
+(a name of :data:`SYSTEMS` or ``module:Class``; see ``seru.config.get_system``). Adding one
+is a module here with a ``System`` subclass and a line in :data:`SYSTEMS`.
 """
 
 SYSTEMS = {
