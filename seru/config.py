@@ -413,18 +413,23 @@ def load(workdir: str | Path) -> ml_collections.ConfigDict:
     path = Path(workdir) / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: is {workdir} a seru training workdir?")
-    raw = json.loads(path.read_text())
+    return _to_config(_completed(json.loads(path.read_text())))
+
+
+def _completed(raw: dict) -> dict:
+    """``raw`` (a config as a dict) over the defaults of its system, without retired fields."""
     ref = to_dict(defaults())
     try:
         ref["model"] = to_dict(model_defaults(raw.get("system", "")))
     except ConfigError:
         ref["model"] = raw.get("model", {})
-    return _to_config(_prune(_merge(ref, raw), ref))
+    return _prune(_merge(ref, raw), ref)
 
 
 def changed_fields(old, new) -> list[str]:
-    """``path: old -> new`` of every field whose value differs between two configs."""
-    a, b = _flatten(to_dict(old)), _flatten(to_dict(new))
+    """``path: old -> new`` of every field whose value differs between two configs (each
+    completed with the defaults first)."""
+    a, b = _flatten(_completed(to_dict(old))), _flatten(_completed(to_dict(new)))
     return [f"{k}: {a.get(k, '<unset>')!r} -> {b.get(k, '<unset>')!r}"
             for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
