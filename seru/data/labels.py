@@ -320,7 +320,9 @@ def vote_pdf(votes, empty: str = "uniform"):
 
 
 def delay_frames(delay_s: float, hop_s: float = 0.04) -> int:
-    """Annotation delay in frames, e.g. han17's 4 s at 40 ms -> 100 frames."""
+    """Annotation delay in frames (an int >= 0 for ``delay_s >= 0``), ``delay_s`` and the
+    frame hop ``hop_s`` in seconds (default: the corpora's 40 ms); e.g. han17's 4 s at
+    40 ms -> 100 frames, at 100 ms -> 40."""
     return int(round(delay_s / hop_s))
 
 
