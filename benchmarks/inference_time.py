@@ -3,7 +3,7 @@
 sridhar21 Sec. V-F: on the MSP-Podcast test set (10,124 utterances, 6,373-d
 ComParE features) the proposed model took 11.39 s against 19.86 s for MCD,
 21.26 s for MCD soft, 26.32 s for MCD MTL and 41.38 s for AE-MCD. The claim is
-structural (DESIGN.md principle 2): the VAE's encoder runs once per batch and
+structural (trunk once, heads many): the VAE's encoder runs once per batch and
 only the latent draw + the small ER are vmapped over the 100 samples, while
 MC dropout runs the whole network 100 times.
 
@@ -22,7 +22,7 @@ Measured (2 CPU cores shared with other jobs, 2,000 utterances, batch 256,
 3.75x (the load of the other jobs moves them by ~20 %); the paper (GPU):
 1.74x, 1.87x, 2.31x, 3.63x. On this CPU both sides are bound by the random
 numbers, not the matmuls: the 100 x 256 latent normals per utterance take
-~0.33 s of the VAE's ~0.3-0.4 s per batch of 256 (jax threefry, DESIGN.md),
+~0.33 s of the VAE's ~0.3-0.4 s per batch of 256 (jax threefry),
 the dropout masks of MCD (100 x 4 x 128 Bernoulli per utterance) ~0.5 s per
 batch; by FLOPs alone the VAE-ER needs ~9x less than MCD at a 6,373-d input.
 ``vae_er_projected`` (``model.latent_sampler='projected'``: the ER's first

@@ -16,7 +16,7 @@ Measures, for every head sampler (``faithful``, ``local``, ``local_window``):
 * ``train_step``: seconds per jitted Adam step, batch 5 x 300 frames, variant
   ``lu`` with n = ``num_samples_train`` passes (paper: 30), and ``mu`` with n = 1.
 
-Targets (DESIGN / issue 4): n = 30 at most 2x the cost of n = 1; vectorised
+Targets: n = 30 at most 2x the cost of n = 1; vectorised
 at least 10x the naive loop at n = 30; 300 s at n = 30 under 2 GB peak RSS.
 
 Usage::

@@ -23,7 +23,7 @@ Protocols:
   median filter of 50 frames, 100 epochs, model selected by the best training
   loss; the faithful per-window weight sampler. On AVEC 2016 (9 x 300 s train)
   that is 45 steps per epoch, 4,500 steps. GPU: not measured. CPU: days
-  (DESIGN.md: the authors' model needs ~40 s per step on 2 cores). It keeps
+  (the authors' PyTorch model needs ~40 s per step on 2 cores). It keeps
   the paper's conv front end, rho range and Eq. (8)'s full gradient; with the
   conv front end on the small synthetic corpora that collapsed +LU's mean
   pass (benchmarks/results/prabhu22_label_kl_routing.md has the probes). Watch

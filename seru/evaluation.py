@@ -1,4 +1,4 @@
-"""The evaluation job (DESIGN principle 7): ``python -m seru.evaluate``.
+"""The evaluation job: ``python -m seru.evaluate``.
 
 ``evaluate_checkpoint(workdir, split, ...)`` loads a checkpoint, runs the
 system's vectorised Monte Carlo prediction segment by segment (sharded over

@@ -1,4 +1,4 @@
-"""Vectorised Monte Carlo prediction (DESIGN "Trunk once, heads many").
+"""Vectorised Monte Carlo prediction (trunk once, heads many).
 
 This module knows models only through pure functions (closures over
 parameters, e.g. ``functools.partial(model.apply, variables, method=...)``);

@@ -1,4 +1,4 @@
-"""Mesh, global arrays and the train state (DESIGN principle 6).
+"""Mesh, global arrays and the train state.
 
 The batch is a global array sharded over a ``Mesh`` with one ``"data"`` axis
 (all devices of all processes), parameters and optimizer state replicated.

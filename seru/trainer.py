@@ -1,4 +1,4 @@
-"""The training loop of seru (DESIGN principle 6): ``python -m seru.train``.
+"""The training loop of seru: ``python -m seru.train``.
 
 ``train_and_evaluate(config, workdir)`` is the whole job: validate the config
 (``seru/config.py``) and refuse a workdir that holds a run with another

@@ -1,5 +1,5 @@
 """Corpora, label targets, features and the input pipeline of seru.
 
-``data/`` knows no model and no training loop (see DESIGN.md, "Which way the
-imports run").
+``data/`` knows no model and no training loop (the README, "Architecture", says which way
+the imports run).
 """

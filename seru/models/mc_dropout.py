@@ -21,7 +21,7 @@ parameters on a 6,373-d input, Sec. V-F, which is exactly 4 x 128 hidden units
 and one output; ``tests/models/test_mc_dropout.py`` checks it).
 
 MC dropout is stochastic in every layer, so the *whole* network is vmapped
-over the pass keys (DESIGN.md principle 2): ``seru.mc.dropout_passes`` over
+over the pass keys (trunk once, heads many): ``seru.mc.dropout_passes`` over
 :func:`forward` with dropout on.
 """
 

@@ -25,7 +25,7 @@ checks the count.
 Dropout (rate 0.5, 0.7 for valence, Sec. IV-C) follows every hidden layer of
 the VAE and the ER; it is off in evaluation, so the encoder is deterministic
 there and runs once per batch, while the latent sample and the ER are
-vmapped over the Monte Carlo keys (DESIGN.md principle 2). The Monte Carlo
+vmapped over the Monte Carlo keys (trunk once, heads many). The Monte Carlo
 itself is in :mod:`seru.mc` (``latent_passes``: one latent draw per sample;
 ``projected_latent_passes``: the same distribution with half the normals);
 :func:`inference_fns` gives it the model's evaluation-mode apply functions.
