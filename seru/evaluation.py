@@ -211,12 +211,12 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     info = {"split": split, "checkpoint": kind, "step": step, "num_samples": num_samples,
             "postprocess": {**system.postprocess_info(), **fitted}, "num_items": len(targets),
             "num_frames": int(sum(np.asarray(t["mask"]).size for t in targets.values())),
-            "outputs": [o.__class__.__name__ + str(dict(vars(o))) for o in system.outputs]}
+            "outputs": [{"kind": type(o).__name__, **vars(o)} for o in system.outputs]}
     if cross:
         info.update(corpus=corpus, variant=variant, train_corpus=config.data.corpus,
                     train_variant=config.data.variant,
-                    feature_statistics=f"{config.data.corpus}/{config.data.variant}/"
-                                       f"{config.data.train_split}")
+                    input_statistics_from=f"{config.data.corpus}/{config.data.variant}/"
+                                          f"{config.data.train_split}")
     ctx = evaluators.Context(system=system, config=config, preds=preds, targets=targets,
                              outdir=outdir, info=info, write=jax.process_index() == 0)
     metrics = evaluators.run(config.eval.evaluators, ctx)

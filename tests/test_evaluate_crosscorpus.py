@@ -113,7 +113,7 @@ def test_crosscorpus_evaluation_uses_training_statistics(tmp_path, corpora_regis
     np.testing.assert_allclose(ds.arrays("test")["features"],
                                (raw_test["features"][keep] - mean) / std, rtol=1e-4, atol=1e-4)
     info = json.loads((out / "metrics.json").read_text())
-    assert info["feature_statistics"] == f"{TRAIN}/tiny/train"
+    assert info["input_statistics_from"] == f"{TRAIN}/tiny/train"
     assert (info["corpus"], info["train_corpus"]) == (EVAL, TRAIN)
 
     # -- the metrics: a recomputation from predictions.npz ------------------------------
