@@ -49,7 +49,7 @@ written (``model.label_kl_grad = 'all'``).
 
 import ml_collections
 
-from seru.config import defaults, model_defaults, parse_arg
+from seru.config import defaults, model_defaults
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
