@@ -21,8 +21,10 @@ import orbax.checkpoint as ocp
 KINDS = ("latest", "best_train_loss", "best_dev")
 
 
-def _read_only_options():
-    return ocp.CheckpointManagerOptions(read_only=True, save_interval_steps=0, max_to_keep=None)
+def _reading_options():
+    """Options of a manager that only reads: creates nothing (and, unlike Orbax's read_only,
+    logs no warnings)."""
+    return ocp.CheckpointManagerOptions(create=False, enable_async_checkpointing=False)
 
 
 class Checkpoints:
@@ -53,7 +55,7 @@ class Checkpoints:
         path = Path(directory).absolute() / kind
         if not path.is_dir():
             return None
-        with ocp.CheckpointManager(path, options=_read_only_options(),
+        with ocp.CheckpointManager(path, options=_reading_options(),
                                    item_names=("state", "meta")) as mngr:
             return mngr.latest_step()
 
@@ -94,7 +96,7 @@ def load_params(workdir: str | Path, kind: str = "latest"):
     step = Checkpoints.newest_step(directory.parent, kind)
     if step is None:
         raise FileNotFoundError(f"{workdir}: no {kind!r} checkpoint in {directory}")
-    with ocp.CheckpointManager(directory, options=_read_only_options(),
+    with ocp.CheckpointManager(directory, options=_reading_options(),
                                item_names=("state", "meta")) as mngr:
         out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
     return jax.tree.map(np.asarray, out["state"]["params"])

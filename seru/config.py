@@ -46,7 +46,8 @@ FIELDS = (
           "'module:Class'"),
     Field("seed", 0, "PRNG seed of initialisation, training order and the MC passes"),
     # --- data (seru/data/) ----------------------------------------------------
-    Field("data.corpus", "seru_synth_continuous", "corpus name (python -m seru.data --list)"),
+    Field("data.corpus", "seru_synth_continuous", "corpus name (python -m seru.data --help "
+          "lists them)"),
     Field("data.variant", "quickstart", "builder config of the corpus; '' = the builder's "
           "default"),
     Field("data.data_dir", "", "where corpora are built; '' = $SERU_DATA_DIR or ~/seru_datasets"),
@@ -132,10 +133,16 @@ def model_defaults(system: str) -> ml_collections.ConfigDict:
 
 def describe(config) -> str:
     """Every field of ``config``: ``path = value  # meaning [choices]``, one per line
-    (``--print_config`` of the entry points)."""
+    (``--print_config`` of the entry points); ``data.features.*`` only where the config's
+    input type has such options."""
+    from seru.data import inputs
+
     flat = _flatten(config)
+    itype = inputs.INPUTS.get(flat.get("data.input"))
     lines = []
     for f in all_fields(config.get("system")):
+        if f.path.startswith("data.features.") and not (itype and itype.options):
+            continue  # options of another input type
         value = flat.get(f.path, f.default)
         mark = "" if value == f.default else f"  (default {f.default!r})"
         choices = f" {{{' | '.join(map(str, f.choices))}}}" if f.choices else ""
@@ -448,8 +455,8 @@ def check_workdir(config, workdir: str | Path) -> bool:
         raise ConfigError(
             f"{workdir} holds a run with another config ({len(changes)} changed field"
             f"{'s' if len(changes) > 1 else ''}: {'; '.join(changes)}). Use a new --workdir, "
-            f"or rerun with the run's own config (python -m seru.train --config "
-            f"{Path(workdir) / 'config.json'} ...) to resume it")
+            f"or rerun the command that made the run (its config: "
+            f"{Path(workdir) / 'config.json'}) to resume it")
     return True
 
 
@@ -471,24 +478,54 @@ def load_file(spec: str) -> ml_collections.ConfigDict:
     return mod.get_config(arg or None)
 
 
-def _bad_override(argv: Sequence[str]) -> str | None:
-    """A one-line description of the first ``--config.a.b=v`` of ``argv`` that names no field."""
+def _parses_as(value: str, default) -> bool:
+    """Whether a command-line ``value`` can become a field of ``default``'s type."""
+    if isinstance(default, bool):
+        return value.lower() in ("true", "false", "1", "0")
+    try:
+        if isinstance(default, (int, float)):
+            float(value) if isinstance(default, float) else int(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _config_spec(argv: Sequence[str]) -> str | None:
     spec = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), None)
     if spec is None:
         i = next((i for i, a in enumerate(argv) if a == "--config"), None)
         spec = argv[i + 1] if i is not None and i + 1 < len(argv) else None
+    return spec
+
+
+def _missing_file(spec: str | None) -> str | None:
+    path = (spec or "").partition(":")[0]
+    if spec is None or Path(path).is_file():
+        return None
+    return f"--config={spec}: no such config file {str(Path(path).absolute())!r}"
+
+
+def _bad_override(argv: Sequence[str]) -> str | None:
+    """A one-line description of the first ``--config.a.b=v`` of ``argv`` that names no field
+    or whose value cannot have the field's type; ``None`` if there is none."""
+    spec = _config_spec(argv)
     if spec is None:
         return None
+    if _missing_file(spec):
+        return _missing_file(spec)
     try:
-        known = set(_flatten(load_file(spec)))
+        known = _flatten(load_file(spec))
     except Exception:  # the config file itself fails: let the original error speak
         return None
     for a in argv:
         if a.startswith("--config.") and "=" in a:
-            path = a[len("--config."):].split("=", 1)[0]
+            path, value = a[len("--config."):].split("=", 1)
             if path not in known:
                 return (f"unknown config field {path!r} (from {a}){_nearest(path, known)} "
                         f"(--print_config lists every field)")
+            if not _parses_as(value, known[path]):
+                return (f"{path}={value!r}: expected a {type(known[path]).__name__} like "
+                        f"the default {known[path]!r} (from {a})")
     return None
 
 
@@ -500,15 +537,19 @@ def parse_flags(argv: Sequence[str]):
     """
     from absl import flags
 
+    missing = _missing_file(_config_spec(argv))
+    if missing:  # the config flag loads lazily and would fail later with a traceback
+        sys.stderr.write(f"config error: {missing}\n")
+        raise SystemExit(2)
     try:
         return flags.FLAGS(argv)
-    except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError) as e:
         msg = _bad_override(argv)
         if msg is None:
             cause = e
             while cause.__cause__ is not None or cause.__context__ is not None:
                 cause = cause.__cause__ or cause.__context__
-            msg = str(cause).strip("'\"").replace("\\n", " ").replace("\n", " ")
+            msg = str(cause).replace("\\n", " ").replace("\n", " ")
         sys.stderr.write(f"config error: {msg}\n")
         raise SystemExit(2) from None
 

@@ -171,7 +171,7 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     ``InputType.other_corpus``); the results then go to
     ``workdir/eval/<corpus>-<variant>/<split>/``. Raises ``FileNotFoundError``
     for a workdir without a config or checkpoint, :class:`seru.config.ConfigError`
-    for a bad ``checkpoint`` name.
+    for a bad ``checkpoint`` name or a split the corpus does not have.
     """
     from seru.data import inputs
 
@@ -194,8 +194,13 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
         return itype.build(config, [x for x in (config.data.train_split, s) if x], pi, pc)
 
     if dataset is None:
-        dataset = (itype.other_corpus(config, corpus, variant, split, pi, pc) if cross
-                   else home(split))
+        from seru.data.errors import UnknownSplit
+
+        try:
+            dataset = (itype.other_corpus(config, corpus, variant, split, pi, pc) if cross
+                       else home(split))
+        except UnknownSplit as e:
+            raise config_lib.ConfigError(f"--split={split!r}: {e}") from None
     if system is None:
         system = config_lib.get_system(config, dataset.time_base)
     rng = eval_rng(config, seed)

@@ -49,8 +49,9 @@ class Dataset(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class InputType:
-    """The three dataset builders of an input type (see the module docstring) and
-    ``level_note(config) -> str``: how the recording's level (gain) affects the predictions."""
+    """The three dataset builders of an input type (see the module docstring),
+    ``level_note(config) -> str`` (how the recording's level affects the predictions) and
+    ``options`` (whether it reads the ``config.data.features`` options)."""
 
     name: str
     help: str
@@ -58,6 +59,7 @@ class InputType:
     other_corpus: Callable[..., Dataset]
     from_signals: Callable[..., Dataset]
     level_note: Callable[[Any], str]
+    options: bool = False  # whether it reads config.data.features (FEATURE_FIELDS)
 
 
 INPUTS: dict[str, InputType] = {}
@@ -193,7 +195,7 @@ def _fx_level(config) -> str:
 
 register(InputType("functionals", "utterance-level acoustic functionals (librosa LLDs or "
                    "openSMILE ComParE 2016) and utterance ratings", _fx_build, _fx_other,
-                   _fx_signals, _fx_level))
+                   _fx_signals, _fx_level, options=True))
 
 
 # =============================================================================

@@ -66,6 +66,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from seru.data.errors import UnknownSplit
 from seru.data.timebase import CONTINUOUS, TimeBase
 
 GOLD_STANDARDS = ("mean", "ewe", "avec")
@@ -323,7 +324,7 @@ class ContinuousDataset:
 
     def _check_split(self, split):
         if split not in self.recordings:
-            raise ValueError(f"no split {split!r}; this corpus has {list(self.recordings)}")
+            raise UnknownSplit(f"no split {split!r}; this corpus has {list(self.recordings)}")
 
 
 def _stack(items: list[dict]) -> dict[str, np.ndarray]:
@@ -387,7 +388,7 @@ def load_corpus(config, splits: Sequence[str] | None = None
     Every record of ``splits`` (default: train, dev and test) is preprocessed
     (:func:`preprocess_record`) at the corpus' time base
     (``info.metadata['frame_hop_s']``, else the schema's 40 ms). Raises
-    ``ValueError`` for a split the corpus does not have.
+    :class:`seru.data.errors.UnknownSplit` for a split the corpus does not have.
     """
     from seru.data import corpora, timebase
 
@@ -399,7 +400,7 @@ def load_corpus(config, splits: Sequence[str] | None = None
     out = {}
     for split in dict.fromkeys(splits):
         if split not in sources:
-            raise ValueError(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
+            raise UnknownSplit(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
                              f"splits: {sorted(sources)}")
         src = sources[split]
         n = len(src) if not d.max_recordings else min(len(src), d.max_recordings)

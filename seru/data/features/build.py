@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
+from seru.data.errors import UnknownSplit
 from seru.data.features.config import feature_config
 from seru.data.features.dataset import FunctionalsDataset, Scaler
 from seru.data.features.extraction import cached_features, skip_counts
@@ -59,10 +60,10 @@ def split_arrays(d, cfg: dict, opened: OpenCorpus, split: str, labeled: bool = T
     ``arrays`` as :func:`assemble_split` returns them (raw features).
 
     Raises:
-      ValueError: the corpus has no split ``split``.
+      seru.data.errors.UnknownSplit: the corpus has no split ``split`` (a ValueError).
     """
     if split not in opened.sources:
-        raise ValueError(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
+        raise UnknownSplit(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
                          f"splits: {sorted(opened.sources)}")
     raw, _ = cached_features(opened.sources[split], cfg, opened.dims,
                              cache_dir=opened.cache_dir, corpus=d.corpus, variant=d.variant,

@@ -6,6 +6,8 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from seru.data.errors import UnknownSplit
+
 
 class Scaler:
     """Per-dimension statistics of the training split: z-score and min-max views.
@@ -176,4 +178,4 @@ class FunctionalsDataset:
 
     def _check_split(self, split):
         if split not in self.data:
-            raise ValueError(f"no split {split!r}; this dataset has {list(self.data)}")
+            raise UnknownSplit(f"no split {split!r}; this dataset has {list(self.data)}")
