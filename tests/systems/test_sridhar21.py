@@ -307,9 +307,10 @@ def test_two_stages_through_the_trainer_on_the_tiny_corpus(tmp_path):
     c2.model.init_from = str(tmp_path / "pre")
     c2.train.eval_every_epochs = 1
     system = config_lib.get_system(c2)
-    from seru.data import pipeline
-    ds = pipeline.build(c2)
-    p0 = system.init(jax.random.key(0), ds.example_batch())
+    from seru.data import inputs
+
+    ds = inputs.get("functionals").build(c2)
+    p0 = system.warm_start(system.init(jax.random.key(0), ds.example_batch()))
     jax.tree.map(np.testing.assert_array_equal, p0, jax.device_get(r1["state"]["params"]))
     trainer.train_and_evaluate(c2, tmp_path / "joint")
     m = evaluation.evaluate_checkpoint(tmp_path / "joint", "test", verbose=False)
@@ -320,6 +321,22 @@ def test_two_stages_through_the_trainer_on_the_tiny_corpus(tmp_path):
     np.testing.assert_allclose(m["ccc"], audmetric.concordance_cc(y, yhat), rtol=1e-4)
     saved = json.loads((tmp_path / "joint" / "eval" / "test" / "metrics.json").read_text())
     assert saved["metrics"]["ccc_cov60"] == pytest.approx(m["ccc_cov60"])
+    # The Predictor serves sridhar21 workdirs: one row per file, the evaluation's numbers for
+    # the test split's first utterance (row 0 of batch 0: the same MC draws).
+    from seru.data import corpora
+    from seru.inference import Predictor
+
+    first = str(ds.arrays("test")["ids"][0])
+    _, sources = corpora.load(c2.data.corpus, "tiny", str(tmp_path / "data"), build=False)
+    rec = next(r for r in (sources["test"][i] for i in range(len(sources["test"])))
+               if r["id"].decode() == first)
+    df = Predictor.from_workdir(tmp_path / "joint").predict(
+        np.asarray(rec["audio"], np.float32), int(rec["sample_rate"]), file=first)
+    assert len(df) == 1 and list(df.columns) == ["arousal_mean", "arousal_spread"]
+    np.testing.assert_allclose(df["arousal_mean"].iloc[0], preds[f"{first}/m_hat"][0, 0],
+                               rtol=1e-5)
+    np.testing.assert_allclose(df["arousal_spread"].iloc[0], preds[f"{first}/s_hat"][0, 0],
+                               rtol=1e-5)
 
 
 def test_paired_reject_option_matches_ids_across_files(tmp_path):
