@@ -104,8 +104,8 @@ FIELDS = (
 
 
 def defaults() -> ml_collections.ConfigDict:
-    """The shared fields at their defaults, ``data.features`` (seru.data.features.FIELDS) and an
-    empty ``model`` (the experiment sets its system's :func:`model_defaults`)."""
+    """The shared fields at their defaults, ``data.features`` (``seru.data.inputs.FEATURE_FIELDS``)
+    and an empty ``model`` (the experiment sets its system's :func:`model_defaults`)."""
     from seru.data import inputs
 
     c = from_fields(FIELDS)
@@ -195,7 +195,9 @@ def system_class(name: str):
 
 
 def get_system(config, time_base=None):
-    """The system object of ``config`` (validated first: :func:`validate`)."""
+    """The system object of ``config`` with the dataset's ``time_base`` (``None``: the input
+    type's default). Call :func:`validate` first; raises :class:`ConfigError` for an unknown
+    system."""
     return system_class(config.system)(config, time_base=time_base)
 
 
