@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import json
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
@@ -166,12 +168,24 @@ def _fx_other(config, corpus, variant, split, process_index=0, process_count=1):
         skipped={split: skipped}, process_index=process_index, process_count=process_count)
 
 
-def _fx_signals(config, signals, time_base=None):
-    """Functionals of each signal, standardised with the training split's statistics; a
-    signal the extractor cannot use (too short, silent) raises ``ValueError``."""
+@functools.lru_cache(maxsize=4)
+def _training_statistics(config_json: str):
+    """``(scaler, rating_range)`` of a run's training split, read once per config."""
+    import ml_collections
+
     from seru.data import features
 
-    train_ds = features.build_dataset(config)
+    ds = features.build_dataset(ml_collections.ConfigDict(json.loads(config_json)))
+    return ds.scaler, ds.rating_range
+
+
+def _fx_signals(config, signals, time_base=None):
+    """Functionals of each signal, standardised with the training split's statistics (read
+    once per config); a signal the extractor cannot use (too short, silent) raises
+    ``ValueError``."""
+    from seru.data import features
+
+    scaler, rating_range = _training_statistics(config.to_json_best_effort(sort_keys=True))
     cfg = dict(features.feature_config(config), progress=False)
     dims = tuple(config.data.dimensions)
     source = [{"id": rid, "audio": np.asarray(x, np.float32), "sample_rate": sr}
@@ -180,12 +194,11 @@ def _fx_signals(config, signals, time_base=None):
     if len(raw["skipped_ids"]):
         bad = ", ".join(f"{i} ({r})" for i, r in zip(raw["skipped_ids"], raw["skipped_reasons"]))
         raise ValueError(f"no features for: {bad}")
-    arrays, _ = features.assemble_split(raw, dims, train_ds.rating_range, cfg["num_bins"],
-                                        labeled=False)
+    arrays, _ = features.assemble_split(raw, dims, rating_range, cfg["num_bins"], labeled=False)
     return features.FunctionalsDataset(
-        {"predict": arrays}, train_ds.scaler, batch_size=config.data.batch_size,
+        {"predict": arrays}, scaler, batch_size=config.data.batch_size,
         eval_batch_size=config.eval.batch_size, train_split="predict", dimensions=dims,
-        rating_range=train_ds.rating_range)
+        rating_range=rating_range)
 
 
 def _fx_level(config) -> str:
