@@ -137,10 +137,12 @@ def postprocess_path(workdir, kind: str, step: int) -> Path:
     return Path(workdir) / "eval" / f"postprocess_{kind}_{step}.json"
 
 
-def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh, path: Path):
+def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh, path: Path,
+                    raw=None):
     """Fits the system's post-processing on ``config.data.dev_split`` of the training corpus
-    (``dataset_for(split)`` gives its dataset) once per checkpoint, kept in ``path``
-    (:func:`postprocess_path`). ``{}`` when the system fits nothing."""
+    (``dataset_for(split)`` gives its dataset; ``raw``, if given, its raw predictions) once
+    per checkpoint, kept in ``path`` (:func:`postprocess_path`). ``{}`` when the system fits
+    nothing."""
     if not system.postprocess_needs_fit:
         return {}
     if path.exists():
@@ -150,7 +152,8 @@ def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh,
         raise config_lib.ConfigError("data.dev_split: the system's post-processing is fitted "
                                      "on dev; set data.dev_split")
     ds = dataset_for(split)
-    raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
+    if raw is None:
+        raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
     fitted = system.fit_postprocess(raw, ds.targets(split))
     if jax.process_index() == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,11 +209,13 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     rng = eval_rng(config, seed)
     params, step = restore_params(workdir, config, system, dataset, checkpoint)
     t0 = time.time()
-    # Fitted on the training corpus' dev split, whatever is evaluated.
+    raw = predict_split(system, params, dataset, split, rng, num_samples, mesh)
+    # Fitted on the training corpus' dev split, whatever is evaluated (dev itself: its
+    # predictions are not made twice).
+    on_dev = not cross and split == config.data.dev_split
     fitted = fit_postprocess(system, params, config, lambda s: dataset if (
         not cross and s in dataset.splits) else home(s), rng, num_samples, mesh,
-        postprocess_path(workdir, kind, step))
-    raw = predict_split(system, params, dataset, split, rng, num_samples, mesh)
+        postprocess_path(workdir, kind, step), raw=raw if on_dev else None)
     targets = dataset.targets(split)
     preds = postprocess(system, raw, fitted)
     info = {"split": split, "checkpoint": kind, "step": step, "num_samples": num_samples,
