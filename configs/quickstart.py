@@ -13,8 +13,8 @@ checkpoint at the end. Outputs: ``runs/quickstart/metrics.jsonl``,
 ``checkpoints/``, ``eval/<split>/{metrics.json, predictions.npz,
 recording_*.png, std_scatter_*.png}``.
 
-Runtime: 2 CPU cores, from a fresh clone: 3 min 12 s in all, install and
-corpus build included (1 min 41 s of training). GPU: not measured.
+Runtime: 2 CPU cores, from a fresh clone: 2-3 min in all, install and
+corpus build included (1-2 min of training). GPU: not measured.
 
 Numbers it reproduces (seeds 0 / 1 / 2, ``--config.seed=S``, 0 the default;
 n = 30 MC passes, 50-frame median filter; the checkpoint of the best training
