@@ -105,6 +105,19 @@ def _zero_padding(y, lengths):
     return jnp.where(valid[..., None], y, 0.0)
 
 
+def uniform_inits(init_range: float) -> dict:
+    """Keyword arguments that make a flax cell (or Dense: use ``kernel_init`` and
+    ``bias_init``) draw its kernels and biases from U[-r, r]; ``{}`` for ``r <= 0`` (flax's
+    own initialisers)."""
+    if init_range <= 0:
+        return {}
+
+    def uniform(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -init_range, init_range)
+
+    return {"kernel_init": uniform, "recurrent_kernel_init": uniform, "bias_init": uniform}
+
+
 class BLSTM(nn.Module):
     """Stack of ``num_layers`` bidirectional LSTM layers: ``[B, T, F]`` -> ``[B, T, 2 features]``.
 
@@ -125,13 +138,16 @@ class BLSTM(nn.Module):
     ``lengths`` [B] (ints in [0, T]; clipped) or ``mask`` [B, T] (1 = valid,
     a prefix of each row) give the valid frames: the backward direction starts
     at each sequence's last valid frame, and padded outputs are 0 (see the
-    module docstring). Raises ``ValueError`` for ``x`` not 3-D, both
+    module docstring). ``init_range`` > 0 draws every kernel and bias from
+    U[-init_range, init_range] (han17 Sec. 4.3: 0.1; CURRENNT's default) instead
+    of flax's initialisers. Raises ``ValueError`` for ``x`` not 3-D, both
     ``lengths`` and ``mask`` given, or their shapes not ``[B]`` / ``[B, T]``,
     and for ``features`` or ``num_layers`` below 1.
     """
 
     features: int
     num_layers: int = 1
+    init_range: float = 0.0
 
     @nn.compact
     def __call__(self, x, lengths=None, mask=None):
@@ -141,7 +157,8 @@ class BLSTM(nn.Module):
             # parent=None: the cells and RNNs belong to the Bidirectional they
             # are passed to (param paths layer{l}/forward_rnn/cell/...), not to
             # this compact method (which would name them OptimizedLSTMCell_{k}).
-            cell = lambda: nn.OptimizedLSTMCell(self.features, parent=None)
+            cell = lambda: nn.OptimizedLSTMCell(self.features, parent=None,
+                                                **uniform_inits(self.init_range))
             x = nn.Bidirectional(nn.RNN(cell(), parent=None), nn.RNN(cell(), parent=None),
                                  name=f"layer{layer}")(x, seq_lengths=lengths)
             x = _zero_padding(x, lengths)
