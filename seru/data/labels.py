@@ -31,6 +31,7 @@ __all__ = [
     "mean_rating", "num_raters", "rater_std", "ewe", "rater_reliability",
     "avec_gold_standard", "soft_labels", "soft_label_edges", "vote_pdf",
     "shift_labels", "delay_frames", "targets", "TARGET_KINDS",
+    "fit_unit_scaling", "apply_unit_scaling", "invert_unit_scaling", "UNIT_SCALING_METHODS",
 ]
 
 _EPS = 1e-12
@@ -344,6 +345,141 @@ def shift_labels(labels, n_frames: int, axis: int = 0):
         return x
     src = xp.clip(xp.arange(t) + n, 0, t - 1)
     return xp.take(x, src, axis=axis)
+
+
+# --------------------------------------------------------------------------- scaling
+
+UNIT_SCALING_METHODS = ("minmax", "z")
+
+
+def _pooled(values, mask, axis):
+    """Valid entries of one array or a list of per-recording arrays, as ``[N]`` (``axis=None``)
+    or ``[N, D]`` (``axis=-1``)."""
+    vs = list(values) if isinstance(values, (list, tuple)) else [values]
+    if mask is None:
+        ms = [None] * len(vs)
+    else:
+        ms = list(mask) if isinstance(mask, (list, tuple)) else [mask]
+        if len(ms) != len(vs):
+            raise ValueError(f"mask: expected {len(vs)} arrays (one per values array), got {len(ms)}")
+    cols, oks = [], []
+    for i, (v, m) in enumerate(zip(vs, ms)):
+        v = np.asarray(v, dtype=np.float64)
+        ok = ~np.isnan(v)
+        if m is not None:
+            m = np.asarray(m, dtype=bool)
+            if m.shape != v.shape:
+                raise ValueError(f"mask[{i}]: expected the shape {v.shape} of values[{i}], "
+                                 f"got {m.shape}")
+            ok &= m
+        if axis is None:
+            cols.append(v.reshape(-1))
+            oks.append(ok.reshape(-1))
+        else:
+            if v.ndim < 1:
+                raise ValueError(f"values[{i}]: axis=-1 needs arrays [..., D], got a scalar")
+            cols.append(v.reshape(-1, v.shape[-1]))
+            oks.append(ok.reshape(-1, v.shape[-1]))
+    if axis is not None and len({c.shape[-1] for c in cols}) > 1:
+        raise ValueError(f"values: the last axes differ: {sorted({c.shape[-1] for c in cols})}")
+    return np.concatenate(cols, axis=0), np.concatenate(oks, axis=0)
+
+
+def fit_unit_scaling(values, mask=None, method: str = "minmax", axis=None) -> dict:
+    """Fit the han17 rescaling of a target on the training set (Sec. 4.1).
+
+    What the paper says: "we performed z-normalisation to rescale the prediction
+    uncertainty to the range of [0, 1]" -- applied to the perception uncertainty
+    ``sigma`` (Eq. (6), :func:`rater_std`), not to the emotional state. The two
+    halves contradict each other (a z-score has mean 0 and unit variance and is not
+    bounded to ``[0, 1]``). Our reading, the default ``method="minmax"``: the range
+    ``[0, 1]`` is what the text states as the result, so the training values are
+    mapped affinely onto it, ``(v - min) / (max - min)`` with ``min`` / ``max`` over
+    the valid training entries. ``method="z"`` is the literal z-normalisation,
+    ``(v - mean) / std`` (population std, ``ddof=0``), for comparison. The paper
+    does not say on which data the statistics are taken; they are fitted here on
+    the training partition only and applied unchanged to dev / test (whose values
+    may then fall slightly outside ``[0, 1]``; see ``clip`` of
+    :func:`apply_unit_scaling`). Nothing here rescales E; pass it too if wanted.
+
+    Args:
+      values: an array of any shape, or a list of per-recording arrays (e.g. the
+        ``[T]`` sigma traces of the training recordings). ``NaN`` entries are ignored.
+      mask: optional, same structure and shapes as ``values``; ``True`` = use the entry.
+      method: ``"minmax"`` (default) or ``"z"``.
+      axis: ``None`` (default): one pair of statistics over all entries; ``-1``: one
+        per entry of the last axis (e.g. ``[T, 2]`` arousal / valence columns).
+
+    Returns:
+      JSON-able ``{"method", "offset", "scale", "count"}``: the transform is
+      ``(v - offset) / scale`` (minmax: ``offset = min``, ``scale = max - min``; z:
+      ``offset = mean``, ``scale = std``); floats, or lists of ``D`` floats with
+      ``axis=-1``; ``count`` = the number of valid entries used. A zero range / std
+      (constant values) gives ``scale = 1.0``, so that the values map to 0.
+
+    Raises:
+      ValueError: ``method`` unknown; ``axis`` not ``None`` or ``-1``; ``mask`` not of
+        the structure and shapes of ``values``; the last axes differ (``axis=-1``);
+        no valid entry (in some column, for ``axis=-1``).
+    """
+    if method not in UNIT_SCALING_METHODS:
+        raise ValueError(f"method must be one of {UNIT_SCALING_METHODS}, got {method!r}")
+    if axis not in (None, -1):
+        raise ValueError(f"axis must be None or -1, got {axis!r}")
+    v, ok = _pooled(values, mask, axis)
+    n = np.sum(ok, axis=0)
+    if np.any(n == 0):
+        raise ValueError("values: no valid (non-NaN, unmasked) entry to fit the scaling on"
+                         + ("" if axis is None else f" in column(s) {np.flatnonzero(n == 0).tolist()}"))
+    if method == "minmax":
+        lo = np.min(np.where(ok, v, np.inf), axis=0)
+        hi = np.max(np.where(ok, v, -np.inf), axis=0)
+        offset, scale = lo, hi - lo
+    else:
+        offset = np.sum(np.where(ok, v, 0.0), axis=0) / n
+        scale = np.sqrt(np.sum(np.where(ok, (v - offset) ** 2, 0.0), axis=0) / n)
+    scale = np.where(scale > 0, scale, 1.0)
+    return {"method": method, "offset": np.asarray(offset).tolist(),
+            "scale": np.asarray(scale).tolist(), "count": np.asarray(n).tolist()}
+
+
+def _scaling_stats(stats):
+    try:
+        method, offset, scale = stats["method"], stats["offset"], stats["scale"]
+    except (KeyError, TypeError):
+        raise ValueError("stats must be the dict of fit_unit_scaling (keys method, offset, "
+                         f"scale), got {stats!r}") from None
+    if method not in UNIT_SCALING_METHODS:
+        raise ValueError(f"stats['method'] must be one of {UNIT_SCALING_METHODS}, got {method!r}")
+    return method, offset, scale
+
+
+def apply_unit_scaling(values, stats: dict, clip: bool = False):
+    """Apply a scaling fitted by :func:`fit_unit_scaling`: ``(values - offset) / scale``.
+
+    ``values``: any shape (with per-column statistics, the last axis has ``D``
+    entries); ``NaN`` stays ``NaN``. ``clip=True`` (``"minmax"`` only) clips the
+    result to ``[0, 1]``, for dev / test values outside the training range; the
+    default leaves them, so that the transform stays invertible. jnp-compatible.
+
+    Raises ``ValueError`` if ``stats`` is not such a dict, or ``clip`` is asked of
+    a ``"z"`` scaling.
+    """
+    method, offset, scale = _scaling_stats(stats)
+    if clip and method != "minmax":
+        raise ValueError(f"clip=True needs a 'minmax' scaling, got {method!r}")
+    xp, v = _asarray(values)
+    out = (v - xp.asarray(offset, v.dtype)) / xp.asarray(scale, v.dtype)
+    return xp.clip(out, 0.0, 1.0) if clip else out
+
+
+def invert_unit_scaling(values, stats: dict):
+    """Inverse of :func:`apply_unit_scaling` (without clipping): ``values * scale + offset``,
+    e.g. predicted sigma back in rating units. jnp-compatible. Raises ``ValueError`` if
+    ``stats`` is not a dict of :func:`fit_unit_scaling`."""
+    _, offset, scale = _scaling_stats(stats)
+    xp, v = _asarray(values)
+    return v * xp.asarray(scale, v.dtype) + xp.asarray(offset, v.dtype)
 
 
 # --------------------------------------------------------------------------- config entry

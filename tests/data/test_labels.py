@@ -284,3 +284,90 @@ def test_targets_dispatch():
     np.testing.assert_allclose(labels.targets(r, "mean", shift=2), np.concatenate([m[2:], [m[-1]] * 2]))
     with pytest.raises(ValueError, match="unknown target kind"):
         labels.targets(r, "median")
+
+
+# ----------------------------------------------------------------------------- unit scaling (han17)
+
+
+def _sigma_traces(seed):
+    """Per-recording sigma traces of different lengths, some NaN."""
+    rng = np.random.default_rng(seed)
+    out = [np.abs(rng.normal(0.3, 0.2, size=n)) for n in (40, 17, 63)]
+    out[1][3:6] = np.nan
+    return out
+
+
+def test_unit_scaling_minmax_fit_on_train_apply_elsewhere():
+    import json
+
+    train = _sigma_traces(0)
+    stats = labels.fit_unit_scaling(train)
+    pooled = np.concatenate(train)
+    lo, hi = np.nanmin(pooled), np.nanmax(pooled)
+    assert stats == json.loads(json.dumps(stats))  # JSON round trip
+    assert stats["method"] == "minmax" and stats["count"] == 120 - 3
+    assert stats["offset"] == lo and abs(stats["scale"] - (hi - lo)) < 1e-15
+    scaled = [labels.apply_unit_scaling(t, stats) for t in train]
+    allv = np.concatenate(scaled)
+    assert np.nanmin(allv) == 0.0 and abs(np.nanmax(allv) - 1.0) < 1e-12
+    assert np.all(np.isnan(scaled[1][3:6]))
+    dev = np.array([lo, hi, 2 * hi, lo - 1.0, np.nan])
+    out = labels.apply_unit_scaling(dev, stats)
+    np.testing.assert_allclose(out[:4], (dev[:4] - lo) / (hi - lo), rtol=1e-12)
+    assert np.isnan(out[4])
+    np.testing.assert_allclose(labels.apply_unit_scaling(dev, stats, clip=True)[:4],
+                               [0.0, 1.0, 1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(labels.invert_unit_scaling(out, stats)[:4], dev[:4], rtol=1e-12)
+    # jnp-compatible
+    np.testing.assert_allclose(labels.apply_unit_scaling(jnp.asarray(dev[:4], jnp.float32), stats),
+                               (dev[:4] - lo) / (hi - lo), rtol=1e-5)
+
+
+def test_unit_scaling_mask_z_and_columns():
+    train = _sigma_traces(1)
+    masks = [np.ones(len(t), bool) for t in train]
+    masks[0][:10] = False
+    stats = labels.fit_unit_scaling(train, masks, method="z")
+    kept = np.concatenate([t[m] for t, m in zip(train, masks)])
+    kept = kept[~np.isnan(kept)]
+    assert stats["count"] == len(kept)
+    assert abs(stats["offset"] - kept.mean()) < 1e-12
+    assert abs(stats["scale"] - kept.std()) < 1e-12
+    z = labels.apply_unit_scaling(kept, stats)
+    assert abs(z.mean()) < 1e-12 and abs(z.std() - 1.0) < 1e-12
+    # per column: [T, 2] arousal / valence
+    rng = np.random.default_rng(2)
+    cols = [rng.uniform([0, 5], [1, 9], size=(n, 2)) for n in (30, 11)]
+    st = labels.fit_unit_scaling(cols, axis=-1)
+    pooled = np.concatenate(cols)
+    np.testing.assert_allclose(st["offset"], pooled.min(0), rtol=0)
+    np.testing.assert_allclose(st["scale"], pooled.max(0) - pooled.min(0), rtol=1e-15)
+    assert st["count"] == [41, 41]
+    out = labels.apply_unit_scaling(pooled, st)
+    np.testing.assert_allclose(out.min(0), [0.0, 0.0], atol=1e-15)
+    np.testing.assert_allclose(out.max(0), [1.0, 1.0], atol=1e-12)
+    # constant values: scale falls back to 1, values map to 0
+    const = labels.fit_unit_scaling(np.full(5, 0.4))
+    assert const["scale"] == 1.0 and labels.apply_unit_scaling(np.array([0.4]), const)[0] == 0.0
+
+
+def test_unit_scaling_errors():
+    with pytest.raises(ValueError, match="method"):
+        labels.fit_unit_scaling(np.ones(3), method="robust")
+    with pytest.raises(ValueError, match="no valid"):
+        labels.fit_unit_scaling([np.full(3, np.nan)])
+    with pytest.raises(ValueError, match=r"mask\[0\]"):
+        labels.fit_unit_scaling([np.ones(3)], [np.ones(4, bool)])
+    with pytest.raises(ValueError, match="mask: expected 2"):
+        labels.fit_unit_scaling([np.ones(3), np.ones(2)], [np.ones(3, bool)])
+    with pytest.raises(ValueError, match="axis"):
+        labels.fit_unit_scaling(np.ones(3), axis=0)
+    with pytest.raises(ValueError, match="last axes differ"):
+        labels.fit_unit_scaling([np.ones((3, 2)), np.ones((3, 1))], axis=-1)
+    with pytest.raises(ValueError, match=r"column\(s\) \[1\]"):
+        labels.fit_unit_scaling(np.array([[1.0, np.nan], [2.0, np.nan]]), axis=-1)
+    with pytest.raises(ValueError, match="stats"):
+        labels.apply_unit_scaling(np.ones(3), {"offset": 0.0})
+    with pytest.raises(ValueError, match="clip"):
+        labels.apply_unit_scaling(np.ones(3), labels.fit_unit_scaling(np.arange(3.0), method="z"),
+                                  clip=True)
