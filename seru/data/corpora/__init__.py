@@ -19,10 +19,11 @@ CORPORA = {
     "msp_podcast": "seru.data.corpora.msp_podcast.builder:MspPodcast",
     "iemocap": "seru.data.corpora.iemocap.builder:Iemocap",
     "crema_d": "seru.data.corpora.crema_d.builder:CremaD",
+    "sewa": "seru.data.corpora.sewa.builder:Sewa",
 }
 
 #: Corpora that need files the user provides (``--manual_dir``).
-MANUAL = ("avec2016", "msp_podcast", "iemocap", "crema_d")
+MANUAL = ("avec2016", "msp_podcast", "iemocap", "crema_d", "sewa")
 
 
 def default_data_dir() -> str:
