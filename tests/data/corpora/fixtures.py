@@ -213,3 +213,66 @@ def write_crema_d(root, bad_row: bool = False, sr: int = 1000) -> dict:
     (root / "processedResults" / "tabulatedVotes.csv").write_text("\n".join(rows) + "\n")
     (root / "VideoDemographics.csv").write_text("\n".join(demo) + "\n")
     return out
+
+
+# ------------------------------------------------------------------------- SEWA (AVEC 2017)
+
+SEWA_RATERS = ("R1", "R2", "R3")
+SEWA_DIMS = ("arousal", "valence", "liking")
+
+
+def write_sewa(root, frames: int = 6, sr: int = 8000, individual: bool = True,
+               bad_row: bool = False, long_audio: bool = False, seed: int = 0) -> dict:
+    """Train_01, Train_02, Devel_01 with labels, Test_01 audio only, in the AVEC 2017 layout.
+
+    ``audio/<id>.wav`` (Train_02 written unpadded as ``Train_2.wav``), headerless
+    ``labels/<id>.csv`` rows ``'<id>';<t>;<a>;<v>;<l>`` every 0.1 s, and with
+    ``individual=True`` ``ratings_individual/<dim>/<id>.csv`` (header
+    ``time;R1;R2;R3``; Devel_01 lacks rater R3 and has one empty field, row 3 of
+    its arousal file). Audio lasts ``(frames - 1) * 0.1`` s.
+    ``bad_row=True`` breaks row 4 of ``labels/Train_02.csv`` (gold-standard
+    mode) and of ``ratings_individual/valence/Train_02.csv``;
+    ``long_audio=True`` makes Train_01's audio 2 s longer than its labels.
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    out = {"audio": {}, "gold": {}, "ratings": {}, "sr": sr, "frames": frames}
+    dur = (frames - 1) * 0.1
+    for i, rid in enumerate(("Train_01", "Train_02", "Devel_01", "Test_01")):
+        name = "Train_2" if rid == "Train_02" else rid
+        seconds = dur + (2.0 if long_audio and rid == "Train_01" else 0.0)
+        out["audio"][rid] = _wav(root / "audio" / f"{name}.wav", seconds, sr, seed + i)
+        if rid.startswith("Test"):
+            continue
+        gold = np.round(rng.uniform(-1, 1, size=(frames, 3)), 4).astype(np.float32)
+        out["gold"][rid] = gold
+        rows = [f"'{rid}';{t * 0.1:.6f};" + ";".join(f"{v:.6f}" for v in gold[t]) for t in range(frames)]
+        if bad_row and rid == "Train_02":
+            rows[3] = f"'{rid}';0.300000;0.1;oops;0.3"  # file row 4
+        p = root / "labels" / f"{rid}.csv"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("\n".join(rows) + "\n")
+        if not individual:
+            continue
+        raters = SEWA_RATERS[:2] if rid == "Devel_01" else SEWA_RATERS
+        for dim in SEWA_DIMS:
+            r = np.round(rng.uniform(-1, 1, size=(frames, len(raters))), 4).astype(np.float32)
+            lines = ["time;" + ";".join(raters)]
+            for t in range(frames):
+                vals = [f"{v:.4f}" for v in r[t]]
+                if rid == "Devel_01" and dim == "arousal" and t == 1:
+                    vals[1] = ""  # file row 3: a missing value
+                    r[t, 1] = np.nan
+                lines.append(f"{t * 0.1:.2f};" + ";".join(vals))
+            if bad_row and rid == "Train_02" and dim == "valence":
+                lines[3] = "0.20;0.1;abc;0.3"  # file row 4
+            full = np.full((frames, len(SEWA_RATERS)), np.nan, np.float32)
+            full[:, [SEWA_RATERS.index(n) for n in raters]] = r
+            out["ratings"][(rid, dim)] = full
+            p = root / "ratings_individual" / dim / f"{rid}.csv"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text("\n".join(lines) + "\n")
+    # folders of the package that the reader ignores
+    (root / "turns").mkdir(exist_ok=True)
+    (root / "turns" / "Train_01.csv").write_text("0.20;0.40\n")
+    return out
