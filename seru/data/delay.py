@@ -5,8 +5,9 @@ the temporal delay between the observable cues ... and the corresponding emotion
 reported by the annotators [21 = Mariooryad & Busso, 2015]. In this study, we
 identified this delay to be four seconds which was duly compensated, by shifting
 the 'gold standard' back in time with respect to the audio-visual features". The
-paper does not say how the delay was identified nor over which range; this module
-does it as is usual for the AVEC baselines: for every candidate delay ``N`` frames,
+paper does not say how the delay was identified nor over which range (it cites
+[21] for the compensation, which models the reaction lag of the evaluators); this
+module scans candidate delays on dev: for every candidate delay ``N`` frames,
 shift the targets back by ``N`` (:func:`seru.data.labels.shift_labels`), fit a linear
 model from features to the shifted targets on train, and keep the ``N`` whose
 predictions have the highest concordance (CCC, Eq. (10) of han17,
