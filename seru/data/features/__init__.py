@@ -24,6 +24,12 @@ and are 0 when fewer than two frames are voiced. Feature names:
 (``opensmile`` Python package, an optional extra with a research-only licence:
 ``pip install seru[opensmile]``), the set sridhar21 Sec. III-B uses.
 
+Frame-level functionals (han17 Sec. 4.1, :mod:`~seru.data.features.frame_functionals`):
+the mean and coefficient of variation of the 10 ms LLDs over a 6 s window
+centred on every 100 ms frame, cached per recording: 2 x 59 = **118
+dimensions** from the ``'librosa'`` LLDs, 2 x 65 = **130** from the ComParE
+2016 LLDs.
+
 Caching and scaling
 -------------------
 Features are extracted once per (corpus, variant, split, feature config) and
@@ -61,8 +67,10 @@ Modules
 -------
 ``config``        :data:`DEFAULTS`, :func:`feature_config`, :class:`SkipUtterance`;
 ``stats``         :func:`functionals`, :data:`FUNCTIONALS`, :func:`feature_names`;
-``librosa_llds``  :func:`extract_librosa` (the ``'librosa'`` set);
-``compare2016``   :func:`extract_compare2016` (openSMILE);
+``librosa_llds``  :func:`extract_librosa` (the ``'librosa'`` set), :func:`librosa_lld_matrix`;
+``compare2016``   :func:`extract_compare2016`, :func:`compare2016_lld_matrix` (openSMILE);
+``frame_functionals`` :func:`lld_frames`, :func:`frame_functionals`,
+                  :func:`cached_frame_functionals` (per recording, on :mod:`seru.data.cache`);
 ``extraction``    :func:`extract`, :func:`extract_split`, :func:`cached_features`
                   (on :mod:`seru.data.cache`);
 ``targets``       :func:`utterance_targets`, :func:`assemble_split`;
@@ -77,8 +85,16 @@ from __future__ import annotations
 from seru.data.features.config import (DEFAULTS, EXTRACTION_KEYS, FEATURE_SETS, SAMPLE_RATE,
                                        SKIP_REASONS, SkipUtterance, feature_config)
 from seru.data.features.stats import FUNCTIONALS, feature_names, functionals, lld_names
-from seru.data.features.librosa_llds import extract_librosa
-from seru.data.features.compare2016 import extract_compare2016
+from seru.data.features.librosa_llds import extract_librosa, librosa_lld_matrix
+from seru.data.features.compare2016 import (NUM_COMPARE_LLDS, compare2016_lld_matrix,
+                                            extract_compare2016)
+from seru.data.features.frame_functionals import (CV_LIMIT, FRAME_FUNCTIONALS,
+                                                  FRAME_FUNCTIONALS_VERSION,
+                                                  cached_frame_functionals, frame_cache_key,
+                                                  frame_cache_path, frame_functional_names,
+                                                  frame_functionals, frame_functionals_resize,
+                                                  lld_frame_names, lld_frames, lld_hop_seconds,
+                                                  num_output_frames, ratio_limit, window_bounds)
 from seru.data.features.extraction import (EXTRACTORS, FEATURES_VERSION, cache_key, cache_path,
                                            cached_features, extract, extract_split,
                                            skip_counts)
@@ -90,7 +106,12 @@ __all__ = [
     "DEFAULTS", "EXTRACTION_KEYS", "FEATURE_SETS", "SAMPLE_RATE", "SKIP_REASONS",
     "SkipUtterance", "feature_config",
     "FUNCTIONALS", "feature_names", "functionals", "lld_names",
-    "extract_librosa", "extract_compare2016",
+    "extract_librosa", "extract_compare2016", "librosa_lld_matrix", "compare2016_lld_matrix",
+    "NUM_COMPARE_LLDS",
+    "CV_LIMIT", "FRAME_FUNCTIONALS", "FRAME_FUNCTIONALS_VERSION", "cached_frame_functionals",
+    "frame_cache_key", "frame_cache_path", "frame_functional_names", "frame_functionals",
+    "frame_functionals_resize", "lld_frame_names", "lld_frames", "lld_hop_seconds",
+    "num_output_frames", "ratio_limit", "window_bounds",
     "EXTRACTORS", "FEATURES_VERSION", "cache_key", "cache_path", "cached_features", "extract",
     "extract_split", "skip_counts",
     "assemble_split", "utterance_targets",
