@@ -8,6 +8,16 @@ Continuous corpora (RECOLA / AVEC 2016, SEWA, ``seru_synth_continuous``)::
     sample_rate int32    the corpus rate of ``audio``
     <dim>       float32  [frames, annotators] raw ratings at ``FRAME_HOP_S``; NaN = missing
 
+  optional video (``seru_synth_continuous`` from 1.3.0; ``continuous_features(video_landmarks=49)``)::
+
+    video_landmarks float32 [video_frames, landmarks, 2] facial landmarks (x, y) in pixels of
+                            the video frame; all NaN in frames where the face is lost
+    video_mask      bool    [video_frames] True where the face was tracked (= landmarks finite)
+
+  Video frames run at the ``video_frame_hop_s`` of ``info.metadata`` (25 fps =
+  40 ms in ``seru_synth_continuous``, one video frame per rating frame);
+  ``video_landmark_layout`` names the point layout.
+
 Utterance corpora (MSP-Podcast, IEMOCAP, CREMA-D, ``seru_synth_utterances``)::
 
     id, speaker, audio, sample_rate as above
@@ -51,6 +61,9 @@ METADATA_KEYS = (
 )
 
 HIDDEN_KEY = "hidden"
+#: Optional video keys of continuous corpora (see the module docstring).
+VIDEO_LANDMARKS_KEY = "video_landmarks"
+VIDEO_MASK_KEY = "video_mask"
 
 
 def _text():
@@ -58,9 +71,13 @@ def _text():
 
 
 def continuous_features(
-    dimensions: Sequence[str], hidden: Sequence[str] = ()
+    dimensions: Sequence[str], hidden: Sequence[str] = (), video_landmarks: int = 0
 ) -> tfds.features.FeaturesDict:
-    """TFDS features of a continuous (frame-level, multi-annotator) corpus."""
+    """TFDS features of a continuous (frame-level, multi-annotator) corpus.
+
+    ``video_landmarks`` > 0 adds the video keys (``video_landmarks`` float32
+    ``[frames, video_landmarks, 2]``, ``video_mask`` bool ``[frames]``).
+    """
     feats = {
         "id": _text(),
         "speaker": _text(),
@@ -71,6 +88,11 @@ def continuous_features(
         feats[dim] = tfds.features.Tensor(
             shape=(None, None), dtype=np.float32, encoding="zlib"
         )
+    if video_landmarks:
+        feats[VIDEO_LANDMARKS_KEY] = tfds.features.Tensor(
+            shape=(None, int(video_landmarks), 2), dtype=np.float32, encoding="zlib"
+        )
+        feats[VIDEO_MASK_KEY] = tfds.features.Tensor(shape=(None,), dtype=np.bool_)
     if hidden:
         feats[HIDDEN_KEY] = tfds.features.FeaturesDict(
             {h: tfds.features.Tensor(shape=(None,), dtype=np.float32) for h in hidden}

@@ -213,7 +213,8 @@ def test_continuous_schema_and_shapes(synth_continuous):
     n_frames = int(round(cfg.duration_s / 0.04)) + 1
     assert n_frames == 301
     for split, rec in _records(sources):
-        assert set(rec) == {"id", "speaker", "audio", "sample_rate", "arousal", "valence", "hidden"}
+        assert set(rec) == {"id", "speaker", "audio", "sample_rate", "arousal", "valence", "hidden",
+                            "video_landmarks", "video_mask"}
         assert rec["sample_rate"] == SR
         assert rec["audio"].dtype == np.float32 and rec["audio"].shape == (n_frames * 640,)
         assert np.abs(rec["audio"]).max() <= 1.0
