@@ -6,7 +6,7 @@ step ``t`` gets the features of the window of ``--window_s`` seconds of
 40 ms frames that ends at ``t`` (the raters lag the signals by 1-4 s):
 
 * video: the pose-normalised landmarks (centred, eye line horizontal, divided
-  by the inter-ocular distance; :func:`seru.data.synthetic.face.normalise`),
+  by the inter-ocular distance; :func:`seru.data.features.landmarks.normalise`),
   98 coordinates per frame, plus two head-motion magnitudes per frame (centroid
   speed and roll change, in inter-ocular distances / radians per frame); their
   means and stds over the window, lost frames left out (a window with no
@@ -65,7 +65,7 @@ def window_stats(x: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
 
 def video_frames(landmarks: np.ndarray) -> np.ndarray:
     """[T, 100] per-frame video features: 98 normalised coordinates, centroid speed, roll change."""
-    from seru.data.synthetic.face import EYE_L, EYE_R, normalise
+    from seru.data.features.landmarks import EYE_L, EYE_R, normalise
 
     lm = np.asarray(landmarks, np.float64)
     coords = normalise(lm).reshape(len(lm), -1)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from seru.data import schema
+from seru.data.features import landmarks
 from seru.data.corpora.seru_synth_continuous.builder import SeruSynthContinuous
 from seru.data.synthetic import continuous, face
 from seru.data.synthetic.processes import rng_for, smooth_noise
@@ -86,7 +87,7 @@ def test_smile_follows_valence_and_brows_follow_arousal():
     geom = continuous.speaker(0, 3).face
     lat = _latents(n, seed=1)
     lm, mask = face.render(rng_for(0, 9, 1), geom, lat)
-    z = face.normalise(lm[mask])
+    z = landmarks.normalise(lm[mask])
     corner_up = -(z[:, face.MOUTH_CORNERS, 1].mean(1) - z[:, face.MOUTH_OUTER, 1].mean(1))
     brow_up = -(z[:, np.r_[face.BROW_R, face.BROW_L], 1].mean(1)
                 - z[:, np.r_[face.EYE_R, face.EYE_L], 1].mean(1))

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from seru.data.features.landmarks import EYE_L, EYE_R
 from seru.data.synthetic.processes import smooth_noise
 
 N_LANDMARKS = 49
@@ -60,7 +61,6 @@ FRAME_SIZE = (640, 480)   # width, height in pixels
 
 BROW_R, BROW_L = np.arange(0, 5), np.arange(5, 10)
 NOSE = np.arange(10, 19)
-EYE_R, EYE_L = np.arange(19, 25), np.arange(25, 31)
 MOUTH_OUTER, MOUTH_INNER = np.arange(31, 43), np.arange(43, 49)
 #: The outer mouth corners (right, left): the landmarks a smile moves most.
 MOUTH_CORNERS = (31, 37)
@@ -264,21 +264,3 @@ def render(rng: np.random.Generator, geom: FaceGeometry, latents: dict, hop_s: f
     landmarks = px.astype(np.float32)
     landmarks[lost] = np.nan
     return landmarks, ~lost
-
-
-def normalise(landmarks: np.ndarray) -> np.ndarray:
-    """Pose-normalised landmarks ``[..., 49, 2]`` (face units): centred, de-rotated, per frame.
-
-    Subtracts the mean of the 49 points, rotates the eye line (right eye centre
-    -> left eye centre) onto the x axis and divides by the inter-ocular
-    distance. NaN frames stay NaN.
-    """
-    lm = np.asarray(landmarks, np.float64)
-    centred = lm - lm.mean(-2, keepdims=True)
-    eye_line = lm[..., EYE_L, :].mean(-2) - lm[..., EYE_R, :].mean(-2)
-    iod = np.hypot(eye_line[..., 0], eye_line[..., 1])
-    cos = (eye_line[..., 0] / iod)[..., None]
-    sin = (eye_line[..., 1] / iod)[..., None]
-    x, y = centred[..., 0], centred[..., 1]
-    rot = np.stack([cos * x + sin * y, -sin * x + cos * y], -1)
-    return rot / iod[..., None, None]
