@@ -181,6 +181,78 @@ def fit_chain(pred_dev, y_dev, windows: Sequence[int] = (1, 11, 21, 31, 41, 51),
     return ChainParams(window=window, bias=bias, center=center, scale=scale, shift=shift)
 
 
+def fit_chain_sequences(preds_dev, ys_dev, masks=None,
+                        windows: Sequence[int] = (1, 11, 21, 31, 41, 51),
+                        shifts: Sequence[int] = tuple(range(-20, 21, 5)),
+                        steps: Sequence[str] = ("smooth", "center", "scale", "shift"),
+                        mode="nearest") -> ChainParams:
+    """:func:`fit_chain` on sequences of different lengths (whole recordings of dev).
+
+    The same greedy steps in the same order (han17 Sec. 4.2), with the median
+    filter and the time shift applied inside each sequence (never across two),
+    and every statistic (CCC, means, stds) pooled over the valid frames of all
+    sequences.
+
+    Args:
+      preds_dev, ys_dev: lists of 1-D arrays ``[T_i]`` (prediction, target), equal lengths
+        pairwise; predictions must be finite.
+      masks: list of ``[T_i]`` (True / 1 = a frame that counts), default: finite targets.
+
+    Returns:
+      :class:`ChainParams` for :func:`apply_chain` (axis = the time axis).
+
+    Raises:
+      ValueError: mismatched lists or lengths, non-finite predictions, no valid frame,
+        unknown ``steps``.
+    """
+    if len(preds_dev) != len(ys_dev) or (masks is not None and len(masks) != len(preds_dev)):
+        raise ValueError("fit_chain_sequences: preds_dev, ys_dev (and masks) must be lists of "
+                         "the same length")
+    unknown = set(steps) - {"smooth", "center", "scale", "shift"}
+    if unknown:
+        raise ValueError(f"fit_chain_sequences: unknown steps {sorted(unknown)}")
+    ps = [np.asarray(p, np.float64).reshape(-1) for p in preds_dev]
+    ys = [np.asarray(y, np.float64).reshape(-1) for y in ys_dev]
+    ms = [np.isfinite(y) if masks is None else np.asarray(m, bool).reshape(-1) & np.isfinite(y)
+          for y, m in zip(ys, masks or ys)]
+    for i, (p, y) in enumerate(zip(ps, ys)):
+        if p.shape != y.shape:
+            raise ValueError(f"fit_chain_sequences: sequence {i}: prediction {p.shape} and "
+                             f"target {y.shape} differ")
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"fit_chain_sequences: sequence {i}: predictions must be finite")
+    y_all = np.concatenate([y[m] for y, m in zip(ys, ms)])
+    if y_all.size == 0:
+        raise ValueError("fit_chain_sequences: no valid frame")
+
+    def valid(seqs):
+        return np.concatenate([s[m] for s, m in zip(seqs, ms)])
+
+    def score(seqs):
+        return _pooled_ccc(y_all, valid(seqs))
+
+    def each(fn):
+        return [np.asarray(fn(jnp.asarray(p)), np.float64) for p in ps]
+
+    window, bias, center, scale, shift = 1, 0.0, 0.0, 1.0, 0
+    if "smooth" in steps:
+        scores = [score(each(lambda p: median_filter(p, w, axis=0, mode=mode))) for w in windows]
+        window = int(windows[int(np.nanargmax(scores))])
+        ps = each(lambda p: median_filter(p, window, axis=0, mode=mode))
+    if "center" in steps:
+        bias = float(y_all.mean() - valid(ps).mean())
+        ps = [p + bias for p in ps]
+    if "scale" in steps:
+        center = float(valid(ps).mean())
+        sp = float(valid(ps).std())
+        scale = float(y_all.std()) / sp if sp > 0 else 1.0
+        ps = [center + scale * (p - center) for p in ps]
+    if "shift" in steps:
+        scores = [score(each(lambda p: time_shift(p, d, axis=0))) for d in shifts]
+        shift = int(shifts[int(np.nanargmax(scores))])
+    return ChainParams(window=window, bias=bias, center=center, scale=scale, shift=shift)
+
+
 def fit_late_fusion(preds_dev, y_dev, mask=None):
     """Fit the late-fusion regression ``y = eps + sum_i gamma_i y_i`` on dev data.
 

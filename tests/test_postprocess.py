@@ -2,11 +2,14 @@
 
 import audmetric
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import ndimage, signal, stats
 
+from seru import metrics
 from seru import postprocess as pp
+from seru.postprocess import median_filter
 
 
 @pytest.fixture
@@ -145,3 +148,31 @@ def test_median_filter_nan_propagates(x64):
     assert np.all(np.isnan(got[3:6])) and np.all(np.isfinite(np.delete(got, [3, 4, 5])))
     np.testing.assert_allclose(np.delete(got, [3, 4, 5]),
                                np.delete(ndimage.median_filter(np.arange(10.0), 3, mode="nearest"), [3, 4, 5]))
+
+
+def test_fit_chain_sequences_equals_fit_chain_on_one_sequence_and_stays_inside_each():
+    from seru.postprocess import fit_chain, fit_chain_sequences
+
+    rng = np.random.default_rng(4)
+    t = np.arange(300)
+    y = np.sin(t / 20.0)
+    p = 0.5 * np.roll(y, 10) + 0.3 + 0.1 * rng.normal(size=t.size)
+    one = fit_chain(jnp.asarray(p[None]), jnp.asarray(y[None]), axis=-1)
+    seq = fit_chain_sequences([p], [y])
+    assert seq.window == one.window and seq.shift == one.shift
+    np.testing.assert_allclose([seq.bias, seq.center, seq.scale],
+                               [one.bias, one.center, one.scale], rtol=1e-5, atol=1e-6)
+    # two sequences: the same as pooling their separately post-processed frames by hand
+    p2, y2 = p[:120] * 1.5, y[:120]
+    fit = fit_chain_sequences([p, p2], [y, y2], steps=("smooth",), windows=(1, 21))
+    def pooled(w):
+        a = np.concatenate([np.asarray(median_filter(jnp.asarray(q), w, axis=0)) for q in (p, p2)])
+        return float(metrics.ccc(jnp.asarray(a), jnp.asarray(np.concatenate([y, y2]))))
+    assert fit.window == (21 if pooled(21) > pooled(1) else 1)
+    # masked frames do not count
+    m = np.ones(300, bool)
+    m[:150] = False
+    masked = fit_chain_sequences([p], [y], [m], steps=("center",))
+    np.testing.assert_allclose(masked.bias, y[150:].mean() - p[150:].mean(), rtol=1e-9)
+    with pytest.raises(ValueError, match="finite"):
+        fit_chain_sequences([np.r_[p[:-1], np.nan]], [y])
