@@ -161,7 +161,7 @@ def figures(ctx: Context) -> dict[str, float]:
     hop = getattr(ctx.system.time_base, "hop_s", None)
     ctx.outdir.mkdir(parents=True, exist_ok=True)
     for out in ctx.system.outputs:
-        if not isinstance(out, Regression) or out.spread is None:
+        if not isinstance(out, Regression) or out.mean is None or out.spread is None:
             continue
         views = {rid: (p[out.mean], p[out.spread])
                  for rid, p in ctx.preds.items() if out.mean in p and out.spread in p}

@@ -147,13 +147,10 @@ class Predictor:
         cols = {}
         for out in self.system.outputs:
             if isinstance(out, Regression):
-                m = np.asarray(p[out.mean]).reshape(-1, len(dims))
-                s = (np.asarray(p[out.spread]).reshape(-1, len(dims))
-                     if out.spread and out.spread in p else None)
-                for d, dim in enumerate(dims):
-                    cols[f"{dim}_mean"] = m[:, d]
-                    if s is not None:
-                        cols[f"{dim}_spread"] = s[:, d]
+                for suffix, key in (("mean", out.mean), ("spread", out.spread)):
+                    if key and key in p:
+                        v = np.asarray(p[key]).reshape(-1, len(dims))
+                        cols.update({f"{dim}_{suffix}": v[:, d] for d, dim in enumerate(dims)})
             elif isinstance(out, ClassDistribution):
                 pr = np.asarray(p[out.probs])
                 pr = pr.reshape(-1, len(dims), pr.shape[-1])

@@ -35,14 +35,14 @@ class Regression:
 
     Attributes:
       mean: key of the predicted mean, ``[..., D]`` on the rating scale of the
-        targets (``gold``).
+        targets (``gold``), or ``None`` (a system that predicts only a spread).
       spread: key of the predicted spread ``[..., D]`` (>= 0), or ``None``.
       spread_name: what the spread is (``'std'``: a standard deviation on the
         rating scale; ``'entropy'``: nats of a soft-label distribution).
       samples: key of the MC samples ``[n, ..., D]`` of the mean, or ``None``.
     """
 
-    mean: str = "m_hat"
+    mean: str | None = "m_hat"
     spread: str | None = "s_hat"
     spread_name: str = "std"
     samples: str | None = None
