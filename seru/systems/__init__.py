@@ -9,4 +9,5 @@ is a module here with a ``System`` subclass and a line in :data:`SYSTEMS`.
 SYSTEMS = {
     "prabhu22": "seru.systems.prabhu22:Prabhu22",
     "sridhar21": "seru.systems.sridhar21:Sridhar21",
+    "han17": "seru.systems.han17:Han17",
 }

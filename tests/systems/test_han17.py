@@ -1,0 +1,105 @@
+"""Tests of the han17 system (seru/systems/han17.py): the losses of Eqs. (7)-(8) by hand,
+the metrics against audmetric, the AVEC chain fitted on dev only, and the declared outputs."""
+
+import audmetric
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from seru import postprocess
+from seru.systems.han17 import Han17, default_model_config
+
+B, T, F = 3, 20, 6
+
+
+def _config(task="mtl", dims=("arousal", "valence"), **model):
+    c = ml_collections.ConfigDict()
+    c.model = default_model_config()
+    c.model.update(task=task, hidden=4, **model)
+    c.data = ml_collections.ConfigDict({"dimensions": dims})
+    return c
+
+
+def _batch(d=2, seed=0):
+    r = np.random.default_rng(seed)
+    mask = np.ones((B, T), np.float32)
+    mask[1, -5:] = 0
+    mask[2, 3] = 0  # an unrated frame inside
+    return {"features": r.normal(size=(B, T, F)).astype(np.float32),
+            "gold": r.normal(size=(B, T, d)).astype(np.float32),
+            "std": r.uniform(size=(B, T, d)).astype(np.float32), "mask": mask}
+
+
+@pytest.mark.parametrize("task, w_e", [("mtl", 0.3), ("mtl", 2.0), ("stl_e", 1.0),
+                                       ("stl_sigma", 1.0)])
+def test_loss_is_eq7_by_hand(task, w_e):
+    system = Han17(_config(task, w_e=w_e))
+    batch = _batch()
+    params = system.init(jax.random.key(0), batch)
+    loss, terms = system.loss(params, batch, jax.random.key(1))
+    # the same forward pass by hand: the noise of the key, lengths to the last rated frame
+    lengths = jnp.asarray([T, T - 5, T])
+    out = np.asarray(system.model.apply(params, jnp.asarray(batch["features"]), lengths,
+                                        noise_key=jax.random.key(1)))
+    m = batch["mask"][..., None] > 0
+    mse = lambda p, y: float(np.mean((p - y)[np.broadcast_to(m, p.shape)] ** 2))
+    if task == "mtl":
+        e, s = out[..., :2], out[..., 2:]
+        expected = w_e * mse(e, batch["gold"]) + (2 - w_e) * mse(s, batch["std"])
+        assert terms["mse_e"] == pytest.approx(mse(e, batch["gold"]), rel=1e-5)
+    elif task == "stl_e":
+        expected = mse(out, batch["gold"])
+    else:
+        expected = mse(out, batch["std"])
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+
+
+def test_outputs_predict_and_metrics():
+    for task, mean, spread in (("mtl", "e_hat", "sigma_hat"), ("stl_e", "e_hat", None),
+                               ("stl_sigma", None, "sigma_hat")):
+        system = Han17(_config(task))
+        (o,) = system.outputs
+        assert (o.mean, o.spread) == (mean, spread)
+        params = system.init(jax.random.key(0), _batch())
+        out = system.predict(params, _batch(), jax.random.key(5))
+        assert set(out) == {k for k in (mean, spread) if k}
+        assert all(v.shape == (B, T, 2) for v in out.values())
+        np.testing.assert_array_equal(  # deterministic: the key is not used
+            out[next(iter(out))], system.predict(params, _batch(), jax.random.key(6))[next(iter(out))])
+    r = np.random.default_rng(1)
+    p = {"e_hat": r.normal(size=(50, 2)), "sigma_hat": r.uniform(size=(50, 2))}
+    t = {"gold": r.normal(size=(50, 2)), "std": r.uniform(size=(50, 2))}
+    res = Han17(_config("mtl")).evaluate(p, t)
+    for d, dim in enumerate(("arousal", "valence")):
+        assert res[f"ccc_e/{dim}"] == pytest.approx(
+            audmetric.concordance_cc(t["gold"][:, d], p["e_hat"][:, d]), rel=1e-5)
+        assert res[f"rmse_sigma/{dim}"] == pytest.approx(
+            np.sqrt(np.mean((p["sigma_hat"][:, d] - t["std"][:, d]) ** 2)), rel=1e-5)
+    assert res["ccc_e"] == pytest.approx((res["ccc_e/arousal"] + res["ccc_e/valence"]) / 2)
+
+
+def test_chain_fitted_on_dev_undoes_an_affine_distortion():
+    """The chain per output and dimension is fit_chain_sequences on the given (dev) items;
+    the evaluation job passes it dev only (tests/test_system_contract.py)."""
+    system = Han17(_config("mtl", dims=("arousal",)))
+    r = np.random.default_rng(2)
+    dev = {f"d{i}": {"gold": r.normal(size=(60, 1)), "std": r.uniform(size=(60, 1)),
+                     "mask": np.ones(60)} for i in range(2)}
+    raw = {k: {"e_hat": 0.5 * v["gold"] + 0.2, "sigma_hat": v["std"] * 2 - 0.1}
+           for k, v in dev.items()}
+    fitted = system.fit_postprocess(raw, dev)
+    ref = postprocess.fit_chain_sequences([raw[k]["e_hat"][:, 0] for k in dev],
+                                          [dev[k]["gold"][:, 0] for k in dev])
+    assert fitted["chain"]["e_hat"][0] == ref._asdict()
+    # centring + scaling undo the affine distortion on dev
+    out = system.postprocess(raw["d0"], fitted)
+    np.testing.assert_allclose(out["e_hat"], dev["d0"]["gold"], atol=0.1)
+    assert Han17(_config("mtl", chain=False)).postprocess_needs_fit is False
+
+
+def test_config_checks():
+    assert Han17.check_config(_config(w_e=2.5)) == [
+        "model.w_e=2.5: expected in [0, 2] (w_E + w_sigma = 2, Eq. (8))"]
+    assert Han17.check_config(_config()) == []
