@@ -70,6 +70,12 @@ FIELDS = (
     Field("data.train_split", "train", "split the training batches come from"),
     Field("data.dev_split", "dev", "split of the periodic evaluation; '' = none"),
     Field("data.test_split", "test", "held-out split"),
+    Field("data.frames.hop_s", 0.1, "frame_features: frame hop in s of features and targets "
+          "(han17: 100 ms); ratings resampled per rater, data.delay_frames counts these frames"),
+    Field("data.frames.window_s", 6.0, "frame_features (audio): window in s of the LLD mean and "
+          "CV per frame (han17: 6 s)"),
+    Field("data.frames.modality", "audio", "frame_features: 'audio' (LLD functionals) or "
+          "'video' (49 normalised face landmarks)", ("audio", "video")),
     # --- optimizer ------------------------------------------------------------
     Field("optimizer.name", "adam", "optax optimizer", OPTIMIZERS),
     Field("optimizer.learning_rate", 1e-4, "learning rate (prabhu22: Adam 1e-4)"),

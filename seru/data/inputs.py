@@ -212,6 +212,81 @@ register(InputType("functionals", "utterance-level acoustic functionals (librosa
 
 
 # =============================================================================
+# frame_features: continuous corpora at a coarse time base, frame-level features (han17)
+# =============================================================================
+
+
+def _frames_build(config, splits=None, process_index=0, process_count=1):
+    from seru.data import frames
+
+    return frames.build(config, splits, process_index, process_count)
+
+
+@functools.lru_cache(maxsize=4)
+def _frames_training_statistics(config_json: str) -> dict:
+    """The feature and std statistics of a run's training split, computed once per config."""
+    import ml_collections
+
+    from seru.data import frames
+
+    return frames.training_statistics(ml_collections.ConfigDict(json.loads(config_json)))
+
+
+def _frames_stats(config) -> dict:
+    return _frames_training_statistics(config.to_json_best_effort(sort_keys=True))
+
+
+def _frames_other(config, corpus, variant, split, process_index=0, process_count=1):
+    """A split of another corpus / variant, standardised (features) and rescaled (std) with
+    the statistics of the *training* corpus' training split."""
+    from seru.data import frames
+
+    ev = _other(config, corpus, variant)
+    ev.data.train_split = split
+    return frames.build(ev, [split], process_index, process_count,
+                        statistics=_frames_stats(config))
+
+
+def _frames_signals(config, signals, time_base=None):
+    """Audio modality only: the frame functionals of each signal (not cached), standardised
+    with the training split's statistics; no targets (mask 0)."""
+    from seru.data import frames
+
+    if config.data.frames.modality != "audio":
+        raise ValueError(f"data.frames.modality={config.data.frames.modality!r}: prediction "
+                         "from audio signals needs the 'audio' modality (no video here)")
+    stats = _frames_stats(config)
+    tb = frames.time_base(config)
+    dims = tuple(config.data.dimensions)
+    recs = []
+    for rid, audio, sr in signals:
+        n_frames = tb.frames(len(audio) * tb.sample_rate / sr)
+        feats = frames.audio_features(rid, audio, sr, config, n_frames, cache_dir=None)
+        nan = np.full((n_frames, len(dims)), np.nan, np.float32)
+        recs.append(frames.FrameRecording(
+            id=rid, speaker="", audio=np.zeros(0, np.float32), gold=nan, std=nan,
+            num_raters=np.zeros((n_frames, len(dims)), np.float32),
+            ratings=np.full((n_frames, len(dims), 1), np.nan, np.float32),
+            features=feats, valid=np.ones(n_frames, np.float32)))
+    c = config.copy_and_resolve_references()
+    c.data.train_split = "predict"
+    return frames.from_frames({"predict": recs}, c, stats)
+
+
+def _frames_level(config) -> str:
+    if config.data.frames.modality == "video":
+        return "video landmarks: the audio level does not enter"
+    return ("features are standardised with the training split's statistics; the level-"
+            "dependent LLDs (energy, loudness, mel bands) follow the recording's gain")
+
+
+register(InputType("frame_features", "continuous corpora at data.frames.hop_s (han17: 100 ms): "
+                   "frame LLD functionals or face landmarks, ratings resampled per rater",
+                   _frames_build, _frames_other, _frames_signals, _frames_level,
+                   options=True))
+
+
+# =============================================================================
 # Options of the functionals input (config.data.features)
 # =============================================================================
 

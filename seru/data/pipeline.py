@@ -57,6 +57,11 @@ base's sample rate (16 kHz), ``S`` = samples per frame (640 for the corpora's
 float32 ``[B, T]`` (1 = a real frame with at least one rating). Frame ``t``
 covers audio samples ``[t*S, (t+1)*S)``. Missing targets (NaN: no rater, or fewer than two raters
 for the std) are written as 0; ``std`` of a frame with a single rater is 0.
+
+Frame-feature batches (``frame_features``, ``seru/data/frames.py``, the same
+class with ``input_key='features'``, ``flat_input=False``): ``features``
+float32 ``[B, T, F]`` in place of ``audio``, the targets as above at the
+dataset's time base (han17: 100 ms).
 """
 
 from __future__ import annotations
@@ -108,29 +113,17 @@ def _gold_fn(name: str):
             "avec": labels.avec_gold_standard}[name]
 
 
-def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold: str = "mean",
-                      delay_frames: int = 0, where: str = "",
-                      audio_norm: str = "none", time_base: TimeBase = CONTINUOUS
-                      ) -> Recording:
-    """Targets and aligned 16 kHz audio of one continuous record (schema.py).
+def record_ratings(record: Mapping[str, Any], dimensions: Sequence[str], where: str = "",
+                   delay_frames: int = 0) -> np.ndarray:
+    """The ratings of ``dimensions`` of one record, float32 ``[T, D, A]`` (NaN = missing;
+    dimensions with fewer annotators are NaN-padded), each shifted earlier by
+    ``delay_frames`` frames of the record's own hop (:func:`seru.data.labels.shift_labels`).
 
-    Targets come from ``seru/data/labels.py``: the gold standard (``gold``:
-    mean of the raters, EWE (Eq. (1) of han17) or the AVEC 2016 gold standard),
-    the unbiased rater std (Sec. 3 of prabhu22: s_t) and the number of raters.
-    ``delay_frames`` shifts the ratings earlier by that many frames (annotation
-    delay compensation, han17) before any target is computed. Audio is
-    resampled to the ``time_base``'s rate if needed, then truncated /
-    zero-padded to ``frames * time_base.samples_per_frame`` samples. ``where`` names the record in error messages.
-    ``audio_norm='recording'`` standardises the audio of each recording to zero
-    mean and unit variance (``'none'``: as stored).
+    Raises ``KeyError`` for a missing dimension, ``ValueError`` for ratings that are not
+    ``[frames, annotators]`` or dimensions of different frame counts.
     """
     from seru.data import labels
-    from seru.data.schema import decode_text
 
-    rid = decode_text(record.get("id", where))
-    where = where or rid
-    if gold not in GOLD_STANDARDS:
-        raise ValueError(f"data.gold must be one of {GOLD_STANDARDS}, got {gold!r}")
     per_dim = []
     for dim in dimensions:
         if dim not in record:
@@ -152,12 +145,56 @@ def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold
         if delay_frames:
             r = np.asarray(labels.shift_labels(r, delay_frames, axis=0), np.float32)
         ratings[:, d, : r.shape[1]] = r
+    return ratings
+
+
+def rating_targets(ratings: np.ndarray, gold: str = "mean", std_fill: float = 0.0
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(gold, std, num_raters)``, float32 ``[T, D]`` each, of ratings ``[T, D, A]``.
+
+    ``gold``: the gold standard ``gold`` (:data:`GOLD_STANDARDS`) per dimension, NaN where
+    no rater; ``std``: :func:`seru.data.labels.rater_std` (unbiased), ``std_fill`` where
+    fewer than two raters; ``num_raters``: the valid ratings per frame and dimension.
+    Raises ``ValueError`` for an unknown ``gold``.
+    """
+    from seru.data import labels
+
+    if gold not in GOLD_STANDARDS:
+        raise ValueError(f"data.gold must be one of {GOLD_STANDARDS}, got {gold!r}")
     gold_fn = _gold_fn(gold)
     g = np.stack([np.asarray(gold_fn(ratings[:, d]), np.float32)
-                  for d in range(len(dimensions))], axis=-1)
+                  for d in range(ratings.shape[1])], axis=-1)
     n = np.asarray(labels.num_raters(ratings), np.float32)
-    s = np.asarray(labels.rater_std(ratings, min_raters=2), np.float32)
+    s = np.asarray(labels.rater_std(ratings, min_raters=2, fill=std_fill), np.float32)
     g = np.where(n > 0, g, np.nan).astype(np.float32)
+    return g, s, n
+
+
+def preprocess_record(record: Mapping[str, Any], dimensions: Sequence[str], gold: str = "mean",
+                      delay_frames: int = 0, where: str = "",
+                      audio_norm: str = "none", time_base: TimeBase = CONTINUOUS
+                      ) -> Recording:
+    """Targets and aligned 16 kHz audio of one continuous record (schema.py).
+
+    Targets come from ``seru/data/labels.py``: the gold standard (``gold``:
+    mean of the raters, EWE (Eq. (1) of han17) or the AVEC 2016 gold standard),
+    the unbiased rater std (Sec. 3 of prabhu22: s_t) and the number of raters.
+    ``delay_frames`` shifts the ratings earlier by that many frames (annotation
+    delay compensation, han17) before any target is computed. Audio is
+    resampled to the ``time_base``'s rate if needed, then truncated /
+    zero-padded to ``frames * time_base.samples_per_frame`` samples. ``where`` names the record in error messages.
+    ``audio_norm='recording'`` standardises the audio of each recording to zero
+    mean and unit variance (``'none'``: as stored).
+    """
+    from seru.data.schema import decode_text
+
+    rid = decode_text(record.get("id", where))
+    where = where or rid
+    if gold not in GOLD_STANDARDS:
+        raise ValueError(f"data.gold must be one of {GOLD_STANDARDS}, got {gold!r}")
+    ratings = record_ratings(record, dimensions, where, delay_frames)
+    n_frames = ratings.shape[0]
+    g, s, n = rating_targets(ratings, gold)
 
     audio = np.asarray(record["audio"], np.float32)
     if audio.ndim != 1:
@@ -201,6 +238,12 @@ class ContinuousDataset:
       train_split: the split the training crops come from.
       process_index, process_count: this host's share of each global batch.
       time_base: frame hop and samples per frame of the recordings.
+      input_key: the batch key of the input and the :class:`Recording` attribute it is
+        read from (``'audio'``; ``'features'`` for the frame features of
+        ``seru/data/frames.py``); the attribute holds ``[T * ...]`` values, frame ``t``
+        its ``t``-th equal share.
+      flat_input: batches hold the input flat, ``[B, L * S]`` (raw audio), else per
+        frame, ``[B, L, F]`` (frame features).
     """
 
     def __init__(self, recordings: Mapping[str, Sequence[Recording]], *, seq_len: int,
@@ -208,7 +251,8 @@ class ContinuousDataset:
                  eval_context: int = 0,
                  train_split: str = "train", dimensions: Sequence[str] = (),
                  process_index: int = 0, process_count: int = 1,
-                 time_base: TimeBase = CONTINUOUS):
+                 time_base: TimeBase = CONTINUOUS, input_key: str = "audio",
+                 flat_input: bool = True):
         if train_split not in recordings or not recordings[train_split]:
             raise ValueError(f"no recordings in the training split {train_split!r}; "
                              f"splits: {sorted(recordings)}")
@@ -222,6 +266,7 @@ class ContinuousDataset:
         self.eval_seq_len, self.eval_batch_size = int(eval_seq_len), int(eval_batch_size)
         self.eval_context = int(eval_context)
         self.time_base = time_base
+        self.input_key, self.flat_input = input_key, bool(flat_input)
         self.train_split = train_split
         self.process_index, self.process_count = process_index, process_count
         train = self.recordings[train_split]
@@ -256,11 +301,12 @@ class ContinuousDataset:
         t = np.arange(start, start + length)
         ok = (t >= 0) & (t < rec.num_frames)
         idx = np.where(ok, t, 0)
-        audio = rec.audio.reshape(rec.num_frames, -1)[idx] * ok[:, None]
+        x = getattr(rec, self.input_key).reshape(rec.num_frames, -1)[idx] * ok[:, None]
         m = rec.mask[idx] * ok
         def tgt(x):
             return _fill(x[idx]) * ok[:, None]
-        return {"audio": audio.reshape(-1).astype(np.float32), "gold": tgt(rec.gold),
+        x = x.reshape(-1) if self.flat_input else x
+        return {self.input_key: x.astype(np.float32), "gold": tgt(rec.gold),
                 "std": tgt(rec.std), "num_raters": tgt(rec.num_raters),
                 "mask": m.astype(np.float32)}
 
@@ -295,9 +341,7 @@ class ContinuousDataset:
         recs = self.recordings[split]
         segs = self.segments(split)
         bs = self.eval_batch_size
-        empty = Recording("", "", np.zeros(self.time_base.samples_per_frame, np.float32),
-                          *(np.zeros((1, self.num_dims), np.float32),) * 3,
-                          np.zeros((1, self.num_dims, 1), np.float32))
+        empty = self._empty_recording()
         for b in range(0, len(segs), bs):
             rows = segs[b:b + bs]
             rows = rows + [(-1, 0, 0)] * (bs - len(rows))
@@ -314,6 +358,12 @@ class ContinuousDataset:
                     "lengths": np.array([n for _, _, n in rows], np.int64),
                     "offsets": np.full(len(rows), ctx, np.int64)}
             yield batch, meta
+
+    def _empty_recording(self) -> Recording:
+        """A one-frame recording of zeros (the source of padding rows)."""
+        return Recording("", "", np.zeros(self.time_base.samples_per_frame, np.float32),
+                         *(np.zeros((1, self.num_dims), np.float32),) * 3,
+                         np.zeros((1, self.num_dims, 1), np.float32))
 
     def targets(self, split: str) -> dict[str, dict[str, np.ndarray]]:
         self._check_split(split)
