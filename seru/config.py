@@ -80,6 +80,7 @@ FIELDS = (
     Field("optimizer.name", "adam", "optax optimizer", OPTIMIZERS),
     Field("optimizer.learning_rate", 1e-4, "learning rate (prabhu22: Adam 1e-4)"),
     Field("optimizer.weight_decay", 0.0, "decoupled weight decay (adamw only)"),
+    Field("optimizer.momentum", 0.0, "momentum of sgd (han17: 0.9); 0 = plain SGD"),
     Field("optimizer.grad_clip_norm", 0.0, "clip the global gradient norm; 0 = no clipping"),
     # --- training loop ----------------------------------------------------------
     Field("train.num_epochs", 100, "epochs (prabhu22: 100)"),

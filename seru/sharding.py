@@ -42,15 +42,15 @@ def to_global(batch: Mapping[str, np.ndarray], sharding: NamedSharding) -> dict:
 
 
 def make_optimizer(opt) -> optax.GradientTransformation:
-    """The optax optimizer of ``config.optimizer`` (prabhu22 Sec. 4.3: Adam, 1e-4), with
-    global-norm clipping when ``grad_clip_norm > 0``. Raises ``ValueError`` for an unknown
+    """The optax optimizer of ``config.optimizer`` (prabhu22 Sec. 4.3: Adam, 1e-4; han17:
+    SGD with momentum 0.9), with global-norm clipping when ``grad_clip_norm > 0``. Raises ``ValueError`` for an unknown
     ``name`` (``seru.config.validate`` reports it first)."""
     if opt.name == "adam":
         tx = optax.adam(opt.learning_rate)
     elif opt.name == "adamw":
         tx = optax.adamw(opt.learning_rate, weight_decay=opt.weight_decay)
     elif opt.name == "sgd":
-        tx = optax.sgd(opt.learning_rate)
+        tx = optax.sgd(opt.learning_rate, momentum=opt.momentum or None)
     else:
         raise ValueError(f"optimizer.name={opt.name!r}: expected adam, adamw or sgd")
     if opt.grad_clip_norm > 0:

@@ -103,3 +103,52 @@ def test_config_checks():
     assert Han17.check_config(_config(w_e=2.5)) == [
         "model.w_e=2.5: expected in [0, 2] (w_E + w_sigma = 2, Eq. (8))"]
     assert Han17.check_config(_config()) == []
+
+
+def test_end_to_end_on_the_tiny_corpus(tmp_path):
+    """configs/han17_blstm.py through the trainer, the evaluation job (chain fitted on dev)
+    and the Predictor, on the tiny synthetic corpus with a small BLSTM."""
+    import importlib.util
+    import json
+
+    from seru import config as config_lib
+    from seru import evaluation, trainer
+    from seru.inference import Predictor
+    from toy_system import REPO
+
+    spec = importlib.util.spec_from_file_location("han17_cfg", REPO / "configs" / "han17_blstm.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    c = mod.get_config("task=mtl,w_e=1.2")
+    c.data.variant, c.data.data_dir = "tiny", str(tmp_path / "data")
+    c.data.features.progress = False
+    c.data.seq_len, c.data.delay_frames = 50, 10
+    c.model.hidden = 8
+    c.train.num_epochs, c.train.eval_every_epochs, c.train.progress_bar = 2, 1, False
+    config_lib.validate(c)
+    trainer.train_and_evaluate(c, tmp_path / "w")
+    m = evaluation.evaluate_checkpoint(tmp_path / "w", "test", verbose=False)
+    assert set(m) >= {"ccc_e", "rmse_e", "ccc_sigma", "rmse_sigma", "ccc_e/valence"}
+    assert all(np.isfinite(v) for v in m.values())
+    saved = json.loads((tmp_path / "w" / "eval" / "test" / "metrics.json").read_text())
+    fitted = next((tmp_path / "w" / "eval").glob("postprocess_best_dev_*.json"))
+    chain = json.loads(fitted.read_text())
+    assert chain["fitted_on"] == "dev" and saved["postprocess"]["chain"] == chain["chain"]
+    # metrics recomputed from predictions.npz (post-processed, valid frames)
+    npz = np.load(tmp_path / "w" / "eval" / "test" / "predictions.npz")
+    ids = sorted({k.split("/")[0] for k in npz.files})
+    v = [npz[f"{i}/target_mask"] > 0 for i in ids]
+    e = np.concatenate([npz[f"{i}/e_hat"][k, 0] for i, k in zip(ids, v)])
+    g = np.concatenate([npz[f"{i}/target_gold"][k, 0] for i, k in zip(ids, v)])
+    assert m["ccc_e/arousal"] == pytest.approx(audmetric.concordance_cc(g, e), rel=1e-4)
+    # the Predictor serves the run at 100 ms, with the chain applied
+    from seru.data import corpora
+
+    _, src = corpora.load("seru_synth_continuous", "tiny", str(tmp_path / "data"), build=False)
+    rec = src["test"][0]
+    df = Predictor.from_workdir(tmp_path / "w").predict(np.asarray(rec["audio"]), 16000,
+                                                        file="x")
+    assert list(df.columns) == ["arousal_mean", "valence_mean", "arousal_spread",
+                                "valence_spread"]
+    ends = df.index.get_level_values("end").total_seconds()
+    np.testing.assert_allclose(np.diff(ends), 0.1, atol=1e-9)

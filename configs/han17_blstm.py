@@ -1,0 +1,92 @@
+"""han17: single- and multi-task BLSTMs for the emotional state E and the perception
+uncertainty sigma, per 100 ms frame (Han et al., ACM MM 2017).
+
+Config argument string (comma separated ``key=value``)::
+
+    task=mtl|stl_e|stl_sigma       multi-task (Eqs. (7)-(8)) or single-task
+    w_e=1.0                        w_E of Eq. (7) in [0, 2] (w_sigma = 2 - w_E)
+    modality=audio|video           frame functionals of the audio, or facial landmarks
+    corpus=seru_synth_continuous|avec2016|sewa
+    variant=<builder config>       (default: quickstart for the synthetic corpus)
+    protocol=cpu|paper
+
+Commands::
+
+    python -m seru.train --config configs/han17_blstm.py:task=mtl,modality=audio \\
+        --workdir runs/han17_mtl_audio
+    python -m seru.evaluate --workdir runs/han17_mtl_audio --split test
+
+Targets: the ratings resampled per rater to 100 ms, shifted back by 4 s (the paper's
+annotation delay, ``data.delay_frames`` = 40), E = EWE, sigma = the raters' unbiased std
+rescaled to [0, 1] on the training split (``seru/data/frames.py``). Inputs: mean and
+coefficient of variation of the 10 ms LLDs over 6 s windows (librosa LLDs, 118
+dimensions; ``--config.data.features.name=compare2016`` for the paper's 130 ComParE
+ones), or the 98 normalised landmark coordinates, standardised on the training split.
+The AVEC post-processing chain is fitted on dev and applied to every split.
+
+Protocols:
+
+* ``paper`` -- BLSTM 2 x 240, input noise 0.2, weights U[-0.1, 0.1], SGD with momentum
+  0.9 and learning rate 1e-5 on CURRENNT's summed squared error; seru's loss is the MEAN
+  over the frames and outputs of a batch, so the equivalent rate is 1e-5 times their
+  number (whole recordings of up to 300 s as one sequence each, batch 1). 150 epochs at
+  most; the paper stops after 20 epochs without a dev improvement -- seru keeps the best
+  dev checkpoint instead (``train.select_by``). GPU runtime: not measured.
+* ``cpu`` -- the same model, Adam 1e-3, 30 s crops in batches of 4, 40 epochs of the
+  quickstart corpus (8 training recordings of 150 s: 10 steps an epoch). Runtime and
+  numbers: not yet measured (the reproduction, ``benchmarks/reproduce_han17.py``, is
+  still to be written).
+"""
+
+import ml_collections
+
+from seru.config import defaults, model_defaults, parse_arg
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    a = parse_arg(arg, {"task": "mtl", "w_e": "1.0", "modality": "audio",
+                        "corpus": "seru_synth_continuous", "variant": "", "protocol": "cpu"},
+                  {"task": ("mtl", "stl_e", "stl_sigma"), "modality": ("audio", "video"),
+                   "protocol": ("cpu", "paper")})
+    paper = a["protocol"] == "paper"
+    c = defaults()
+    c.system = "han17"
+    c.model = model_defaults("han17")
+    c.model.task = a["task"]
+    c.model.w_e = float(a["w_e"])
+
+    d = c.data
+    d.corpus = a["corpus"]
+    d.variant = a["variant"] or ("quickstart" if a["corpus"] == "seru_synth_continuous" else "")
+    d.input = "frame_features"
+    d.frames.modality = a["modality"]
+    d.dimensions = ("arousal", "valence")
+    d.gold = "ewe"                  # Eqs. (1)-(5)
+    d.delay_frames = 40             # 4 s at 100 ms (Sec. 4.2)
+    d.audio_norm = "none"
+    d.eval_seq_len = 3000           # 300 s: whole recordings, so the BLSTM sees both contexts
+    d.eval_context = 0
+    if paper:
+        d.seq_len, d.batch_size = 3000, 1
+        c.optimizer.name, c.optimizer.momentum = "sgd", 0.9
+        outputs = 2 * len(d.dimensions) if a["task"] == "mtl" else len(d.dimensions)
+        c.optimizer.learning_rate = 1e-5 * d.seq_len * d.batch_size * outputs
+        c.train.num_epochs = 150
+    else:
+        d.seq_len, d.batch_size = 300, 4
+        c.optimizer.name, c.optimizer.learning_rate = "adam", 1e-3
+        c.train.num_epochs = 40
+
+    t = c.train
+    t.eval_every_epochs = 1 if paper else 5
+    t.select_by = "dev:ccc_sigma" if a["task"] == "stl_sigma" else "dev:ccc_e"
+    t.select_mode = "max"
+    t.log_every_steps = 10
+
+    e = c.eval
+    e.batch_size = 1 if paper else 4
+    e.num_samples = 1               # deterministic: no Monte Carlo
+    e.median_window = 0             # the chain's smoothing is fitted on dev instead
+    e.splits = ("dev", "test")
+    e.evaluators = ("metrics",)      # (the Fig. 4-like figure is still to come)
+    return c
