@@ -33,9 +33,12 @@ Protocols:
   most; the paper stops after 20 epochs without a dev improvement -- seru keeps the best
   dev checkpoint instead (``train.select_by``). GPU runtime: not measured.
 * ``cpu`` -- the same model, Adam 1e-3, 30 s crops in batches of 4, 40 epochs of the
-  quickstart corpus (8 training recordings of 150 s: 10 steps an epoch). Runtime and
-  numbers: not yet measured (the reproduction, ``benchmarks/reproduce_han17.py``, is
-  still to be written).
+  quickstart corpus (8 training recordings of 150 s: 10 steps an epoch). Runtime on 2
+  CPU cores: about 1.5 min of training plus the one-off feature extraction. First runs,
+  one seed (``benchmarks/results/han17_first_runs.md``), test CCC(E) arousal / valence:
+  audio 0.80 / 0.65, video 0.58 / 0.76; CCC(sigma): audio 0.58 / 0.66, video 0.14 /
+  0.38. The reproduction with seeds and significance (``benchmarks/reproduce_han17.py``)
+  is still to be written.
 """
 
 import ml_collections
