@@ -18,8 +18,9 @@ LAYERS = {
     "seru.models": 2, "seru.mc": 2,
     "seru.systems": 3,
     "seru.config": 4, "seru.sharding": 4, "seru.trainer": 4, "seru.evaluation": 4,
-    "seru.evaluators": 4, "seru.inference": 4, "seru.plots": 4,
-    "seru.train": 5, "seru.evaluate": 5, "seru.predict": 5, "seru.data.__main__": 5,
+    "seru.evaluators": 4, "seru.inference": 4, "seru.plots": 4, "seru.fusion": 4,
+    "seru.train": 5, "seru.evaluate": 5, "seru.predict": 5, "seru.fuse": 5,
+    "seru.data.__main__": 5,
 }
 
 
@@ -107,7 +108,7 @@ def test_loop_evaluation_and_predictor_know_no_system_or_input():
     names = re.compile(r"prabhu22|sridhar21|han17|mitra25|raw_audio|functionals|"
                        r"FunctionalsDataset|ContinuousDataset|m_hat|s_hat|'samples'|median")
     for name in ("trainer.py", "evaluation.py", "evaluators.py", "inference.py", "predict.py",
-                 "train.py", "evaluate.py", "sharding.py"):
+                 "train.py", "evaluate.py", "sharding.py", "fusion.py", "fuse.py"):
         code = _code_without_docstrings(SERU / name)
         assert names.findall(code) == [], name
     assert "m_hat" in _code_without_docstrings(SERU / "systems" / "prabhu22.py")  # the check bites
