@@ -34,11 +34,10 @@ Protocols:
   dev checkpoint instead (``train.select_by``). GPU runtime: not measured.
 * ``cpu`` -- the same model, Adam 1e-3, 30 s crops in batches of 4, 40 epochs of the
   quickstart corpus (8 training recordings of 150 s: 10 steps an epoch). Runtime on 2
-  CPU cores: about 1.5 min of training plus the one-off feature extraction. First runs,
-  one seed (``benchmarks/results/han17_first_runs.md``), test CCC(E) arousal / valence:
-  audio 0.80 / 0.65, video 0.58 / 0.76; CCC(sigma): audio 0.58 / 0.66, video 0.14 /
-  0.38. The reproduction with seeds and significance (``benchmarks/reproduce_han17.py``)
-  is still to be written.
+  CPU cores: about 1.5 min of training plus the one-off feature extraction. Expected
+  (``python benchmarks/reproduce_han17.py``, seeds 0-2, test CCC arousal / valence, mean
+  over seeds; ``benchmarks/results/han17_cpu/``): MTL E audio 0.79 / 0.64, video 0.56 /
+  0.75; STL sigma audio 0.63 / 0.56, video 0.15 / 0.25.
 """
 
 import ml_collections
