@@ -23,7 +23,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from seru import config as config_lib
-from seru import evaluators, sharding
+from seru import evaluators, prediction_files, sharding
 from seru.evaluators import pool, sample_keys
 from seru.checkpoints import Checkpoints
 
@@ -246,10 +246,4 @@ def write_eval(outdir: Path, metrics: Mapping, preds: Mapping, targets: Mapping,
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "metrics.json").write_text(json.dumps(
         {**(info or {}), "metrics": dict(metrics)}, indent=2) + "\n")
-    arrays = {}
-    for rid, p in preds.items():
-        for k, v in p.items():
-            arrays[f"{rid}/{k}"] = np.asarray(v)
-        for k, v in targets[rid].items():
-            arrays[f"{rid}/target_{k}"] = np.asarray(v)
-    np.savez_compressed(outdir / "predictions.npz", **arrays)
+    prediction_files.write(outdir / "predictions.npz", preds, targets)

@@ -25,7 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from seru import config as config_lib
-from seru import stats
+from seru import prediction_files, stats
 from seru.postprocess import apply_late_fusion, fit_late_fusion
 from seru.systems.base import Regression
 
@@ -38,12 +38,7 @@ def _read(workdir: Path, split: str) -> dict[str, dict[str, np.ndarray]]:
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: run python -m seru.evaluate --workdir "
                                 f"{workdir} --split {split} first")
-    out: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(path, allow_pickle=False) as z:
-        for key in z.files:
-            rid, _, name = key.rpartition("/")
-            out.setdefault(rid, {})[name] = z[key]
-    return out
+    return prediction_files.read(path)
 
 
 def _pairs(system) -> list[tuple[str, str]]:

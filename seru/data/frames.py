@@ -43,8 +43,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from seru.data.errors import UnknownSplit
-from seru.data.pipeline import ContinuousDataset, Recording, rating_targets, record_ratings
+from seru.data.pipeline import (ContinuousDataset, Recording, corpus_records, rating_targets,
+                                record_ratings)
 from seru.data.timebase import TimeBase, of_corpus
 
 MODALITIES = ("audio", "video")
@@ -226,32 +226,21 @@ def apply_statistics(rec: FrameRecording, statistics: Mapping[str, Any]) -> Fram
 def load_frames(config, splits: Sequence[str] | None = None
                 ) -> dict[str, list[FrameRecording]]:
     """``{split: [FrameRecording]}`` (raw features, unscaled std) of ``config.data``'s corpus;
-    ``splits`` default: train, dev and test. Raises ``UnknownSplit`` for a missing split."""
+    ``splits`` default: train, dev and test. Raises ``seru.data.errors.UnknownSplit`` for a missing split."""
     from seru.data import corpora
     from seru.data.features import feature_config
 
     d = config.data
-    builder, sources = corpora.load(d.corpus, d.variant or None, d.data_dir or None,
-                                    d.manual_dir or None, build=d.build)
-    meta = builder.info.metadata or {}
+    meta, records = corpus_records(config, splits)
     hop_in = of_corpus(meta).hop_s
     video_hop = meta.get("video_frame_hop_s")
     cfg = feature_config(config)
     cache_dir = cfg["cache_dir"] or os.path.join(d.data_dir or corpora.default_data_dir(),
                                                  "seru_features")
-    splits = splits or [s for s in (d.train_split, d.dev_split, d.test_split) if s]
-    out = {}
-    for split in dict.fromkeys(splits):
-        if split not in sources:
-            raise UnknownSplit(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
-                               f"splits: {sorted(sources)}")
-        src = sources[split]
-        n = len(src) if not d.max_recordings else min(len(src), d.max_recordings)
-        out[split] = [preprocess_frames(src[i], config, hop_in_s=hop_in,
-                                        video_hop_s=None if video_hop is None else float(video_hop),
-                                        cache_dir=cache_dir, where=f"{d.corpus}/{split}[{i}]")
-                      for i in range(n)]
-    return out
+    video_hop = None if video_hop is None else float(video_hop)
+    return {split: [preprocess_frames(rec, config, hop_in_s=hop_in, video_hop_s=video_hop,
+                                      cache_dir=cache_dir, where=where) for rec, where in recs]
+            for split, recs in records.items()}
 
 
 def from_frames(recordings: Mapping[str, Sequence[FrameRecording]], config,

@@ -431,6 +431,34 @@ def reassemble(outputs: Sequence[Mapping[str, np.ndarray]], metas: Sequence[Mapp
 # ----------------------------------------------------------------------------
 
 
+def corpus_records(config, splits: Sequence[str] | None = None):
+    """``(info.metadata, {split: [(record, where), ...]})`` of the corpus of ``config.data``:
+    the records of ``splits`` (default: train, dev and test; at most ``data.max_recordings``
+    a split), read lazily from its TFDS data sources, each with a name for error messages
+    (``corpus/split[i]``). Builds the corpus if ``data.build``. Raises
+    :class:`seru.data.errors.UnknownSplit` for a split the corpus does not have."""
+    from seru.data import corpora
+
+    d = config.data
+    builder, sources = corpora.load(d.corpus, d.variant or None, d.data_dir or None,
+                                    d.manual_dir or None, build=d.build)
+    splits = splits or [s for s in (d.train_split, d.dev_split, d.test_split) if s]
+    out = {}
+    for split in dict.fromkeys(splits):
+        if split not in sources:
+            raise UnknownSplit(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
+                               f"splits: {sorted(sources)}")
+        src = sources[split]
+        n = len(src) if not d.max_recordings else min(len(src), d.max_recordings)
+        out[split] = _read_records(src, n, f"{d.corpus}/{split}")
+    return builder.info.metadata or {}, out
+
+
+def _read_records(source, n: int, where: str):
+    for i in range(n):
+        yield source[i], f"{where}[{i}]"
+
+
 def load_corpus(config, splits: Sequence[str] | None = None
                 ) -> tuple[dict[str, list[Recording]], TimeBase]:
     """``({split: [Recording]}, time_base)`` of the corpus named by ``config.data``.
@@ -440,24 +468,14 @@ def load_corpus(config, splits: Sequence[str] | None = None
     (``info.metadata['frame_hop_s']``, else the schema's 40 ms). Raises
     :class:`seru.data.errors.UnknownSplit` for a split the corpus does not have.
     """
-    from seru.data import corpora, timebase
+    from seru.data import timebase
 
     d = config.data
-    builder, sources = corpora.load(d.corpus, d.variant or None, d.data_dir or None,
-                                    d.manual_dir or None, build=d.build)
-    tb = timebase.of_corpus(builder.info.metadata)
-    splits = splits or [s for s in (d.train_split, d.dev_split, d.test_split) if s]
-    out = {}
-    for split in dict.fromkeys(splits):
-        if split not in sources:
-            raise UnknownSplit(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
-                             f"splits: {sorted(sources)}")
-        src = sources[split]
-        n = len(src) if not d.max_recordings else min(len(src), d.max_recordings)
-        out[split] = [preprocess_record(src[i], d.dimensions, d.gold, d.delay_frames,
-                                        where=f"{d.corpus}/{split}[{i}]",
-                                        audio_norm=d.audio_norm, time_base=tb)
-                      for i in range(n)]
+    meta, records = corpus_records(config, splits)
+    tb = timebase.of_corpus(meta)
+    out = {split: [preprocess_record(rec, d.dimensions, d.gold, d.delay_frames, where=where,
+                                     audio_norm=d.audio_norm, time_base=tb)
+                   for rec, where in recs] for split, recs in records.items()}
     return out, tb
 
 

@@ -66,7 +66,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from seru import checkpoints, losses, mc, metrics
+from seru import checkpoints, losses, mc, metrics, prediction_files
 from seru.fields import Field, from_fields
 from seru.models import mc_dropout, vae_er
 from seru.systems.base import Regression, System
@@ -227,16 +227,6 @@ def reject_option_metrics(y_true, y_pred, uncertainty, coverages=COVERAGES, num_
     return out
 
 
-def _read_predictions(path) -> dict[str, dict[str, np.ndarray]]:
-    """``predictions.npz`` of ``python -m seru.evaluate`` -> ``{id: {key: array}}``."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(path, allow_pickle=False) as z:
-        for key in z.files:
-            rid, _, name = key.rpartition("/")
-            out.setdefault(rid, {})[name] = z[key]
-    return out
-
-
 def paired_reject_option(predictions_npz, uncertainty_npz, coverages=COVERAGES,
                          num_groups=5, ddof: int = 0) -> dict[str, float]:
     """The reject option as sridhar21 runs it (Sec. V-B, V-C, Tables I-II).
@@ -248,7 +238,7 @@ def paired_reject_option(predictions_npz, uncertainty_npz, coverages=COVERAGES,
     same split; utterances are matched by id (every id of the first file must
     be in the second).
     """
-    pred, unc = _read_predictions(predictions_npz), _read_predictions(uncertainty_npz)
+    pred, unc = prediction_files.read(predictions_npz), prediction_files.read(uncertainty_npz)
     ids = sorted(pred)
     missing = [i for i in ids if i not in unc]
     if missing:
