@@ -114,6 +114,12 @@ def summary(values) -> dict:
             "values": v.tolist()}
 
 
+def ttest_lines(tt: dict) -> list[str]:
+    """Markdown bullets ``- name: t = .., p = ..`` (or the error) of :func:`one_tailed` results."""
+    return [f"- {k}: " + (f"t = {v['t']:.2f}, p = {v['p']:.4f}" if "p" in v else v["error"])
+            for k, v in tt.items()]
+
+
 def one_tailed(a, b, higher_is_better: bool = True) -> dict | None:
     """One-tailed two-sample (Student) t-test "``a`` is better than ``b``"
     (:func:`seru.stats.ttest_one_tailed`) as ``{"t", "p"}``, ``{"error"}`` when

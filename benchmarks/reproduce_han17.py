@@ -127,9 +127,7 @@ def markdown(rows: dict, tt: dict, args) -> str:
                                  + " | ".join(cells) + " |")
         lines.append("")
     lines += ["One-tailed t-tests over seeds (test CCC):", ""]
-    for k, v in tt.items():
-        lines.append(f"- {k}: " + (f"t = {v['t']:.2f}, p = {v['p']:.4f}" if "p" in v
-                                    else v["error"]))
+    lines += _runs.ttest_lines(tt)
     return "\n".join(lines) + "\n"
 
 

@@ -78,9 +78,7 @@ def markdown(rows: dict, tt: dict, protocol: str, split: str, seeds) -> str:
         cells = [f"{r[m]['mean']:.3f} +- {r[m]['std']:.3f}" if m in r else "-" for m in METRICS]
         lines.append(f"| {LABELS.get(v, v)} | " + " | ".join(cells) + " |")
     lines += ["", "One-tailed t-tests (+LU better than ...):", ""]
-    for k, v in tt.items():
-        lines.append(f"- {k}: " + (f"t = {v['t']:.2f}, p = {v['p']:.4f}" if "p" in v
-                                    else v["error"]))
+    lines += _runs.ttest_lines(tt)
     return "\n".join(lines) + "\n"
 
 

@@ -180,9 +180,7 @@ def markdown_table(rows: dict, tt: dict, title: str, ref: str = "vae_er") -> lis
         lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
     if tt:
         lines += ["", f"One-tailed t-tests over seeds ({ref} has the higher CCC than ...):", ""]
-        for k, v in tt.items():
-            lines.append(f"- {k}: " + (f"t = {v['t']:.2f}, p = {v['p']:.4f}" if "p" in v
-                                        else v["error"]))
+        lines += _runs.ttest_lines(tt)
     return lines + [""]
 
 
@@ -217,8 +215,7 @@ def utl(bench: Bench, args, report: dict, t0: float) -> list[str]:
         lines.append(f"| {labels[d]} | " + " | ".join(cells) + " |")
     lines += ["", "One-tailed t-tests over seeds (ordering by another attribute's uncertainty "
                   "gives the higher valence CCC than ordering by valence's own):", ""]
-    lines += [f"- {k}: " + (f"t = {v['t']:.2f}, p = {v['p']:.4f}" if "p" in v else v["error"])
-              for k, v in tt.items()]
+    lines += _runs.ttest_lines(tt)
     return lines + [""]
 
 

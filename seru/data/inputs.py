@@ -83,6 +83,20 @@ def get(name: str) -> InputType:
     return INPUTS[name]
 
 
+@functools.lru_cache(maxsize=8)
+def _cached(fn, config_json: str):
+    import ml_collections
+
+    return fn(ml_collections.ConfigDict(json.loads(config_json)))
+
+
+def training_statistics(fn, config):
+    """``fn(config)`` -- the statistics an input type takes from a run's training split --
+    computed once per ``fn`` and config (its JSON: the value depends on nothing else), so
+    that prediction and cross-corpus evaluation do not read the training split each call."""
+    return _cached(fn, config.to_json_best_effort(sort_keys=True))
+
+
 def _other(config, corpus: str | None, variant: str | None):
     ev = copy.deepcopy(config)
     ev.data.corpus = corpus or config.data.corpus
@@ -156,26 +170,23 @@ def _fx_other(config, corpus, variant, split, process_index=0, process_count=1):
     use the evaluation corpus' own ``rating_range``."""
     from seru.data import features
 
-    train_ds = features.build_dataset(config, process_index, process_count)
+    scaler, _ = training_statistics(_fx_statistics, config)
     ev = _other(config, corpus, variant)
     cfg = features.feature_config(ev)
     opened = features.open_corpus(ev.data, cfg)
     arrays, skipped = features.split_arrays(ev.data, cfg, opened, split)
     return features.FunctionalsDataset(
-        {split: arrays}, train_ds.scaler, batch_size=config.data.batch_size,
+        {split: arrays}, scaler, batch_size=config.data.batch_size,
         eval_batch_size=config.eval.batch_size, train_split=split,
         dimensions=config.data.dimensions, rating_range=opened.rating_range,
         skipped={split: skipped}, process_index=process_index, process_count=process_count)
 
 
-@functools.lru_cache(maxsize=4)
-def _training_statistics(config_json: str):
-    """``(scaler, rating_range)`` of a run's training split, read once per config."""
-    import ml_collections
-
+def _fx_statistics(config):
+    """``(scaler, rating_range)`` of a run's training split."""
     from seru.data import features
 
-    ds = features.build_dataset(ml_collections.ConfigDict(json.loads(config_json)))
+    ds = features.build_dataset(config)
     return ds.scaler, ds.rating_range
 
 
@@ -185,7 +196,7 @@ def _fx_signals(config, signals, time_base=None):
     ``ValueError``."""
     from seru.data import features
 
-    scaler, rating_range = _training_statistics(config.to_json_best_effort(sort_keys=True))
+    scaler, rating_range = training_statistics(_fx_statistics, config)
     cfg = dict(features.feature_config(config), progress=False)
     dims = tuple(config.data.dimensions)
     source = [{"id": rid, "audio": np.asarray(x, np.float32), "sample_rate": sr}
@@ -222,18 +233,11 @@ def _frames_build(config, splits=None, process_index=0, process_count=1):
     return frames.build(config, splits, process_index, process_count)
 
 
-@functools.lru_cache(maxsize=4)
-def _frames_training_statistics(config_json: str) -> dict:
-    """The feature and std statistics of a run's training split, computed once per config."""
-    import ml_collections
-
+def _frames_stats(config) -> dict:
+    """The feature and std statistics of a run's training split (once per config)."""
     from seru.data import frames
 
-    return frames.training_statistics(ml_collections.ConfigDict(json.loads(config_json)))
-
-
-def _frames_stats(config) -> dict:
-    return _frames_training_statistics(config.to_json_best_effort(sort_keys=True))
+    return training_statistics(frames.training_statistics, config)
 
 
 def _frames_other(config, corpus, variant, split, process_index=0, process_count=1):
