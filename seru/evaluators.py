@@ -10,9 +10,21 @@ through key names of their own. Registered here:
   (``system.evaluate``).
 * ``per_speaker`` / ``per_gender``: the same metrics for each speaker / gender
   group, as ``speaker/<name>/<metric>`` (groups need at least two rows).
-* ``figures``: per regression output with a spread, a time-series figure per
-  recording (the first ``eval.plot_recordings``, frame-level data only) and a
-  predicted-vs-rater-std scatter; skipped when ``eval.plot`` is False.
+* ``figures``: per regression output, a time-series figure per recording and
+  dimension (the first ``eval.plot_recordings``, frame-level data only),
+  ``recording_<id>_<dim>.png``. A mean with a spread on the rating scale
+  (``Regression.spread_on_rating_scale``): the ratings with m +- s and
+  m_hat +- s_hat (prabhu22 Fig. 2), plus a predicted-vs-rater-std scatter
+  ``std_scatter_<dim>.png`` when the spread is a std. A spread on a scale of
+  its own, or only one of mean / spread: a panel of the predicted mean vs
+  ``gold`` and one of the predicted spread vs the targets' ``std`` (han17
+  Fig. 4). Skipped when ``eval.plot`` is False.
+* ``spread_distribution``: the distribution of the targets' ``std`` over the
+  valid frames (han17 Fig. 1), with the predicted spread's overlaid, in
+  ``spread_distribution.png``; metrics ``std_mean/<dim>`` and the quartiles
+  ``std_q25/<dim>``, ``std_q50/<dim>`` (median), ``std_q75/<dim>`` (and the
+  same ``spread_*`` of the prediction). Frame-level data with a target ``std``
+  only.
 * ``reject_curve``: CCC vs coverage (sridhar21 Fig. 3) when the metrics hold
   ``ccc_cov<percent>`` keys.
 """
@@ -153,6 +165,11 @@ def per_gender(ctx: Context) -> dict[str, float]:
 
 @register("figures")
 def figures(ctx: Context) -> dict[str, float]:
+    """Time-series figures (and the std scatter) of every regression output; no metrics.
+
+    Draws only when ``ctx.write`` and ``eval.plot``; recording figures need a time base
+    (``system.time_base.hop_s``, seconds per frame).
+    """
     if not (ctx.write and ctx.config.eval.plot):
         return {}
     from seru import plots
@@ -161,24 +178,82 @@ def figures(ctx: Context) -> dict[str, float]:
     hop = getattr(ctx.system.time_base, "hop_s", None)
     ctx.outdir.mkdir(parents=True, exist_ok=True)
     for out in ctx.system.outputs:
-        if not isinstance(out, Regression) or out.mean is None or out.spread is None:
+        if not isinstance(out, Regression) or not out.keys:
             continue
-        views = {rid: (p[out.mean], p[out.spread])
-                 for rid, p in ctx.preds.items() if out.mean in p and out.spread in p}
+        views = {rid: p for rid, p in ctx.preds.items() if all(k in p for k in out.keys)}
+        band = out.mean is not None and out.spread is not None and out.spread_on_rating_scale
+        if not band:
+            for rid in list(views)[:ctx.config.eval.plot_recordings] if hop else ():
+                mean, spread = (views[rid][k] if k else None for k in (out.mean, out.spread))
+                for d, dim in enumerate(dims):
+                    plots.plot_state_and_spread(ctx.targets[rid], mean, spread, d,
+                                                ctx.outdir / f"recording_{rid}_{dim}.png",
+                                                title=f"{rid}: {dim}", hop_s=hop,
+                                                spread_label=out.spread_name)
+            continue
         if hop is not None:
             for rid in list(views)[:ctx.config.eval.plot_recordings]:
                 for d, dim in enumerate(dims):
-                    plots.plot_recording(ctx.targets[rid], *views[rid], d,
+                    plots.plot_recording(ctx.targets[rid], views[rid][out.mean],
+                                         views[rid][out.spread], d,
                                          ctx.outdir / f"recording_{rid}_{dim}.png",
                                          title=f"{rid}: {dim}", hop_s=hop)
         if out.spread_name == "std" and len(views) == len(ctx.preds):
             valid = {rid: np.asarray(ctx.targets[rid]["mask"]) > 0 for rid in views}
             for d, dim in enumerate(dims):
-                spread = np.concatenate([views[r][1][valid[r], d] for r in views])
+                spread = np.concatenate([views[r][out.spread][valid[r], d] for r in views])
                 std = np.concatenate([ctx.targets[r]["std"][valid[r], d] for r in views])
                 plots.plot_std_scatter(spread, std, ctx.outdir / f"std_scatter_{dim}.png",
                                        title=f"predicted vs rater std: {dim}")
     return {}
+
+
+#: percentiles ``spread_distribution`` reports
+QUARTILES = (25, 50, 75)
+
+
+@register("spread_distribution")
+def spread_distribution(ctx: Context) -> dict[str, float]:
+    """Distribution of the perception uncertainty (han17 Fig. 1): the targets' ``std``
+    ``[N, D]`` over the valid frames of the split, per dimension.
+
+    Returns the mean and the quartiles (``np.percentile``, linear) of the finite target
+    values, ``std_mean/<dim>``, ``std_q25/<dim>``, ``std_q50/<dim>`` (the median),
+    ``std_q75/<dim>``, and, for the first regression output with a spread, the same
+    ``spread_*`` of the prediction on the same frames (NaN where no value is finite).
+    Writes ``spread_distribution.png`` (a histogram panel per dimension, the predicted
+    spread overlaid on the std's axis: meant for a spread that estimates the std) when
+    ``ctx.write`` and ``eval.plot``. Returns ``{}`` for
+    data without a time base or an item without a target ``std``; ``KeyError`` for an
+    item without predictions (``pool``).
+    """
+    if (getattr(ctx.system.time_base, "hop_s", None) is None or not ctx.targets
+            or not all("std" in t for t in ctx.targets.values())):
+        return {}
+    p, t = ctx.pooled
+    dims = tuple(ctx.config.data.dimensions)
+    out = next((o for o in ctx.system.outputs
+                if isinstance(o, Regression) and o.spread and o.spread in p), None)
+    series = {"std": np.asarray(t["std"], np.float64)}
+    if out is not None:
+        series["spread"] = np.asarray(p[out.spread], np.float64)
+    metrics = {}
+    for name, values in series.items():
+        for d, dim in enumerate(dims):
+            v = values[:, d][np.isfinite(values[:, d])]
+            keys = ["mean", *(f"q{q}" for q in QUARTILES)]
+            stats = [np.mean(v), *np.percentile(v, QUARTILES)] if v.size else [np.nan] * len(keys)
+            metrics.update({f"{name}_{k}/{dim}": float(x) for k, x in zip(keys, stats)})
+    if ctx.write and ctx.config.eval.plot:
+        from seru import plots
+
+        ctx.outdir.mkdir(parents=True, exist_ok=True)
+        split = ctx.info.get("split", ctx.outdir.name)
+        plots.plot_spread_distribution(
+            series["std"], dims, ctx.outdir / "spread_distribution.png",
+            spread=series.get("spread"), scale_label=out.spread_name if out else "std",
+            title=f"perception uncertainty ({split})")
+    return metrics
 
 
 @register("reject_curve")

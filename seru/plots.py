@@ -3,6 +3,13 @@
 * :func:`plot_recording`: like prabhu22 Fig. 2, the annotators' individual
   ratings of one recording over time with their mean +- std, and the
   predicted mean +- predicted std (m_hat +- s_hat).
+* :func:`plot_state_and_spread`: like han17 Fig. 4, one recording's predicted
+  mean against the gold standard and its predicted spread against the
+  targets' ``std`` over time, each in a panel of its own (for a spread on a
+  scale of its own, or a system that predicts only one of them).
+* :func:`plot_spread_distribution`: like han17 Fig. 1, the histogram of the
+  targets' ``std`` (the perception uncertainty) per dimension, with the
+  predicted spread's overlaid.
 * :func:`plot_std_scatter`: predicted s_hat against the raters' std, frame by
   frame, with the identity line and their CCC.
 * :func:`plot_reject_curves`: CCC against test coverage, one curve per method
@@ -67,6 +74,89 @@ def plot_recording(targets: Mapping[str, np.ndarray], mean: np.ndarray, spread: 
     ax2.set_xlabel("time (s)")
     ax2.set_ylabel("std")
     ax2.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_state_and_spread(targets: Mapping[str, np.ndarray], mean: np.ndarray | None,
+                          spread: np.ndarray | None, dim: int, path: str | Path,
+                          title: str = "", hop_s: float = FRAME_HOP_S,
+                          spread_label: str = "spread") -> Path:
+    """Predicted mean vs the gold standard and predicted spread vs the targets' std over
+    time, a panel each (han17 Fig. 4: predictions red, gold standard blue); a PNG 11 in wide,
+    3 in high per panel, at 110 dpi.
+
+    ``targets`` holds ``mask`` [T] and, for the panels drawn, ``gold`` / ``std`` [T, D]
+    (a panel without its target shows the prediction alone); ``mean`` / ``spread`` are the
+    predictions [T, D] or ``None`` (no panel). The spread panel's y axis is labelled
+    ``spread_label`` (the spread's own scale: ``std`` must be on the same one). Frames
+    are ``hop_s`` seconds apart; masked frames are not drawn. Raises ``ValueError`` if
+    both predictions are ``None``. Returns the path written.
+    """
+    panels = [(k, x) for k, x in (("gold", mean), ("std", spread)) if x is not None]
+    if not panels:
+        raise ValueError("plot_state_and_spread: neither a mean nor a spread to plot")
+    plt = _plt()
+    mask = np.asarray(targets["mask"]) > 0
+    t = np.arange(mask.shape[0]) * hop_s
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3 * len(panels)), sharex=True,
+                             squeeze=False)
+    for ax, (key, pred) in zip(axes[:, 0], panels):
+        what = "emotional state (mean)" if key == "gold" else f"uncertainty ({spread_label})"
+        if key in targets:
+            gold = np.where(mask, np.asarray(targets[key], np.float64)[:, dim], np.nan)
+            ax.plot(t, gold, color="tab:blue", lw=1.0, label=f"target {key}")
+        ax.plot(t, np.where(mask, np.asarray(pred, np.float64)[:, dim], np.nan),
+                color="tab:red", lw=1.0, label="predicted")
+        ax.set_ylabel("rating" if key == "gold" else spread_label, fontsize=8)
+        ax.set_title(f"{title}: {what}" if title else what, fontsize=9)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_spread_distribution(std: np.ndarray, dims, path: str | Path,
+                             spread: np.ndarray | None = None, scale_label: str = "std",
+                             title: str = "", bins: int = 30) -> Path:
+    """Histogram of the targets' std per dimension (han17 Fig. 1: the perception
+    uncertainty's distribution), a panel per dimension, with the predicted spread's
+    histogram overlaid on the same bins when ``spread`` is given (it must be on the std's
+    scale, which labels the x axis: ``scale_label``); a PNG 4.5 in wide per panel, 3.5 in
+    high, at 110 dpi.
+
+    ``std`` and ``spread`` are ``[N, D]`` (the valid frames of a split, ``D = len(dims)``);
+    bars are fractions of the finite values (NaN and inf left out). Raises ``ValueError``
+    on a shape mismatch. Returns the path written.
+    """
+    std = np.asarray(std, np.float64)
+    dims = tuple(dims)
+    if std.ndim != 2 or std.shape[1] != len(dims) or (
+            spread is not None and np.shape(spread) != std.shape):
+        raise ValueError(f"plot_spread_distribution: std {std.shape}, spread "
+                         f"{None if spread is None else np.shape(spread)}, dims {dims}")
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(dims), figsize=(4.5 * len(dims), 3.5), squeeze=False)
+    for d, (ax, dim) in enumerate(zip(axes[0], dims)):
+        series = [("target std", std[:, d], "tab:blue")]
+        if spread is not None:
+            series.append(("predicted", np.asarray(spread, np.float64)[:, d], "tab:red"))
+        series = [(n, x[np.isfinite(x)], c) for n, x, c in series]
+        pooled = np.concatenate([x for _, x, _ in series])
+        edges = np.histogram_bin_edges(pooled if pooled.size else [0.0, 1.0], bins)
+        for name, x, color in series:
+            ax.hist(x, bins=edges, weights=np.full(x.size, 1.0 / max(x.size, 1)),
+                    color=color, alpha=0.5, label=f"{name} ({x.size} frames)")
+        ax.set_xlabel(scale_label, fontsize=8)
+        ax.set_ylabel("fraction of frames", fontsize=8)
+        ax.set_title(f"{title}: {dim}" if title else dim, fontsize=9)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

@@ -4,6 +4,7 @@ import json
 
 import matplotlib.image
 import numpy as np
+import pytest
 import scipy.ndimage
 
 from seru import config as config_lib
@@ -159,3 +160,144 @@ def test_reassemble_utterance_rows():
     np.testing.assert_array_equal(whole["u2"]["m_hat"], [[3.0, 4.0]])
     np.testing.assert_array_equal(whole["u3"]["samples"], [[[12.0, 13.0]], [[16.0, 17.0]],
                                                            [[20.0, 21.0]]])
+
+
+class _FakeSystem:
+    """Just what the evaluators read: the declared outputs and the time base."""
+
+    def __init__(self, output, hop_s=0.1):
+        from seru.data.timebase import TimeBase
+
+        self.outputs = (output,)
+        self.time_base = TimeBase(hop_s) if hop_s else None
+
+
+def _eval_context(tmp_path, output, hop_s=0.1, plot=True, write=True, ratings=False):
+    """A Context with two recordings of two dimensions (some frames masked)."""
+    from seru import evaluators
+
+    cfg = make_toy_config()
+    cfg.data.dimensions = ("arousal", "valence")
+    cfg.eval.plot, cfg.eval.plot_recordings = plot, 1
+    rng = np.random.default_rng(3)
+    preds, targets = {}, {}
+    for rid, n in (("rec_a", 30), ("rec_b", 23)):
+        targets[rid] = {"gold": rng.normal(size=(n, 2)), "std": rng.uniform(0, 1, (n, 2)),
+                        "mask": (rng.random(n) > 0.3).astype(np.float32)}
+        if ratings:
+            targets[rid]["ratings"] = rng.normal(size=(n, 2, 3))
+        preds[rid] = {k: rng.uniform(0, 1, (n, 2)).astype(np.float32) for k in output.keys}
+    return evaluators.Context(system=_FakeSystem(output, hop_s), config=cfg, preds=preds,
+                              targets=targets, outdir=tmp_path / "out", info={"split": "dev"},
+                              write=write)
+
+
+def _valid(ctx, source, key):
+    return np.concatenate([np.asarray(source[r][key])[ctx.targets[r]["mask"] > 0]
+                           for r in ctx.targets])
+
+
+def test_spread_distribution_metrics_are_numpys(tmp_path):
+    from seru import evaluators
+    from seru.systems.base import Regression
+
+    out = Regression(mean="e", spread="sig", spread_name="std on [0, 1]",
+                     spread_on_rating_scale=False)
+    ctx = _eval_context(tmp_path, out)
+    ctx.targets["rec_b"]["std"][0, 0] = np.nan  # a valid frame without a std is left out
+    ctx.targets["rec_b"]["mask"][0] = 1.0
+    metrics = evaluators.run(["spread_distribution"], ctx)
+    std, sig = _valid(ctx, ctx.targets, "std"), _valid(ctx, ctx.preds, "sig")
+    assert len(metrics) == 16
+    for d, dim in enumerate(("arousal", "valence")):
+        col = std[:, d][np.isfinite(std[:, d])]
+        assert col.size == std.shape[0] - (d == 0)
+        np.testing.assert_allclose(metrics[f"std_mean/{dim}"], np.mean(col), rtol=1e-12)
+        np.testing.assert_allclose(metrics[f"std_q50/{dim}"], np.median(col), rtol=1e-12)
+        np.testing.assert_allclose([metrics[f"std_q25/{dim}"], metrics[f"std_q75/{dim}"]],
+                                   np.quantile(col, [0.25, 0.75]), rtol=1e-12)
+        np.testing.assert_allclose(metrics[f"spread_mean/{dim}"], np.mean(sig[:, d]), rtol=1e-6)
+        np.testing.assert_allclose(metrics[f"spread_q50/{dim}"], np.median(sig[:, d]),
+                                   rtol=1e-6)
+    img = matplotlib.image.imread(tmp_path / "out" / "spread_distribution.png")
+    assert img.shape[:2] == (385, 990)  # a 4.5 x 3.5 in panel per dimension at 110 dpi
+
+
+def test_spread_distribution_without_spread_skips_and_writes_only_when_asked(tmp_path):
+    from seru import evaluators
+    from seru.systems.base import Regression
+
+    stl_e = Regression(mean="e", spread=None, spread_on_rating_scale=False)
+    ctx = _eval_context(tmp_path, stl_e, plot=False)
+    metrics = evaluators.spread_distribution(ctx)
+    assert sorted(metrics) == sorted(f"std_{k}/{d}" for k in ("mean", "q25", "q50", "q75")
+                                     for d in ("arousal", "valence"))
+    np.testing.assert_allclose(metrics["std_q50/valence"],
+                               np.median(_valid(ctx, ctx.targets, "std")[:, 1]))
+    assert not (tmp_path / "out").exists()  # eval.plot False: metrics, no file
+    ctx = _eval_context(tmp_path, stl_e, write=False)
+    assert evaluators.spread_distribution(ctx) and not (tmp_path / "out").exists()
+    # no frame time base (utterance-level) or no target std: nothing
+    assert evaluators.spread_distribution(_eval_context(tmp_path, stl_e, hop_s=None)) == {}
+    ctx = _eval_context(tmp_path, stl_e)
+    del ctx.targets["rec_a"]["std"]
+    assert evaluators.spread_distribution(ctx) == {} and not (tmp_path / "out").exists()
+    ctx = _eval_context(tmp_path, stl_e)
+    evaluators.spread_distribution(ctx)
+    assert (tmp_path / "out" / "spread_distribution.png").stat().st_size > 0
+
+
+def test_figures_of_a_spread_on_its_own_scale_and_of_single_task_outputs(tmp_path,
+                                                                           monkeypatch):
+    """Fig. 4-like panels, not the rating-scale bands, for a spread on its own scale and for
+    outputs with only a mean or only a spread; the first eval.plot_recordings recordings."""
+    from seru import evaluators, plots
+    from seru.systems.base import Regression
+
+    calls = []
+    real = plots.plot_state_and_spread
+    monkeypatch.setattr(plots, "plot_state_and_spread",
+                        lambda *a, **k: calls.append((a, k)) or real(*a, **k))
+    monkeypatch.setattr(plots, "plot_recording", lambda *a, **k: pytest.fail("band plot"))
+    cases = {"mtl": (Regression(mean="e", spread="sig", spread_name="sigma",
+                                spread_on_rating_scale=False), 660),
+             "stl_e": (Regression(mean="e", spread=None, spread_on_rating_scale=False), 330),
+             "stl_sigma": (Regression(mean=None, spread="sig", spread_name="sigma",
+                                      spread_on_rating_scale=False), 330),
+             "mean_only_on_rating_scale": (Regression(mean="e", spread=None), 330)}
+    for name, (out, height) in cases.items():
+        calls.clear()
+        ctx = _eval_context(tmp_path / name, out)
+        assert evaluators.run(["figures"], ctx) == {}
+        files = sorted(p.name for p in (tmp_path / name / "out").iterdir())
+        assert files == ["recording_rec_a_arousal.png", "recording_rec_a_valence.png"], name
+        for f in files:
+            assert matplotlib.image.imread(tmp_path / name / "out" / f).shape[:2] == (
+                height, 1210), (name, f)
+        (targets, mean, spread, d, _), kw = calls[0]
+        assert d == 0 and kw["hop_s"] == 0.1 and kw["spread_label"] == out.spread_name
+        assert targets is ctx.targets["rec_a"]
+        assert (mean is None) == (out.mean is None) and (spread is None) == (out.spread is None)
+        if out.mean:
+            np.testing.assert_array_equal(mean, ctx.preds["rec_a"]["e"])
+        if out.spread:
+            np.testing.assert_array_equal(spread, ctx.preds["rec_a"]["sig"])
+    # no time base: no recording figure
+    ctx = _eval_context(tmp_path / "utt", cases["mtl"][0], hop_s=None)
+    evaluators.run(["figures"], ctx)
+    assert list((tmp_path / "utt" / "out").iterdir()) == []
+
+
+def test_figures_of_a_spread_on_the_rating_scale_keep_the_band_plot(tmp_path, monkeypatch):
+    from seru import evaluators, plots
+    from seru.systems.base import Regression
+
+    monkeypatch.setattr(plots, "plot_state_and_spread", lambda *a, **k: pytest.fail("panels"))
+    ctx = _eval_context(tmp_path, Regression(mean="m", spread="s"), ratings=True)
+    evaluators.run(["figures"], ctx)
+    out = tmp_path / "out"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "recording_rec_a_arousal.png", "recording_rec_a_valence.png",
+        "std_scatter_arousal.png", "std_scatter_valence.png"]
+    assert matplotlib.image.imread(out / "recording_rec_a_valence.png").shape[:2] == (660, 1210)
+    assert matplotlib.image.imread(out / "std_scatter_valence.png").shape[:2] == (550, 550)

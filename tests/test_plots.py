@@ -1,4 +1,5 @@
-"""Tests of seru/plots.py: the reject-option curves (sridhar21 Fig. 3)."""
+"""Tests of seru/plots.py: the reject-option curves (sridhar21 Fig. 3), the std scatter, the
+state-and-spread time series (han17 Fig. 4) and the spread distribution (han17 Fig. 1)."""
 
 import matplotlib
 
@@ -65,3 +66,80 @@ def test_std_scatter_title_gives_the_ccc(tmp_path, monkeypatch):
     const = np.full(10, 0.3, np.float32)
     plots.plot_std_scatter(const, const, tmp_path / "c.png")
     assert figs[-1].axes[0].get_title() == "\nCCC = nan, 10 frames"
+
+
+@pytest.fixture
+def closed_figs(monkeypatch):
+    """The figures the plot functions close, kept open for inspection."""
+    figs = []
+    monkeypatch.setattr(plots._plt(), "close", lambda fig: figs.append(fig))
+    return figs
+
+
+def _recording(n=40, dims=2, seed=0):
+    rng = np.random.default_rng(seed)
+    mask = (rng.random(n) > 0.25).astype(np.float32)
+    targets = {"gold": rng.normal(size=(n, dims)), "std": rng.uniform(0, 1, (n, dims)),
+               "mask": mask}
+    return targets, rng.normal(size=(n, dims)), rng.uniform(0, 1, (n, dims))
+
+
+def test_state_and_spread_panels_show_valid_frames_only(tmp_path, closed_figs):
+    targets, mean, spread = _recording()
+    valid = targets["mask"] > 0
+    path = plots.plot_state_and_spread(targets, mean, spread, 1, tmp_path / "r.png",
+                                       title="rec: valence", hop_s=0.1, spread_label="sigma")
+    (fig,) = closed_figs
+    top, bottom = fig.axes
+    t = np.arange(40) * 0.1
+    for ax, target, pred in ((top, targets["gold"], mean), (bottom, targets["std"], spread)):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert sorted(lines) == ["predicted", f"target {'gold' if ax is top else 'std'}"]
+        tgt = lines[f"target {'gold' if ax is top else 'std'}"]
+        np.testing.assert_allclose(tgt.get_xdata(), t)
+        np.testing.assert_array_equal(np.isnan(tgt.get_ydata()), ~valid)  # masked: not drawn
+        np.testing.assert_allclose(tgt.get_ydata()[valid], target[valid, 1])
+        np.testing.assert_array_equal(np.isnan(lines["predicted"].get_ydata()), ~valid)
+        np.testing.assert_allclose(lines["predicted"].get_ydata()[valid], pred[valid, 1])
+    assert bottom.get_ylabel() == "sigma" and bottom.get_xlabel() == "time (s)"
+    assert top.get_title() == "rec: valence: emotional state (mean)"
+    assert matplotlib.image.imread(path).shape[:2] == (660, 1210)
+
+
+def test_state_and_spread_with_one_prediction(tmp_path, closed_figs):
+    targets, mean, spread = _recording()
+    p1 = plots.plot_state_and_spread(targets, None, spread, 0, tmp_path / "s.png")
+    p2 = plots.plot_state_and_spread(targets, mean, None, 0, tmp_path / "m.png")
+    (ax1,), (ax2,) = (f.axes for f in closed_figs)
+    assert {line.get_label() for line in ax1.get_lines()} == {"target std", "predicted"}
+    assert {line.get_label() for line in ax2.get_lines()} == {"target gold", "predicted"}
+    for path in (p1, p2):
+        assert matplotlib.image.imread(path).shape[:2] == (330, 1210)
+    with pytest.raises(ValueError, match="neither a mean nor a spread"):
+        plots.plot_state_and_spread(targets, None, None, 0, tmp_path / "x.png")
+
+
+def test_spread_distribution_bars_are_fractions_on_shared_bins(tmp_path, closed_figs):
+    rng = np.random.default_rng(1)
+    std = rng.uniform(0, 1, (200, 2))
+    std[3, 0] = np.nan
+    spread = rng.uniform(0.2, 0.6, (200, 2))
+    path = plots.plot_spread_distribution(std, ("arousal", "valence"), tmp_path / "d.png",
+                                          spread=spread, scale_label="sigma", bins=10)
+    (fig,) = closed_figs
+    assert [ax.get_title() for ax in fig.axes] == ["arousal", "valence"]
+    ax = fig.axes[0]
+    target, pred = ax.containers
+    x = std[:, 0][np.isfinite(std[:, 0])]
+    edges = np.histogram_bin_edges(np.concatenate([x, spread[:, 0]]), 10)
+    np.testing.assert_allclose([b.get_height() for b in target], np.histogram(x, edges)[0] / 199)
+    np.testing.assert_allclose([b.get_height() for b in pred],
+                               np.histogram(spread[:, 0], edges)[0] / 200)
+    np.testing.assert_allclose([b.get_x() for b in pred], edges[:-1])
+    assert ax.get_xlabel() == "sigma"
+    assert matplotlib.image.imread(path).shape[:2] == (385, 990)
+    plots.plot_spread_distribution(std[:, :1], ("arousal",), tmp_path / "one.png")
+    assert len(closed_figs[-1].axes[0].containers) == 1  # no prediction: the targets alone
+    with pytest.raises(ValueError, match="spread"):
+        plots.plot_spread_distribution(std, ("arousal", "valence"), tmp_path / "x.png",
+                                       spread=spread[:, :1])

@@ -40,12 +40,19 @@ class Regression:
       spread_name: what the spread is (``'std'``: a standard deviation on the
         rating scale; ``'entropy'``: nats of a soft-label distribution).
       samples: key of the MC samples ``[n, ..., D]`` of the mean, or ``None``.
+      spread_on_rating_scale: whether the spread is in the units of the ratings
+        (``gold``), so that ``mean +- spread`` is a band on the rating scale
+        (prabhu22's s_hat). False for a spread on a scale of its own, e.g. the
+        raters' std rescaled to [0, 1] on the training split (han17's sigma):
+        the evaluation's figures then draw the spread in a panel of its own
+        against the targets' ``std`` (on that same scale), never as a band.
     """
 
     mean: str | None = "m_hat"
     spread: str | None = "s_hat"
     spread_name: str = "std"
     samples: str | None = None
+    spread_on_rating_scale: bool = True
 
     @property
     def keys(self) -> tuple[str, ...]:
