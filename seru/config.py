@@ -93,6 +93,8 @@ FIELDS = (
           "'dev:<metric>'"),
     Field("train.select_mode", "max", "for 'dev:<metric>': 'max' (CCC) or 'min' (KL, RMSE)",
           ("max", "min")),
+    Field("train.patience_epochs", 0, "early stopping: stop after this many epochs without "
+          "an improvement of the 'dev:<metric>' of train.select_by (han17: 20); 0 = never"),
     Field("train.progress_bar", True, "show a progress bar"),
     Field("train.tensorboard", False, "also write TensorBoard events (needs tensorboardX)"),
     Field("train.distributed", False, "call jax.distributed.initialize() (multi-host)"),
@@ -104,7 +106,7 @@ FIELDS = (
     Field("eval.splits", ("dev",), "splits python -m seru.train evaluates at the end"),
     Field("eval.evaluators", ("metrics", "figures", "reject_curve"), "what the evaluation "
           "job computes and draws, in order (seru/evaluators.py: metrics, per_speaker, "
-          "per_gender, figures, reject_curve)"),
+          "per_gender, figures, spread_distribution, reject_curve)"),
     Field("eval.plot", True, "write the figures"),
     Field("eval.plot_recordings", 1, "recordings that get a time-series figure"),
 )
@@ -322,6 +324,10 @@ def _check_ranges(config) -> list[str]:
     need(t.select_by == "train_loss" or (t.select_by.startswith("dev:") and len(t.select_by) > 4),
          f"train.select_by={t.select_by!r}: expected 'train_loss' or 'dev:<metric>' "
          f"(e.g. dev:ccc_m)")
+    need(t.patience_epochs >= 0, f"train.patience_epochs={t.patience_epochs}: expected >= 0")
+    need(t.patience_epochs == 0 or t.select_by.startswith("dev:"),
+         f"train.patience_epochs={t.patience_epochs}: early stopping watches a dev metric; "
+         f"set train.select_by='dev:<metric>' (it is {t.select_by!r})")
     if t.select_by.startswith("dev:"):
         need(t.eval_every_epochs > 0 and bool(d.dev_split),
              f"train.select_by={t.select_by!r}: needs a dev evaluation; set "

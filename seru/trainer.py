@@ -9,7 +9,9 @@ of that succeeded, then a jitted, donated train step over the data-parallel
 mesh, Orbax checkpoints with automatic resume (``seru/checkpoints.py``),
 JSON-lines metrics, periodic dev evaluation (``seru/evaluation.py``) and model
 selection by the mean training loss of an epoch (as prabhu22 Sec. 4.3 does)
-or on dev.
+or on dev, and early stopping on the dev metric (``train.patience_epochs``: han17
+stops after 20 epochs without a dev improvement); a run that stopped early stays
+stopped when it is started again.
 """
 
 from __future__ import annotations
@@ -156,10 +158,11 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
 
     # --- resume ----------------------------------------------------------------
     ckpts = Checkpoints(ckpt_dir, config.train.keep_checkpoints)
-    loop = {"best_train_loss": None, "best_dev": None, "epoch_loss_sum": 0.0,
-            "epoch_loss_count": 0}
+    loop = {"best_train_loss": None, "best_dev": None, "best_dev_epoch": None,
+            "early_stopped": False, "epoch_loss_sum": 0.0, "epoch_loss_count": 0}
     if start is not None:
-        state, loop = ckpts.restore("latest", state, start)
+        state, saved = ckpts.restore("latest", state, start)
+        loop.update(saved)
         print(f"resumed from {ckpts.directory / 'latest'} at step {start}", file=sys.stderr)
     step = int(state["step"])
     writer = MetricsWriter(workdir, config.train.tensorboard, is_main,
@@ -221,7 +224,10 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
     bar = tqdm(total=total, initial=step, disable=not (is_main and config.train.progress_bar),
                desc="train", dynamic_ncols=True, file=sys.stderr)
     t0, last_log, stopped = time.time(), step, False
+    patience = config.train.patience_epochs
     for epoch in range(step // spe, num_epochs):
+        if loop["early_stopped"]:
+            break
         first = step - epoch * spe
         n_this = min(spe, total - epoch * spe)
         for batch in itertools.islice(dataset.train_iter(config.seed, epoch), first, n_this):
@@ -263,8 +269,17 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
                     raise KeyError(f"train.select_by={config.train.select_by!r}: the system's "
                                    f"metrics are {sorted(metrics)}")
                 if _better(metrics[key], loop["best_dev"], config.train.select_mode):
-                    loop["best_dev"] = metrics[key]
+                    loop["best_dev"], loop["best_dev_epoch"] = metrics[key], epoch
                     checkpoint("best_dev")
+                since = epoch - (loop["best_dev_epoch"] if loop["best_dev_epoch"] is not None
+                                 else -1)
+                if patience and since >= patience and not last_epoch:
+                    loop["early_stopped"] = True
+                    writer.write(step, "early_stop", {
+                        "epoch": epoch, "best_dev_epoch": loop["best_dev_epoch"],
+                        "best_dev": loop["best_dev"], "patience_epochs": patience})
+                    bar.write(f"early stop after epoch {epoch}: no dev {key} improvement "
+                              f"in {since} epochs (best at epoch {loop['best_dev_epoch']})")
         checkpoint("latest")
         if stop_after_steps is not None and step >= stop_after_steps:
             stopped = True

@@ -75,6 +75,38 @@ def test_checkpoints_keep_last_k_and_best(toy_config, toy_records, tmp_path):
     assert saved["train"]["select_by"] == "dev:ccc_m" and saved["data"]["seq_len"] == 20
 
 
+def test_early_stopping_on_the_dev_metric(toy_config, toy_records, tmp_path):
+    """train.patience_epochs: the run stops after the first epoch that is that many epochs
+    past the best dev value (oracle: the same run without early stopping), keeps its
+    best_dev checkpoint, and a restart does not train on."""
+    cfg = toy_config
+    cfg.train.num_epochs = 6
+    cfg.train.select_by, cfg.train.select_mode = "dev:ccc_m", "min"
+    ds = _dataset(cfg, toy_records)
+    trainer.train_and_evaluate(cfg, tmp_path / "full", dataset=ds)
+    dev = [r["ccc_m"] for r in _rows(tmp_path / "full", "dev")]
+    patience, best, stop = 2, None, None
+    for epoch, v in enumerate(dev):
+        if best is None or v < dev[best]:
+            best = epoch
+        if epoch - best >= patience and epoch < len(dev) - 1:
+            stop = epoch
+            break
+    assert stop is not None  # the toy run's dev CCC rises, so "min" stops early
+    cfg.train.patience_epochs = patience
+    out = trainer.train_and_evaluate(cfg, tmp_path / "es", dataset=ds)
+    assert out["step"] == 2 * (stop + 1) and out["loop"]["early_stopped"]
+    (row,) = _rows(tmp_path / "es", "early_stop")
+    assert (row["epoch"], row["best_dev_epoch"]) == (stop, best)
+    assert [r["ccc_m"] for r in _rows(tmp_path / "es", "dev")] == dev[:stop + 1]
+    assert Checkpoints(tmp_path / "es" / "checkpoints").all_steps("best_dev") == [2 * (best + 1)]
+    again = trainer.train_and_evaluate(cfg, tmp_path / "es", dataset=ds)
+    assert again["step"] == out["step"]
+    with pytest.raises(config_lib.ConfigError, match="patience_epochs"):
+        cfg.train.select_by = "train_loss"
+        config_lib.validate(cfg, check_corpus=False)
+
+
 def test_logged_loss_equals_recomputation_from_checkpoint(toy_config, toy_records, tmp_path):
     cfg = toy_config
     cfg.train.num_epochs = 3

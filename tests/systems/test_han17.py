@@ -103,11 +103,89 @@ def test_config_checks():
     assert Han17.check_config(_config(w_e=2.5)) == [
         "model.w_e=2.5: expected in [0, 2] (w_E + w_sigma = 2, Eq. (8))"]
     assert Han17.check_config(_config()) == []
+    bad = _config("sweep", sweep_w_e=(0.5, 2.5))
+    bad.optimizer = ml_collections.ConfigDict({"grad_clip_norm": 1.0})
+    errors = Han17.check_config(bad)
+    assert len(errors) == 2 and "sweep_w_e=(0.5, 2.5)" in errors[0]
+    assert "couples the sweep's members" in errors[1]
 
 
-def test_end_to_end_on_the_tiny_corpus(tmp_path):
-    """configs/han17_blstm.py through the trainer, the evaluation job (chain fitted on dev)
-    and the Predictor, on the tiny synthetic corpus with a small BLSTM."""
+def _train(system, tx, batches, seed=0):
+    """The trainer's own jitted step (seru.trainer.make_train_step), a few batches."""
+    from seru import sharding, trainer
+
+    mesh = sharding.make_mesh()
+    state = sharding.init_state(system, tx, jax.random.key(seed), batches[0], mesh)
+    step = trainer.make_train_step(system, tx, sharding.replicated(mesh))
+    for i, b in enumerate(batches):
+        state, metrics = step(state, b, jax.random.fold_in(jax.random.key(seed + 1), i))
+    return state["params"], metrics
+
+
+@pytest.mark.parametrize("program", ["vmap", "unroll"])
+def test_sweep_trains_as_the_separate_runs(program):
+    """Member k of the sweep (one program) ends where the ``mtl`` run with w_e = w_k ends:
+    same init key, same noise keys, Adam element by element, the trainer's step."""
+    import optax
+
+    tx = optax.adam(1e-2)
+    batches = [_batch(seed=s) for s in range(3)]
+    sweep = Han17(_config("sweep", sweep_w_e=(0.4, 1.7), sweep_program=program))
+    params, metrics = _train(sweep, tx, batches)
+    assert metrics["loss_members"].shape == (2,)
+    assert float(metrics["loss"]) == pytest.approx(float(np.sum(metrics["loss_members"])),
+                                                   rel=1e-6)
+    for k, w in enumerate((0.4, 1.7)):
+        single, m1 = _train(Han17(_config("mtl", w_e=w)), tx, batches)
+        member = jax.tree.map(lambda a: a[k], params)
+        for a, b in zip(jax.tree.leaves(member), jax.tree.leaves(single)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+        assert float(metrics["loss_members"][k]) == pytest.approx(float(m1["loss"]), rel=1e-5)
+    # the two members did train differently
+    assert not np.allclose(*[np.asarray(jax.tree.leaves(params)[0][k]) for k in range(2)])
+    out = sweep.predict(params, _batch(), None)
+    assert set(out) == {"e_hat_sweep", "sigma_hat_sweep"}
+    assert out["e_hat_sweep"].shape == (B, T, 2, 2)
+
+
+def test_sweep_selects_per_target_and_dimension_on_dev():
+    """The member with the best dev CCC per target and dimension is kept, everywhere."""
+    system = Han17(_config("sweep", sweep_w_e=(0.0, 1.0, 2.0), chain=False))
+    r = np.random.default_rng(3)
+    dev = {f"d{i}": {"gold": r.normal(size=(80, 2)), "std": r.uniform(size=(80, 2)),
+                     "mask": np.r_[np.ones(70), np.zeros(10)]} for i in range(2)}
+    best = {"e_hat": (2, 0), "sigma_hat": (1, 2)}  # (arousal, valence)
+    raw = {}
+    for rid, t in dev.items():
+        p = {}
+        for key, target in (("e_hat", "gold"), ("sigma_hat", "std")):
+            x = r.normal(size=(80, 2, 3))  # noise members ...
+            for d, k in enumerate(best[key]):
+                x[:, d, k] = t[target][:, d] + 0.1 * r.normal(size=80)  # ... and the good one
+            p[f"{key}_sweep"] = x
+        raw[rid] = p
+    fitted = system.fit_postprocess(raw, dev)["sweep"]
+    assert fitted["selected"] == {"e_hat": [2, 0], "sigma_hat": [1, 2]}
+    assert fitted["selected_w_e"] == {"e_hat": [2.0, 0.0], "sigma_hat": [1.0, 2.0]}
+    v = dev["d0"]["mask"] > 0
+    pooled = lambda key, d, k: np.concatenate([raw[i][f"{key}_sweep"][dev[i]["mask"] > 0, d, k]
+                                               for i in dev])
+    gold_a = np.concatenate([dev[i]["gold"][dev[i]["mask"] > 0, 0] for i in dev])
+    assert fitted["dev_ccc"]["e_hat"][0][1] == pytest.approx(
+        audmetric.concordance_cc(gold_a, pooled("e_hat", 0, 1)), rel=1e-6)
+    out = system.postprocess(raw["d0"], {"sweep": fitted})
+    assert set(out) == {"e_hat", "sigma_hat"}
+    np.testing.assert_array_equal(out["e_hat"][:, 0], raw["d0"]["e_hat_sweep"][:, 0, 2])
+    np.testing.assert_array_equal(out["sigma_hat"][v, 1], raw["d0"]["sigma_hat_sweep"][v, 1, 2])
+    with pytest.raises(ValueError, match="selected on dev"):
+        system.postprocess(raw["d0"], {})
+
+
+@pytest.mark.parametrize("task", ["mtl", "sweep"])
+def test_end_to_end_on_the_tiny_corpus(tmp_path, task):
+    """configs/han17_blstm.py through the trainer, the evaluation job (chain -- and for the
+    sweep the weighting -- fitted on dev) and the Predictor, on the tiny synthetic corpus
+    with a small BLSTM."""
     import importlib.util
     import json
 
@@ -119,7 +197,8 @@ def test_end_to_end_on_the_tiny_corpus(tmp_path):
     spec = importlib.util.spec_from_file_location("han17_cfg", REPO / "configs" / "han17_blstm.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    c = mod.get_config("task=mtl,w_e=1.2")
+    c = mod.get_config(f"task={task},w_e=1.2")
+    c.model.sweep_w_e = (0.5, 1.2)
     c.data.variant, c.data.data_dir = "tiny", str(tmp_path / "data")
     c.data.features.progress = False
     c.data.seq_len, c.data.delay_frames = 50, 10
@@ -134,6 +213,10 @@ def test_end_to_end_on_the_tiny_corpus(tmp_path):
     fitted = next((tmp_path / "w" / "eval").glob("postprocess_best_dev_*.json"))
     chain = json.loads(fitted.read_text())
     assert chain["fitted_on"] == "dev" and saved["postprocess"]["chain"] == chain["chain"]
+    if task == "sweep":
+        sel = chain["sweep"]["selected_w_e"]
+        assert saved["postprocess"]["sweep"] == chain["sweep"]
+        assert all(w in (0.5, 1.2) for ws in sel.values() for w in ws) and len(sel["e_hat"]) == 2
     # metrics recomputed from predictions.npz (post-processed, valid frames)
     npz = np.load(tmp_path / "w" / "eval" / "test" / "predictions.npz")
     ids = sorted({k.split("/")[0] for k in npz.files})
