@@ -1,13 +1,19 @@
-"""han17's weight sweep as one program: w_E in {0, 0.1, ..., 2} (21 models) trained by
-``jax.vmap`` over the weight and the key, against 21 sequential runs of the same models.
+"""han17's weight sweep as one program against the same models trained one after another.
 
-Same shapes for both (``--batch`` sequences of ``--frames`` 100 ms frames of ``--features``
-functionals, BLSTM 2 x ``--hidden`` as han17 Sec. 4.3, Adam), same number of steps;
-compile time excluded (one warm-up step each). Prints JSON: seconds per step of the sweep
-and of the 21 sequential models, and their ratio (target: the sweep at least 5x faster on
-2 CPU cores). The ratio is measured in one run, so shared machines do not skew it.
+The system as it trains (``seru.systems.han17`` with ``configs/han17_blstm.py``'s CPU
+protocol: BLSTM 2 x 240, Adam, batches of 4 x 300 frames of 118 functionals, the trainer's
+own jitted step ``seru.trainer.make_train_step``), for K weightings w_E:
 
-    python benchmarks/han17_sweep.py [--quick]
+* ``sweep_vmap`` -- ``task=sweep, sweep_program=vmap``: one step updates the K members;
+* ``sweep_unroll`` -- ``task=sweep, sweep_program=unroll``: the same, members written out;
+* ``sequential`` -- K ``task=mtl`` models, one step each (what K separate runs compute).
+
+Seconds per step of the K models, compile excluded (timed separately), measured in
+interleaved rounds (each round times the three once) and reported as medians, so that a
+shared machine's drift hits them alike. Prints JSON; the issue's target is a sweep at least
+5x faster than the sequential models on 2 CPU cores.
+
+    python benchmarks/han17_sweep.py [--members 21] [--rounds 3] [--steps 2]
 """
 
 from __future__ import annotations
@@ -19,77 +25,96 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from seru import losses  # noqa: E402
-from seru.models.blstm import BLSTMRegressor  # noqa: E402
+from seru import config as config_lib  # noqa: E402
+from seru import sharding, trainer  # noqa: E402
+from seru.systems.han17 import Han17  # noqa: E402
+
+
+def _config(task, weights, program, hidden):
+    c = config_lib.load_file(f"configs/han17_blstm.py:task={task}")
+    c.model.hidden = hidden
+    c.model.sweep_w_e, c.model.sweep_program = tuple(weights), program
+    return c
+
+
+def _batch(args, seed=0):
+    r = np.random.default_rng(seed)
+    d = 2
+    return {"features": r.normal(size=(args.batch, args.frames, args.features)).astype(np.float32),
+            "gold": r.normal(size=(args.batch, args.frames, d)).astype(np.float32),
+            "std": r.uniform(size=(args.batch, args.frames, d)).astype(np.float32),
+            "mask": np.ones((args.batch, args.frames), np.float32)}
+
+
+class Runner:
+    """One model set (a sweep, or the K single models) with its state and jitted step."""
+
+    def __init__(self, systems, batch, lr):
+        mesh = sharding.make_mesh()
+        tx = optax.adam(lr)
+        self.steps = [trainer.make_train_step(s, tx, sharding.replicated(mesh)) for s in systems]
+        self.states = [sharding.init_state(s, tx, jax.random.key(0), batch, mesh)
+                       for s in systems]
+        self.batch, self.i = batch, 0
+        t = time.perf_counter()
+        self.run(1)  # compile (one program: the K single models share shapes)
+        self.compile_s = time.perf_counter() - t
+
+    def run(self, steps):
+        t = time.perf_counter()
+        for _ in range(steps):
+            key = jax.random.key(self.i)
+            self.i += 1
+            for m, step in enumerate(self.steps):
+                self.states[m], _ = step(self.states[m], self.batch, key)
+        jax.block_until_ready(self.states)
+        return (time.perf_counter() - t) / steps
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--members", type=int, default=21, help="K: w_E = linspace(0, 2, K)")
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--frames", type=int, default=600, help="100 ms frames per sequence")
-    ap.add_argument("--features", type=int, default=130)
+    ap.add_argument("--frames", type=int, default=300, help="100 ms frames per sequence")
+    ap.add_argument("--features", type=int, default=118)
     ap.add_argument("--hidden", type=int, default=240)
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--quick", action="store_true", help="hidden 64, 200 frames, 2 steps")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=2, help="timed steps per round and runner")
     args = ap.parse_args()
-    if args.quick:
-        args.hidden, args.frames, args.steps = 64, 200, 2
-    weights = jnp.round(jnp.arange(21) * 0.1, 1)
-    rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.normal(size=(args.batch, args.frames, args.features)), jnp.float32)
-    y_e = jnp.asarray(rng.normal(size=(args.batch, args.frames)), jnp.float32)
-    y_s = jnp.asarray(rng.uniform(size=(args.batch, args.frames)), jnp.float32)
-    model = BLSTMRegressor(out_features=2, hidden=args.hidden)
-    tx = optax.adam(1e-3)
+    weights = [round(float(w), 3) for w in np.linspace(0.0, 2.0, args.members)]
+    batch = _batch(args)
+    runners = {
+        "sweep_vmap": Runner([Han17(_config("sweep", weights, "vmap", args.hidden))], batch,
+                             1e-3),
+        "sweep_unroll": Runner([Han17(_config("sweep", weights, "unroll", args.hidden))],
+                               batch, 1e-3),
+        "sequential": Runner([_single(w, args.hidden) for w in weights], batch, 1e-3),
+    }
+    times = {k: [] for k in runners}
+    for _ in range(args.rounds):
+        for name, r in runners.items():
+            times[name].append(r.run(args.steps))
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    print(json.dumps({
+        "members": args.members, "batch": args.batch, "frames": args.frames,
+        "features": args.features, "hidden": args.hidden, "rounds": args.rounds,
+        "steps_per_round": args.steps, "devices": jax.device_count(),
+        "s_per_step": {k: round(v, 4) for k, v in med.items()},
+        "s_per_step_rounds": {k: [round(x, 4) for x in v] for k, v in times.items()},
+        "compile_s": {k: round(r.compile_s, 2) for k, r in runners.items()},
+        "speedup_vs_sequential": {k: round(med["sequential"] / med[k], 2)
+                                  for k in ("sweep_vmap", "sweep_unroll")}}))
 
-    def loss(params, w_e, key):
-        out = model.apply(params, x, noise_key=key)
-        return losses.weighted_mse(out[..., 0], y_e, out[..., 1], y_s, w_e)
 
-    @jax.jit
-    def one_step(params, opt, w_e, key):
-        g = jax.grad(loss)(params, w_e, key)
-        upd, opt = tx.update(g, opt, params)
-        return optax.apply_updates(params, upd), opt
-
-    @jax.jit
-    def sweep_step(params, opt, keys):
-        g = jax.grad(lambda p: jnp.sum(jax.vmap(loss)(p, weights, keys)))(params)
-        upd, opt = jax.vmap(tx.update)(g, opt, params)
-        return optax.apply_updates(params, upd), opt
-
-    keys = jax.random.split(jax.random.key(0), 21)
-    # the sweep: one program over the 21 weightings
-    params = jax.vmap(lambda k: model.init({"params": k}, x))(keys)
-    opt = jax.vmap(tx.init)(params)
-    params, opt = jax.block_until_ready(sweep_step(params, opt, keys))  # compile + warm-up
-    t = time.perf_counter()
-    for _ in range(args.steps):
-        params, opt = sweep_step(params, opt, keys)
-    jax.block_until_ready(params)
-    sweep_s = (time.perf_counter() - t) / args.steps
-    # 21 sequential models, the same steps each
-    singles = [model.init({"params": k}, x) for k in keys]
-    opts = [tx.init(p) for p in singles]
-    singles[0], opts[0] = jax.block_until_ready(one_step(singles[0], opts[0], weights[0],
-                                                         keys[0]))  # compile + warm-up
-    t = time.perf_counter()
-    for _ in range(args.steps):
-        for m in range(21):
-            singles[m], opts[m] = one_step(singles[m], opts[m], weights[m], keys[m])
-    jax.block_until_ready(singles)
-    seq_s = (time.perf_counter() - t) / args.steps
-    print(json.dumps({"models": 21, "batch": args.batch, "frames": args.frames,
-                      "features": args.features, "hidden": args.hidden, "steps": args.steps,
-                      "sweep_s_per_step": round(sweep_s, 4),
-                      "sequential_s_per_step": round(seq_s, 4),
-                      "speedup": round(seq_s / sweep_s, 2), "devices": jax.device_count()}))
+def _single(w_e, hidden):
+    c = _config("mtl", (w_e,), "vmap", hidden)
+    c.model.w_e = w_e
+    return Han17(c)
 
 
 if __name__ == "__main__":

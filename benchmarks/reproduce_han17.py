@@ -1,18 +1,20 @@
 """han17 Tables 1-2 on the embedded corpus: modality x task x target x dimension, over seeds.
 
 For every seed: the audio and the video model of each task (STL-E, STL-sigma, MTL with
-one weighting ``--w_e``) trained with ``configs/han17_blstm.py`` and evaluated on dev and
-test (the AVEC chain fitted on dev); the late fusion of audio and video per task
-(``seru.fusion``, fitted on dev). Reports, on dev and test, CCC and RMSE of E (from STL-E
+one weighting ``--w_e``, and the MTL weight sweep ``task=sweep`` whose weighting is
+selected on dev per target and dimension) trained with ``configs/han17_blstm.py`` and
+evaluated on dev and test (the AVEC chain fitted on dev); the late fusion of audio and
+video per task (``seru.fusion``, fitted on dev). Reports, on dev and test, CCC and RMSE of E (from STL-E
 and MTL) and of sigma (from STL-sigma and MTL) per dimension, mean +- std over seeds,
-and one-tailed t-tests over seeds: MTL better than STL per target, and fusion better than
-the better single modality. Prints JSON; writes ``WORKROOT/results.{json,md}``.
+and one-tailed t-tests over seeds: MTL (each variant) better than STL per target, and
+fusion better than the better single modality; the weightings the sweeps selected. Prints
+JSON; writes ``WORKROOT/results.{json,md}``.
 
     python benchmarks/reproduce_han17.py [--protocol cpu|paper] [--seeds 0 1 2]
 
-The paper sweeps w_E over 0, 0.1, ..., 2 on dev; this script trains one weighting (the
-sweep's CPU cost is recorded in ``benchmarks/results/han17_sweep``). An interrupted run
-resumes: finished runs are skipped (``benchmarks/_runs.py``).
+The paper sweeps w_E over 0, 0.1, ..., 2 on dev; the CPU protocol's sweep has the 5
+weightings of ``configs/han17_blstm.py:CPU_SWEEP`` (its cost: ``benchmarks/han17_sweep.py``).
+An interrupted run resumes: finished runs are skipped (``benchmarks/_runs.py``).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from pathlib import Path
 import _runs
 
 MODALITIES = ("audio", "video")
-TASKS = ("stl_e", "stl_sigma", "mtl")
+TASKS = ("stl_e", "stl_sigma", "mtl", "sweep")
 DIMS = ("arousal", "valence")
 #: which task's run gives which target under which label
-CELLS = (("E", "STL", "stl_e", "e"), ("E", "MTL", "mtl", "e"),
-         ("sigma", "STL", "stl_sigma", "sigma"), ("sigma", "MTL", "mtl", "sigma"))
+CELLS = (("E", "STL", "stl_e", "e"), ("E", "MTL", "mtl", "e"), ("E", "MTL-sel", "sweep", "e"),
+         ("sigma", "STL", "stl_sigma", "sigma"), ("sigma", "MTL", "mtl", "sigma"),
+         ("sigma", "MTL-sel", "sweep", "sigma"))
 
 
 def one(modality: str, task: str, seed: int, args, workroot: Path) -> Path:
@@ -72,6 +75,17 @@ def collect(args, workroot: Path) -> dict:
     return out
 
 
+def selected_weightings(args, workroot: Path) -> dict:
+    """``{modality: {seed: {target key: [w_E per dimension]}}}`` the sweeps selected on dev."""
+    out = {}
+    for modality in MODALITIES:
+        for seed in args.seeds:
+            saved = json.loads((workroot / f"{modality}_sweep_seed{seed}" / "eval" / "test"
+                                / "metrics.json").read_text())
+            out.setdefault(modality, {})[seed] = saved["postprocess"]["sweep"]["selected_w_e"]
+    return out
+
+
 def table(results: dict) -> dict:
     """Mean +- std over seeds of CCC / RMSE per split, target, task label, modality, dim."""
     rows = {}
@@ -90,14 +104,17 @@ def tests(results: dict) -> dict:
     """One-tailed t-tests over seeds (CCC, test split): MTL > STL per target, modality and
     dimension; fused > the better single modality (by mean) per task cell."""
     out, test = {}, results["test"]
-    for target, _, stl, key in CELLS[::2]:
+    stl_of = {target: task for target, label, task, _ in CELLS if label == "STL"}
+    for target, label, task, key in CELLS:
+        if label == "STL":
+            continue
         for modality in test:
             for dim in DIMS:
                 name = f"ccc_{key}/{dim}"
-                t = _runs.one_tailed([m.get(name) for m in test[modality]["mtl"]],
-                                     [m.get(name) for m in test[modality][stl]])
+                t = _runs.one_tailed([m.get(name) for m in test[modality][task]],
+                                     [m.get(name) for m in test[modality][stl_of[target]]])
                 if t is not None:
-                    out[f"MTL>STL:{target}:{modality}:{dim}"] = t
+                    out[f"{label}>STL:{target}:{modality}:{dim}"] = t
     for target, label, task, key in CELLS:
         for dim in DIMS:
             name = f"ccc_{key}/{dim}"
@@ -109,9 +126,10 @@ def tests(results: dict) -> dict:
     return out
 
 
-def markdown(rows: dict, tt: dict, args) -> str:
+def markdown(rows: dict, tt: dict, selected: dict, args) -> str:
     lines = [f"han17 Tables 1-2 on seru_synth_continuous ({args.protocol} protocol, seeds "
-             f"{args.seeds}, MTL with w_E = {args.w_e}; mean +- std over seeds)", ""]
+             f"{args.seeds}; MTL: w_E = {args.w_e}; MTL-sel: the sweep's weighting selected "
+             "on dev; mean +- std over seeds)", ""]
     for metric, title in (("ccc", "CCC (Table 1)"), ("rmse", "RMSE (Table 2)")):
         lines += [f"### {title}", "",
                   "| split | target | task | modality | arousal | valence |",
@@ -128,6 +146,10 @@ def markdown(rows: dict, tt: dict, args) -> str:
         lines.append("")
     lines += ["One-tailed t-tests over seeds (test CCC):", ""]
     lines += _runs.ttest_lines(tt)
+    lines += ["", "w_E selected on dev by the sweeps (arousal, valence):", ""]
+    for modality, by_seed in selected.items():
+        for seed, sel in by_seed.items():
+            lines.append(f"- {modality}, seed {seed}: E {sel['e_hat']}, sigma {sel['sigma_hat']}")
     return "\n".join(lines) + "\n"
 
 
@@ -144,11 +166,12 @@ def main():
     t0 = time.time()
     results = collect(args, workroot)
     rows, tt = table(results), tests(results)
+    selected = selected_weightings(args, workroot)
     report = {"benchmark": "reproduce_han17", "protocol": args.protocol, "seeds": args.seeds,
               "w_e": args.w_e, "overrides": args.override, "table": rows, "ttests": tt,
-              "wall_s": time.time() - t0}
+              "selected_w_e": selected, "wall_s": time.time() - t0}
     (workroot / "results.json").write_text(json.dumps(report, indent=2))
-    (workroot / "results.md").write_text(markdown(rows, tt, args))
+    (workroot / "results.md").write_text(markdown(rows, tt, selected, args))
     print(json.dumps(report))
 
 

@@ -241,7 +241,8 @@ def test_compare2016_lld_frames_when_opensmile_is_installed():
     y = tone(150, 2.0)
     cfg = {"name": "compare2016"}
     lld = F.lld_frames(y, SR, cfg)
-    assert lld.shape[1] == 65 == F.NUM_COMPARE_LLDS and abs(lld.shape[0] - 200) <= 3
+    # openSMILE keeps only the frames whose windows (up to 60 ms) fit in the signal
+    assert lld.shape[1] == 65 == F.NUM_COMPARE_LLDS and 200 - 6 <= lld.shape[0] <= 200
     assert len(F.lld_frame_names(cfg)) == 65
     out = F.frame_functionals(lld, F.lld_hop_seconds(cfg))
     assert out.shape[1] == 130 == len(F.frame_functional_names(cfg))
