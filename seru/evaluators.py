@@ -27,6 +27,11 @@ through key names of their own. Registered here:
   only.
 * ``reject_curve``: CCC vs coverage (sridhar21 Fig. 3) when the metrics hold
   ``ccc_cov<percent>`` keys.
+* ``classes`` / ``class_figures``: for a ``ClassDistribution`` output, UAR,
+  macro-F1, k-best UAR and paUAR by speaker and gender, calibration and the
+  divergence from the vote PDF; mitra25 Figs. 4-5 and a reliability diagram.
+  They live in ``seru/class_evaluators.py`` (targets and metric names there),
+  merged into this registry at the bottom of this module.
 """
 
 from __future__ import annotations
@@ -268,3 +273,9 @@ def reject_curve(ctx: Context) -> dict[str, float]:
                                  ctx.outdir / "reject_curve.png",
                                  title=f"reject option: CCC vs coverage ({split})")
     return {}
+
+
+# the class-distribution evaluators (classes, class_figures) have a module of their own
+from seru.class_evaluators import EVALUATORS as _CLASS_EVALUATORS  # noqa: E402
+
+EVALUATORS.update(_CLASS_EVALUATORS)

@@ -14,12 +14,14 @@ LAYERS = {
     # 0: the vocabulary and helpers that import nothing of seru
     "seru.metrics": 0, "seru.losses": 0, "seru.stats": 0, "seru.postprocess": 0,
     "seru.saliency": 0, "seru.fields": 0, "seru.checkpoints": 0, "seru.prediction_files": 0,
+    "seru.class_metrics": 0,
     "seru": 0,
     "seru.data": 1,
     "seru.models": 2, "seru.mc": 2,
     "seru.systems": 3,
     "seru.config": 4, "seru.sharding": 4, "seru.trainer": 4, "seru.evaluation": 4,
     "seru.evaluators": 4, "seru.inference": 4, "seru.plots": 4, "seru.fusion": 4,
+    "seru.class_evaluators": 4, "seru.class_plots": 4,
     "seru.train": 5, "seru.evaluate": 5, "seru.predict": 5, "seru.fuse": 5,
     "seru.data.__main__": 5,
 }
@@ -109,7 +111,8 @@ def test_loop_evaluation_and_predictor_know_no_system_or_input():
     names = re.compile(r"prabhu22|sridhar21|han17|mitra25|raw_audio|functionals|"
                        r"FunctionalsDataset|ContinuousDataset|m_hat|s_hat|'samples'|median")
     for name in ("trainer.py", "evaluation.py", "evaluators.py", "inference.py", "predict.py",
-                 "train.py", "evaluate.py", "sharding.py", "fusion.py", "fuse.py"):
+                 "train.py", "evaluate.py", "sharding.py", "fusion.py", "fuse.py",
+                 "class_evaluators.py", "class_plots.py", "class_metrics.py"):
         code = _code_without_docstrings(SERU / name)
         assert names.findall(code) == [], name
     assert "m_hat" in _code_without_docstrings(SERU / "systems" / "prabhu22.py")  # the check bites
