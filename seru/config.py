@@ -76,6 +76,21 @@ FIELDS = (
           "CV per frame (han17: 6 s)"),
     Field("data.frames.modality", "audio", "frame_features: 'audio' (LLD functionals) or "
           "'video' (49 normalised face landmarks)", ("audio", "video")),
+    Field("data.utterance.frames", "mfbf0", "utterance_frames: the frame features (mitra25: "
+          "MFBF0, or an encoder layer)"),
+    Field("data.utterance.max_frames", 1100, "utterance_frames: frames per batch row (10 ms: "
+          "11 s); longer utterances keep their first frames"),
+    Field("data.utterance.classes", ("neutral", "happy", "angry", "sad", "contempt",
+                                     "surprise"),
+          "utterance_frames: the emotion classes of the vote distribution (mitra25: six); "
+          "votes for other classes are left out"),
+    Field("data.utterance.noise", ("babble", "pink", "clatter"), "utterance_frames: noise "
+          "kinds of the '<split>_snr<dB>' test sets, one drawn per utterance "
+          "(seru/data/noise.py SOURCE_KINDS)"),
+    Field("data.utterance.noise_dir", "", "utterance_frames: a folder of your noise *.wav / "
+          "*.flac for the '<split>_snr<dB>' sets (replaces data.utterance.noise)"),
+    Field("data.utterance.noise_seed", 0, "utterance_frames: seed of the noise of the "
+          "'<split>_snr<dB>' sets (the mixture is a function of it and the item id)"),
     # --- optimizer ------------------------------------------------------------
     Field("optimizer.name", "adam", "optax optimizer", OPTIMIZERS),
     Field("optimizer.learning_rate", 1e-4, "learning rate (prabhu22: Adam 1e-4)"),

@@ -291,6 +291,70 @@ register(InputType("frame_features", "continuous corpora at data.frames.hop_s (h
 
 
 # =============================================================================
+# utterance_frames: utterance corpora, frame sequences, attributes and votes (mitra25)
+# =============================================================================
+
+
+def _utt_build(config, splits=None, process_index=0, process_count=1):
+    from seru.data import utterance_frames
+
+    return utterance_frames.build(config, splits, process_index, process_count)
+
+
+def _utt_scaler(config):
+    """The frame statistics of a run's training split (once per config)."""
+    from seru.data import utterance_frames
+
+    return training_statistics(
+        lambda c: utterance_frames.FrameScaler(
+            utterance_frames.open_split(c, c.data.train_split, progress=False)["frames"]),
+        config)
+
+
+def _utt_other(config, corpus, variant, split, process_index=0, process_count=1):
+    """A split of another corpus / variant, standardised with the statistics of the
+    *training* corpus' training split; the classes of ``data.utterance.classes`` must exist
+    in the other corpus (``ValueError`` naming the missing ones)."""
+    from seru.data import utterance_frames
+
+    ev = _other(config, corpus, variant)
+    ev.data.train_split = split
+    return utterance_frames.build(ev, [split], process_index, process_count,
+                                  scaler=_utt_scaler(config))
+
+
+def _utt_signals(config, signals, time_base=None):
+    """The frames of each signal (not cached), standardised with the training split's
+    statistics; no targets (masks 0)."""
+    from seru.data import utterance_frames as U
+
+    k, d = len(config.data.utterance.classes), len(config.data.dimensions)
+    ext = U.extractor(config, "", "", None)
+    n = len(signals)
+    arrays = {"ids": np.asarray([s[0] for s in signals], str),
+              "speakers": np.full(n, "", dtype=object).astype(str),
+              "genders": np.full(n, "unknown").astype(str),
+              "frames": [ext(rid, np.asarray(x, np.float32), sr) for rid, x, sr in signals],
+              "attributes": np.zeros((n, d), np.float32), "attr_mask": np.zeros((n, d), np.float32),
+              "std": np.zeros((n, d), np.float32), "votes": np.zeros((n, k), np.int64)}
+    return U.UtteranceFramesDataset(
+        {"predict": arrays}, _utt_scaler(config), classes=config.data.utterance.classes,
+        dimensions=config.data.dimensions, max_frames=config.data.utterance.max_frames,
+        batch_size=config.data.batch_size, eval_batch_size=config.eval.batch_size,
+        train_split="predict")
+
+
+def _utt_level(config) -> str:
+    return ("frames are standardised with the training split's statistics; the log mel "
+            "energies follow the recording's gain")
+
+
+register(InputType("utterance_frames", "utterance corpora: frame sequences (MFBF0 or encoder "
+                   "layers), attributes and vote distributions", _utt_build, _utt_other,
+                   _utt_signals, _utt_level))
+
+
+# =============================================================================
 # Options of the functionals input (config.data.features)
 # =============================================================================
 

@@ -317,6 +317,29 @@ def vote_pdf(votes, empty: str = "uniform"):
     return _normalise(xp, v, empty)
 
 
+def plurality_class(votes) -> np.ndarray:
+    """The class with the most votes per item, -1 where there is no unique one (a tie or
+    no vote): the consensus label of categorical SER (MSP-Podcast's plurality rule; mitra25's
+    consensus baseline).
+
+    Args:
+      votes: vote counts ``[..., K]`` (numpy, >= 0).
+
+    Returns:
+      int64 ``[...]`` in ``{-1, 0, ..., K-1}``.
+
+    Raises:
+      ValueError: a negative count.
+    """
+    v = np.asarray(votes)
+    if np.any(v < 0):
+        raise ValueError(f"plurality_class: negative vote count at index "
+                         f"{tuple(np.argwhere(v < 0)[0])}")
+    top = v.max(-1, keepdims=True) if v.shape[-1] else np.zeros(v.shape[:-1] + (1,))
+    unique = ((v == top).sum(-1) == 1) & (top[..., 0] > 0)
+    return np.where(unique, np.argmax(v, -1), -1).astype(np.int64)
+
+
 # --------------------------------------------------------------------------- time
 
 

@@ -10,4 +10,5 @@ SYSTEMS = {
     "prabhu22": "seru.systems.prabhu22:Prabhu22",
     "sridhar21": "seru.systems.sridhar21:Sridhar21",
     "han17": "seru.systems.han17:Han17",
+    "mitra25": "seru.systems.mitra25:Mitra25",
 }

@@ -260,6 +260,14 @@ def test_vote_pdf():
         labels.vote_pdf(np.array([1, -1]))
 
 
+def test_plurality_class():
+    v = np.array([[3, 1, 0, 0], [0, 0, 0, 0], [0, 2, 2, 0], [0, 0, 1, 0]])
+    np.testing.assert_array_equal(labels.plurality_class(v), [0, -1, -1, 2])
+    assert labels.plurality_class(v[None]).shape == (1, 4)
+    with pytest.raises(ValueError, match="negative"):
+        labels.plurality_class(np.array([1, -1]))
+
+
 # ----------------------------------------------------------------------------- shift
 
 

@@ -1,0 +1,423 @@
+"""Utterances as frame sequences with attributes and vote distributions: the input type
+``utterance_frames`` (mitra25).
+
+Per utterance of an utterance corpus (``seru_synth_utterances``, MSP-Podcast, IEMOCAP,
+CREMA-D: the schema of ``seru/data/schema.py``):
+
+* **frames** ``[T, F]`` of the extractor that ``config.data.utterance.frames`` names: the
+  MFBF0 of ``seru/data/features/mfbf0.py`` (40 log mel bands + log F0 + voicing per 10 ms,
+  cached per utterance), or an encoder layer (registered by the encoder input);
+  standardised per feature with the mean and std of every frame of the training split;
+* **attributes** ``[D]``: the raters' mean rating per dimension mapped linearly from the
+  corpus' ``rating_range`` to [-1, 1] (``seru.data.features.targets.utterance_targets``);
+  ``attr_mask`` 1 where the dimension has a rating;
+* **votes** ``[K]`` over ``config.data.utterance.classes`` (default: mitra25's six
+  emotions, neutral, happy, angry, sad, contempt, surprise): the primary-vote counts of
+  those classes; the votes for the corpus' other classes (MSP-Podcast and the synthetic
+  corpus: fear, disgust, other) are left out, so ``votes_pdf`` (``labels.vote_pdf``) is the
+  distribution over the K classes of the votes cast for them; ``class_mask`` 0 for an
+  utterance without such a vote (kept for the attributes, out of every class metric);
+  ``label``: the plurality class (``labels.plurality_class``), -1 without a unique one.
+
+Batches (training and evaluation, all shapes static): ``features`` float32 ``[B, T, F]``
+(``T`` = ``config.data.utterance.max_frames``; longer utterances keep their first T
+frames, counted in ``cropped``; padding 0), ``lengths`` int32 ``[B]``, ``attributes`` and
+``attr_mask`` ``[B, D]``, ``votes_pdf`` ``[B, K]``, ``consensus`` ``[B, K]`` (one-hot of
+``label``, 0 without one), ``class_mask`` ``[B]`` (1 = a vote for one of the K classes),
+``has_label`` ``[B]``, ``mask`` ``[B]`` (1 = a real row). Utterance-level: ``framewise``
+False, ``time_base`` None. ``targets(split)`` per id: ``gold`` ``[1, D]``, ``mask``
+``[1]``, ``attr_mask`` ``[1, D]``, ``votes_pdf`` ``[1, K]``, ``label`` ``[1]``,
+``class_mask`` ``[1]``, ``std`` ``[1, D]`` (unbiased rater std, rating scale),
+``speaker`` and ``gender`` (0-d str).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from seru.data.errors import UnknownSplit
+
+#: mitra25's six emotions (Sec. 4), in the order of its tables.
+PAPER_CLASSES = ("neutral", "happy", "angry", "sad", "contempt", "surprise")
+
+#: ``(record_id, audio [samples] float32, sample_rate Hz) -> frames [T, F] float32``
+FrameExtractor = Callable[[str, np.ndarray, int], np.ndarray]
+
+_BATCH_KEYS = ("attributes", "attr_mask", "votes_pdf", "consensus", "class_mask", "has_label")
+
+
+def class_indices(corpus_classes: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """Positions of ``classes`` among the corpus' ``class_names``; ``ValueError`` naming
+    the missing ones and the corpus' classes."""
+    corpus_classes = [str(c) for c in corpus_classes]
+    missing = [c for c in classes if c not in corpus_classes]
+    if missing:
+        raise ValueError(f"data.utterance.classes: {missing} are not classes of the corpus; "
+                         f"it has {corpus_classes}")
+    return np.asarray([corpus_classes.index(c) for c in classes], np.int64)
+
+
+def read_split(source, dimensions: Sequence[str], class_idx: np.ndarray,
+               rating_range: Sequence[float], extract: FrameExtractor, where: str = "",
+               progress: bool = False) -> dict:
+    """The frames and targets of every record of a TFDS data source (``len`` +
+    ``__getitem__``; records as ``seru/data/schema.py``'s utterance schema).
+
+    Returns ``ids``, ``speakers``, ``genders`` [N] str, ``frames`` (list of float32
+    ``[T_i, F]``), ``attributes`` / ``attr_mask`` / ``std`` float32 [N, D], ``votes`` int
+    [N, K], ``skipped`` ``{id: reason}`` (utterances the extractor refused, or no rating
+    of any dimension and no vote).
+
+    Raises:
+      KeyError: a record without ``audio`` or ``emotion_votes`` (named by ``where`` and index).
+    """
+    from tqdm.auto import tqdm
+
+    from seru.data import labels
+    from seru.data.features.config import SkipUtterance
+    from seru.data.features.targets import utterance_targets
+    from seru.data.schema import decode_text
+
+    out = {k: [] for k in ("ids", "speakers", "genders", "frames", "ratings", "votes")}
+    skipped = {}
+    for i in tqdm(range(len(source)), desc=f"frames {where}", disable=not progress,
+                  leave=False):
+        rec = source[i]
+        rid = decode_text(rec.get("id", f"{i}"))
+        for key in ("audio", "emotion_votes"):
+            if key not in rec:
+                raise KeyError(f"{where}[{i}] ({rid}): the record has no {key!r}; keys "
+                               f"{sorted(rec)}")
+        votes = np.asarray(rec["emotion_votes"], np.int64)[class_idx]
+        ratings = [np.asarray(rec.get(d, []), np.float32).reshape(-1) for d in dimensions]
+        if votes.sum() == 0 and not any(np.isfinite(r).any() for r in ratings):
+            skipped[rid] = "unrated"
+            continue
+        try:
+            frames = extract(rid, np.asarray(rec["audio"], np.float32),
+                             int(np.asarray(rec.get("sample_rate", 16000))))
+        except SkipUtterance as s:
+            skipped[rid] = s.reason
+            continue
+        out["ids"].append(rid)
+        out["speakers"].append(decode_text(rec.get("speaker", "")))
+        out["genders"].append(decode_text(rec.get("gender", "unknown")))
+        out["frames"].append(np.asarray(frames, np.float32))
+        out["ratings"].append(ratings)
+        out["votes"].append(votes)
+    n, d = len(out["ids"]), len(dimensions)
+    attrs = np.zeros((n, d), np.float32)
+    has = np.zeros((n, d), bool)
+    std = np.zeros((n, d), np.float32)
+    for j in range(d):
+        a_max = max([len(r[j]) for r in out["ratings"]] + [1])
+        r = np.full((n, a_max), np.nan, np.float32)
+        for i, row in enumerate(out["ratings"]):
+            r[i, :len(row[j])] = row[j]
+        attrs[:, j], _, has[:, j] = utterance_targets(r, rating_range)
+        std[:, j] = np.asarray(labels.rater_std(r, min_raters=2, fill=0.0), np.float32)
+    return {"ids": np.asarray(out["ids"], str), "speakers": np.asarray(out["speakers"], str),
+            "genders": np.asarray(out["genders"], str), "frames": out["frames"],
+            "attributes": attrs, "attr_mask": has.astype(np.float32), "std": std,
+            "votes": np.asarray(out["votes"], np.int64).reshape(n, len(class_idx)),
+            "skipped": skipped}
+
+
+class FrameScaler:
+    """Per-feature mean and population std (1 where <= 1e-8) over every frame of a list of
+    ``[T_i, F]`` arrays (the training split); ``ValueError`` without a frame."""
+
+    def __init__(self, frames: Sequence[np.ndarray]):
+        if not frames or sum(len(f) for f in frames) == 0:
+            raise ValueError("no training frames to compute the feature statistics")
+        x = np.concatenate([np.asarray(f, np.float64) for f in frames])
+        self.mean = x.mean(0)
+        s = x.std(0)
+        self.std = np.where(s > 1e-8, s, 1.0)
+
+    def __call__(self, f: np.ndarray) -> np.ndarray:
+        return ((np.asarray(f, np.float64) - self.mean) / self.std).astype(np.float32)
+
+    def to_json(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+class UtteranceFramesDataset:
+    """The ``utterance_frames`` dataset (batches and targets: the module docstring), with
+    the interface of :class:`seru.data.inputs.Dataset`.
+
+    Args:
+      splits: ``{split: read_split(...) output}`` (raw frames).
+      scaler: the training split's :class:`FrameScaler`.
+      classes: the K class names of ``votes``.
+      max_frames: T of every batch.
+
+    Raises:
+      ValueError: ``train_split`` missing or empty; a batch size not divisible by
+        ``process_count``.
+    """
+
+    framewise = False
+    time_base = None
+
+    def __init__(self, splits: Mapping[str, Mapping[str, Any]], scaler: FrameScaler, *,
+                 classes: Sequence[str], dimensions: Sequence[str], max_frames: int,
+                 batch_size: int, eval_batch_size: int, train_split: str,
+                 process_index: int = 0, process_count: int = 1):
+        if train_split not in splits or len(splits[train_split]["ids"]) == 0:
+            raise ValueError(f"no utterances in the training split {train_split!r}; "
+                             f"splits: {sorted(splits)}")
+        for name, b in (("data.batch_size", batch_size), ("eval.batch_size", eval_batch_size)):
+            if b % process_count:
+                raise ValueError(f"{name}={b} is not divisible by the {process_count} processes")
+        from seru.data import labels
+
+        self.scaler, self.classes = scaler, tuple(classes)
+        self.dimensions, self.max_frames = tuple(dimensions), int(max_frames)
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.train_split = train_split
+        self.process_index, self.process_count = process_index, process_count
+        self.data, self.skipped, self.cropped = {}, {}, {}
+        for s, a in splits.items():
+            votes = a["votes"]
+            label = labels.plurality_class(votes)
+            k = len(self.classes)
+            consensus = np.where(label[:, None] >= 0,
+                                 np.eye(k, dtype=np.float32)[np.maximum(label, 0)], 0.0)
+            self.data[s] = dict(
+                a, frames=[scaler(f) for f in a["frames"]],
+                lengths=np.asarray([min(len(f), self.max_frames) for f in a["frames"]],
+                                   np.int32),
+                votes_pdf=np.asarray(labels.vote_pdf(votes.astype(np.float32)), np.float32),
+                label=label, consensus=consensus.astype(np.float32),
+                class_mask=(votes.sum(1) > 0).astype(np.float32),
+                has_label=(label >= 0).astype(np.float32))
+            self.skipped[s] = dict(a.get("skipped", {}))
+            self.cropped[s] = int(sum(len(f) > self.max_frames for f in a["frames"]))
+        self.splits = tuple(self.data)
+        self.feature_dim = int(self.scaler.mean.shape[0])
+        n = len(self.data[train_split]["ids"])
+        self.steps_per_epoch = max(1, n // self.batch_size)
+
+    def _rows(self, split: str, idx: np.ndarray, valid: np.ndarray) -> dict:
+        a = self.data[split]
+        feats = np.zeros((len(idx), self.max_frames, self.feature_dim), np.float32)
+        lengths = np.zeros(len(idx), np.int32)
+        for r, (i, v) in enumerate(zip(idx, valid)):
+            if v:
+                lengths[r] = a["lengths"][i]
+                feats[r, :lengths[r]] = a["frames"][i][:lengths[r]]
+        out = {k: a[k][idx] * valid.reshape((-1,) + (1,) * (a[k].ndim - 1)).astype(np.float32)
+               for k in _BATCH_KEYS}
+        return {"features": feats, "lengths": lengths, **out,
+                "mask": valid.astype(np.float32)}
+
+    def _local(self, x: np.ndarray, global_batch: int) -> np.ndarray:
+        per = global_batch // self.process_count
+        return x[self.process_index * per:(self.process_index + 1) * per]
+
+    def train_iter(self, seed: int, epoch: int) -> Iterator[dict]:
+        """``steps_per_epoch`` batches, a permutation of the training split that is a pure
+        function of ``(seed, epoch)``; the last partial batch dropped (a split smaller than
+        one batch is repeated)."""
+        n = len(self.data[self.train_split]["ids"])
+        order = np.random.default_rng([int(seed), int(epoch)]).permutation(n)
+        total = self.steps_per_epoch * self.batch_size
+        order = np.resize(order, max(total, n))[:total]
+        for b in range(self.steps_per_epoch):
+            idx = self._local(order[b * self.batch_size:(b + 1) * self.batch_size],
+                              self.batch_size)
+            yield self._rows(self.train_split, idx, np.ones(len(idx), bool))
+
+    def example_batch(self) -> dict:
+        per = self.batch_size // self.process_count
+        return self._rows(self.train_split, np.zeros(per, int), np.ones(per, bool))
+
+    def eval_iter(self, split: str) -> Iterator[tuple[dict, dict]]:
+        """``(batch, meta)`` over every utterance of ``split`` once, in order; the last batch
+        padded with rows of ``mask`` 0 (``meta['ids']`` '', ``meta['lengths']`` 0)."""
+        self._check(split)
+        ids = self.data[split]["ids"]
+        bs = self.eval_batch_size
+        for b in range(0, len(ids), bs):
+            idx = np.arange(b, b + bs)
+            valid = idx < len(ids)
+            idx, valid = self._local(np.where(valid, idx, 0), bs), self._local(valid, bs)
+            meta = {"ids": [str(ids[i]) if v else "" for i, v in zip(idx, valid)],
+                    "starts": np.zeros(len(idx), np.int64), "lengths": valid.astype(np.int64)}
+            yield self._rows(split, idx, valid), meta
+
+    def targets(self, split: str) -> dict[str, dict[str, np.ndarray]]:
+        """Per id the targets listed in the module docstring."""
+        self._check(split)
+        a = self.data[split]
+        return {str(rid): {"gold": a["attributes"][i][None], "attr_mask": a["attr_mask"][i][None],
+                           "mask": np.ones(1, np.float32), "std": a["std"][i][None],
+                           "votes_pdf": a["votes_pdf"][i][None], "label": a["label"][i][None],
+                           "class_mask": a["class_mask"][i][None],
+                           "speaker": np.asarray(str(a["speakers"][i])),
+                           "gender": np.asarray(str(a["genders"][i]))}
+                for i, rid in enumerate(a["ids"])}
+
+    def _check(self, split):
+        if split not in self.data:
+            raise UnknownSplit(f"no split {split!r}; this dataset has {list(self.data)}")
+
+
+#: ``<split>_snr<dB>``: the noise-degraded copy of a split (mitra25: ``test_snr15``, ``test_snr5``)
+NOISY_SPLIT = re.compile(r"^(?P<base>.+)_snr(?P<db>-?\d+(?:\.\d+)?)$")
+
+#: training utterances in the babble pool (the first ones of the training split)
+BABBLE_POOL = 200
+
+
+class NoisySource:
+    """A TFDS data source whose records' audio is mixed with noise at ``snr_db`` dB SNR
+    (``seru.data.noise.mix_item``: ITU-T P.56 active speech level, the noise scaled, the
+    speech unchanged); the noise kind of each record is drawn from ``kinds`` by
+    ``noise.item_rng(seed + 1, id, snr_db)`` and the noise itself by ``item_rng(seed, id,
+    snr_db)``: a pure function of the record id. Records gain ``noise_type`` and
+    ``achieved_snr_db``."""
+
+    def __init__(self, source, snr_db: float, noise_sources: Mapping[str, Any], seed: int):
+        self.source, self.snr_db = source, float(snr_db)
+        self.kinds, self.noise_sources, self.seed = sorted(noise_sources), noise_sources, seed
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, i):
+        from seru.data import noise
+        from seru.data.schema import decode_text
+
+        rec = dict(self.source[i])
+        rid = decode_text(rec.get("id", f"{i}"))
+        kind = self.kinds[int(noise.item_rng(self.seed + 1, rid, self.snr_db)
+                              .integers(len(self.kinds)))]
+        item = {"id": rid, "audio": np.asarray(rec["audio"], np.float32),
+                "sample_rate": int(np.asarray(rec.get("sample_rate", 16000))),
+                "speaker": decode_text(rec.get("speaker", ""))}
+        mixed = noise.mix_item(item, self.snr_db, self.noise_sources[kind], self.seed)
+        rec.update(audio=mixed["audio"], noise_type=kind,
+                   achieved_snr_db=mixed["achieved_snr_db"])
+        return rec
+
+
+def noisy_source(config, split: str, sources: Mapping[str, Any]) -> NoisySource:
+    """The :class:`NoisySource` of ``split`` = ``<base>_snr<dB>``: noise from
+    ``data.utterance.noise_dir`` when set, else the kinds of ``data.utterance.noise``
+    (``babble``: the first :data:`BABBLE_POOL` utterances of the training split, other
+    speakers than the item's)."""
+    from seru.data import noise
+    from seru.data.schema import decode_text
+
+    m = NOISY_SPLIT.match(split)
+    u = config.data.utterance
+    if u.noise_dir:
+        kinds = {"directory": noise.make_source("directory", directory=u.noise_dir)}
+    else:
+        kinds = {}
+        for kind in u.noise:
+            if kind == "babble":
+                train = sources[config.data.train_split]
+                recs = [train[i] for i in range(min(len(train), BABBLE_POOL))]
+                rates = {int(np.asarray(r.get("sample_rate", 16000))) for r in recs}
+                kinds[kind] = noise.make_source(
+                    "babble", pool=[np.asarray(r["audio"], np.float32) for r in recs],
+                    pool_sample_rate=rates.pop(),
+                    pool_speakers=[decode_text(r.get("speaker", "")) for r in recs])
+            else:
+                kinds[kind] = noise.make_source(kind)
+    return NoisySource(sources[m["base"]], float(m["db"]), kinds, int(u.noise_seed))
+
+
+def mfbf0_extractor(config, corpus: str, variant: str, cache_dir: str | None
+                    ) -> FrameExtractor:
+    """MFBF0 at its defaults (``seru.data.features.mfbf0``), cached per utterance under
+    ``cache_dir`` (``None``: not cached, e.g. new audio for the Predictor)."""
+    from seru.data.features import mfbf0
+
+    if cache_dir is None:
+        return lambda rid, audio, sr: mfbf0.mfbf0(audio, sr)
+    return lambda rid, audio, sr: mfbf0.cached_mfbf0(rid, audio, sr, cache_dir=cache_dir,
+                                                     corpus=corpus, variant=variant)
+
+
+#: ``config.data.utterance.frames`` -> ``(config, corpus, variant, cache_dir) -> extractor``
+EXTRACTORS: dict[str, Callable[..., FrameExtractor]] = {"mfbf0": mfbf0_extractor}
+
+
+def extractor(config, corpus: str, variant: str, cache_dir: str | None) -> FrameExtractor:
+    """The frame extractor ``config.data.utterance.frames`` names; ``ValueError`` naming
+    the known ones otherwise."""
+    name = config.data.utterance.frames
+    if name not in EXTRACTORS:
+        raise ValueError(f"data.utterance.frames={name!r}: expected one of {sorted(EXTRACTORS)}")
+    return EXTRACTORS[name](config, corpus, variant, cache_dir)
+
+
+def open_split(config, split: str, opened=None, progress: bool | None = None) -> dict:
+    """:func:`read_split` of ``split`` of ``config.data``'s corpus (built if asked);
+    ``opened``: ``(builder, sources)`` of ``seru.data.corpora.load`` to reuse.
+
+    Raises:
+      seru.data.errors.UnknownSplit: the corpus has no such split.
+      ValueError: the corpus has no ``rating_range`` or lacks a class of
+        ``data.utterance.classes``.
+    """
+    from seru.data import corpora
+
+    d = config.data
+    builder, sources = opened or corpora.load(d.corpus, d.variant or None, d.data_dir or None,
+                                              d.manual_dir or None, build=d.build)
+    m = NOISY_SPLIT.match(split)
+    if split not in sources and not (m and m["base"] in sources):
+        raise UnknownSplit(f"corpus {d.corpus!r} ({d.variant}) has no split {split!r}; "
+                           f"splits: {sorted(sources)} (and '<split>_snr<dB>', their "
+                           "noise-degraded copies)")
+    meta = builder.info.metadata or {}
+    if split not in sources:
+        sources = dict(sources, **{split: noisy_source(config, split, sources)})
+    if meta.get("rating_range") is None:
+        raise ValueError(f"corpus {d.corpus!r}: info.metadata has no 'rating_range'")
+    idx = class_indices(meta.get("class_names") or (), d.utterance.classes)
+    ext = extractor(config, d.corpus, d.variant, cache_dir_of(config))
+    arrays = read_split(sources[split], d.dimensions, idx, meta["rating_range"], ext,
+                        where=f"{d.corpus}/{split}",
+                        progress=config.train.progress_bar if progress is None else progress)
+    if d.max_recordings:
+        arrays = {k: (v if k == "skipped" else v[:d.max_recordings]) for k, v in arrays.items()}
+    return arrays
+
+
+def build(config, splits: Sequence[str] | None = None, process_index: int = 0,
+          process_count: int = 1, scaler: FrameScaler | None = None) -> UtteranceFramesDataset:
+    """The ``utterance_frames`` dataset of ``config``: ``splits`` (default: train, dev and
+    test of ``config.data``), standardised with ``scaler`` or the training split's."""
+    from seru.data import corpora
+
+    d = config.data
+    opened = corpora.load(d.corpus, d.variant or None, d.data_dir or None,
+                          d.manual_dir or None, build=d.build)
+    wanted = list(dict.fromkeys(splits or [s for s in (d.train_split, d.dev_split,
+                                                       d.test_split) if s]))
+    arrays = {s: open_split(config, s, opened) for s in wanted}
+    if scaler is None:
+        scaler = FrameScaler(arrays[d.train_split]["frames"] if d.train_split in arrays
+                             else open_split(config, d.train_split, opened)["frames"])
+    return UtteranceFramesDataset(
+        arrays, scaler, classes=d.utterance.classes, dimensions=d.dimensions,
+        max_frames=d.utterance.max_frames, batch_size=d.batch_size,
+        eval_batch_size=config.eval.batch_size, train_split=wanted[0] if splits else
+        d.train_split, process_index=process_index, process_count=process_count)
+
+
+def cache_dir_of(config) -> str:
+    """``<data_dir>/seru_features`` (the shared feature cache)."""
+    from seru.data import corpora
+
+    return os.path.join(config.data.data_dir or corpora.default_data_dir(), "seru_features")
