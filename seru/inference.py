@@ -153,8 +153,11 @@ class Predictor:
                         cols.update({f"{dim}_{suffix}": v[:, d] for d, dim in enumerate(dims)})
             elif isinstance(out, ClassDistribution):
                 pr = np.asarray(p[out.probs])
-                pr = pr.reshape(-1, len(dims), pr.shape[-1])
                 names = out.classes or tuple(str(k) for k in range(pr.shape[-1]))
+                if pr.ndim == 2:  # [T, K]: one distribution (e.g. over emotion classes)
+                    cols.update({f"p_{c}": pr[:, k] for k, c in enumerate(names)})
+                    continue
+                pr = pr.reshape(-1, len(dims), pr.shape[-1])  # [T, D, K]: one per dimension
                 for d, dim in enumerate(dims):
                     for k, c in enumerate(names):
                         cols[f"{dim}_p_{c}"] = pr[:, d, k]

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -281,11 +282,14 @@ class NoisySource:
     speech unchanged); the noise kind of each record is drawn from ``kinds`` by
     ``noise.item_rng(seed + 1, id, snr_db)`` and the noise itself by ``item_rng(seed, id,
     snr_db)``: a pure function of the record id. Records gain ``noise_type`` and
-    ``achieved_snr_db``."""
+    ``achieved_snr_db``. A mixture that peaks above 1 is kept as it is (float audio, not
+    clipped); :attr:`peaks` collects those peaks per id, which :func:`open_split` reports in
+    one warning."""
 
     def __init__(self, source, snr_db: float, noise_sources: Mapping[str, Any], seed: int):
         self.source, self.snr_db = source, float(snr_db)
         self.kinds, self.noise_sources, self.seed = sorted(noise_sources), noise_sources, seed
+        self.peaks: dict[str, float] = {}
 
     def __len__(self):
         return len(self.source)
@@ -301,7 +305,11 @@ class NoisySource:
         item = {"id": rid, "audio": np.asarray(rec["audio"], np.float32),
                 "sample_rate": int(np.asarray(rec.get("sample_rate", 16000))),
                 "speaker": decode_text(rec.get("speaker", ""))}
-        mixed = noise.mix_item(item, self.snr_db, self.noise_sources[kind], self.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # reported once per split
+            mixed = noise.mix_item(item, self.snr_db, self.noise_sources[kind], self.seed)
+        if mixed["peak"] > 1:
+            self.peaks[rid] = float(mixed["peak"])
         rec.update(audio=mixed["audio"], noise_type=kind,
                    achieved_snr_db=mixed["achieved_snr_db"])
         return rec
@@ -389,6 +397,12 @@ def open_split(config, split: str, opened=None, progress: bool | None = None) ->
     arrays = read_split(sources[split], d.dimensions, idx, meta["rating_range"], ext,
                         where=f"{d.corpus}/{split}",
                         progress=config.train.progress_bar if progress is None else progress)
+    src = sources[split]
+    if isinstance(src, NoisySource) and src.peaks:
+        worst = max(src.peaks, key=src.peaks.get)
+        warnings.warn(f"{d.corpus}/{split}: {len(src.peaks)} of {len(src)} noisy mixtures peak "
+                      f"above 1 (highest {src.peaks[worst]:.2f}, {worst}); kept as float "
+                      "audio, not clipped", RuntimeWarning, stacklevel=2)
     if d.max_recordings:
         arrays = {k: (v if k == "skipped" else v[:d.max_recordings]) for k, v in arrays.items()}
     return arrays

@@ -61,10 +61,12 @@ class Regression:
 
 @dataclasses.dataclass(frozen=True)
 class ClassDistribution:
-    """Output kind: per dimension (or task) a distribution over ``classes``.
+    """Output kind: a distribution over ``classes``, per dimension (or task) or one.
 
     Attributes:
-      probs: key of the probabilities ``[..., D, K]`` (each row sums to 1).
+      probs: key of the probabilities ``[T, D, K]`` per item (one distribution per
+        dimension, e.g. sridhar21's soft labels over rating bins) or ``[T, K]`` (one
+        distribution, e.g. mitra25's emotion classes); each row sums to 1.
       classes: the K class names, in order (bins of a rating scale, or emotions).
     """
 
