@@ -332,8 +332,7 @@ def _utt_signals(config, signals, time_base=None):
     ext = U.extractor(config, "", "", None)
     n = len(signals)
     arrays = {"ids": np.asarray([s[0] for s in signals], str),
-              "speakers": np.full(n, "", dtype=object).astype(str),
-              "genders": np.full(n, "unknown").astype(str),
+              "speakers": np.full(n, ""), "genders": np.full(n, "unknown"),
               "frames": [ext(rid, np.asarray(x, np.float32), sr) for rid, x, sr in signals],
               "attributes": np.zeros((n, d), np.float32), "attr_mask": np.zeros((n, d), np.float32),
               "std": np.zeros((n, d), np.float32), "votes": np.zeros((n, k), np.int64)}
