@@ -3,7 +3,8 @@
 For every seed, the TC-GRU of ``configs/mitra25_tcgru.py`` is trained on each input --
 MFBF0, the final layer and the CCS-salient layer of seru's offline encoder -- with vote-PDF
 targets, and on the salient layer with consensus targets (the ablation), and evaluated on
-dev, test and the 15 and 5 dB SNR copies of test. Reports mean +- std over seeds of:
+dev, test, the 15 and 5 dB SNR copies of test and, across corpora, the test split of the
+IEMOCAP stand-in ``seru_synth_utterances/crosscorpus`` (``cross``). Reports mean +- std over seeds of:
 CCC of the attributes (Table 1), UAR and macro-F1 (Table 2), paUAR-75/-50 for k = 1, 2, 3
 (Table 3), by gender (Table 6), and one-tailed t-tests over seeds for the paper's
 expectations: the salient layer above the final one (Table 5), vote-PDF targets at least
@@ -38,7 +39,9 @@ def one(label: str, arg: str, seed: int, args, workroot: Path) -> dict:
     extra = [f"--config.seed={seed}", "--config.train.progress_bar=False",
              "--config.eval.splits=()"] + [f"--config.{kv}" for kv in args.override]
     _runs.train(w, f"configs/mitra25_tcgru.py:{arg},protocol={args.protocol}", extra)
-    return {s: _runs.evaluate(w, s) for s in SPLITS}
+    out = {s: _runs.evaluate(w, s) for s in SPLITS}
+    out["cross"] = _runs.evaluate_cross(w, "seru_synth_utterances", "crosscorpus", "test")[1]
+    return out
 
 
 def collect(args, workroot: Path) -> dict:
@@ -60,7 +63,7 @@ def tables(results: dict) -> dict:
     t = {"CCC (Table 1)": {}, "UAR / F1 (Table 2)": {}, "paUAR (Table 3, test)": {},
          "by gender (Table 6, test)": {}, "distribution (test)": {}}
     for label in results:
-        for split in SPLITS:
+        for split in SPLITS + ("cross",):
             row = f"{label} | {split}"
             t["CCC (Table 1)"][row] = {d: _runs.summary(_col(results, label, split, f"ccc/{d}"))
                                        for d in DIMS}

@@ -84,6 +84,9 @@ FIELDS = (
                                      "surprise"),
           "utterance_frames: the emotion classes of the vote distribution (mitra25: six); "
           "votes for other classes are left out"),
+    Field("data.utterance.class_map", (), "utterance_frames: '<corpus class>=<class>' "
+          "entries whose votes count for a class of data.utterance.classes (e.g. "
+          "'excited=happy' for IEMOCAP)"),
     Field("data.utterance.noise", ("babble", "pink", "clatter"), "utterance_frames: noise "
           "kinds of the '<split>_snr<dB>' test sets, one drawn per utterance "
           "(seru/data/noise.py SOURCE_KINDS)"),

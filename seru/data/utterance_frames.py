@@ -51,22 +51,45 @@ FrameExtractor = Callable[[str, np.ndarray, int], np.ndarray]
 _BATCH_KEYS = ("attributes", "attr_mask", "votes_pdf", "consensus", "class_mask", "has_label")
 
 
-def class_indices(corpus_classes: Sequence[str], classes: Sequence[str]) -> np.ndarray:
-    """Positions of ``classes`` among the corpus' ``class_names``; ``ValueError`` naming
-    the missing ones and the corpus' classes."""
+def vote_matrix(corpus_classes: Sequence[str], classes: Sequence[str],
+                class_map: Sequence[str] = (), strict: bool = True) -> np.ndarray:
+    """The ``[K_corpus, K]`` 0/1 matrix that maps a corpus' vote counts onto ``classes``:
+    a corpus class counts for the class of the same name, or for the one ``class_map``
+    names (``'excited=happy'``: IEMOCAP's excited votes count as happy); the corpus'
+    other classes count for none (their votes are left out).
+
+    Raises:
+      ValueError: a malformed ``class_map`` entry, one naming a class that is not in the
+        corpus or not in ``classes``, or -- with ``strict`` (the training corpus) -- a class
+        of ``classes`` that no corpus class maps to (listing the corpus' classes).
+    """
     corpus_classes = [str(c) for c in corpus_classes]
-    missing = [c for c in classes if c not in corpus_classes]
-    if missing:
+    target = {c: c for c in corpus_classes if c in classes}
+    for entry in class_map:
+        src, sep, dst = str(entry).partition("=")
+        if not sep or src not in corpus_classes or dst not in classes:
+            raise ValueError(f"data.utterance.class_map entry {entry!r}: expected "
+                             f"'<corpus class>=<class>' with a corpus class of "
+                             f"{corpus_classes} and a class of {list(classes)}")
+        target[src] = dst
+    m = np.zeros((len(corpus_classes), len(classes)), np.int64)
+    for src, dst in target.items():
+        m[corpus_classes.index(src), list(classes).index(dst)] = 1
+    missing = [c for k, c in enumerate(classes) if not m[:, k].any()]
+    if missing and strict:
         raise ValueError(f"data.utterance.classes: {missing} are not classes of the corpus; "
-                         f"it has {corpus_classes}")
-    return np.asarray([corpus_classes.index(c) for c in classes], np.int64)
+                         f"it has {corpus_classes} (map one with data.utterance.class_map)")
+    return m
 
 
-def read_split(source, dimensions: Sequence[str], class_idx: np.ndarray,
-               rating_range: Sequence[float], extract: FrameExtractor, where: str = "",
+def read_split(source, dimensions: Sequence[str], votes_to_classes: np.ndarray,
+               rating_range: Sequence[float] | None, extract: FrameExtractor, where: str = "",
                progress: bool = False) -> dict:
     """The frames and targets of every record of a TFDS data source (``len`` +
     ``__getitem__``; records as ``seru/data/schema.py``'s utterance schema).
+
+    ``votes_to_classes``: :func:`vote_matrix`; ``rating_range``: the corpus' scale, or
+    ``None`` for a corpus without ratings (CREMA-D: every ``attr_mask`` 0).
 
     Returns ``ids``, ``speakers``, ``genders`` [N] str, ``frames`` (list of float32
     ``[T_i, F]``), ``attributes`` / ``attr_mask`` / ``std`` float32 [N, D], ``votes`` int
@@ -93,7 +116,7 @@ def read_split(source, dimensions: Sequence[str], class_idx: np.ndarray,
             if key not in rec:
                 raise KeyError(f"{where}[{i}] ({rid}): the record has no {key!r}; keys "
                                f"{sorted(rec)}")
-        votes = np.asarray(rec["emotion_votes"], np.int64)[class_idx]
+        votes = np.asarray(rec["emotion_votes"], np.int64) @ votes_to_classes
         ratings = [np.asarray(rec.get(d, []), np.float32).reshape(-1) for d in dimensions]
         if votes.sum() == 0 and not any(np.isfinite(r).any() for r in ratings):
             skipped[rid] = "unrated"
@@ -119,12 +142,13 @@ def read_split(source, dimensions: Sequence[str], class_idx: np.ndarray,
         r = np.full((n, a_max), np.nan, np.float32)
         for i, row in enumerate(out["ratings"]):
             r[i, :len(row[j])] = row[j]
-        attrs[:, j], _, has[:, j] = utterance_targets(r, rating_range)
+        if rating_range is not None:
+            attrs[:, j], _, has[:, j] = utterance_targets(r, rating_range)
         std[:, j] = np.asarray(labels.rater_std(r, min_raters=2, fill=0.0), np.float32)
     return {"ids": np.asarray(out["ids"], str), "speakers": np.asarray(out["speakers"], str),
             "genders": np.asarray(out["genders"], str), "frames": out["frames"],
             "attributes": attrs, "attr_mask": has.astype(np.float32), "std": std,
-            "votes": np.asarray(out["votes"], np.int64).reshape(n, len(class_idx)),
+            "votes": np.asarray(out["votes"], np.int64).reshape(n, votes_to_classes.shape[1]),
             "skipped": skipped}
 
 
@@ -368,14 +392,17 @@ def extractor(config, corpus: str, variant: str, cache_dir: str | None) -> Frame
     return EXTRACTORS[name](config, corpus, variant, cache_dir)
 
 
-def open_split(config, split: str, opened=None, progress: bool | None = None) -> dict:
+def open_split(config, split: str, opened=None, progress: bool | None = None,
+               strict: bool = True) -> dict:
     """:func:`read_split` of ``split`` of ``config.data``'s corpus (built if asked);
-    ``opened``: ``(builder, sources)`` of ``seru.data.corpora.load`` to reuse.
+    ``opened``: ``(builder, sources)`` of ``seru.data.corpora.load`` to reuse; ``strict``:
+    every class of ``data.utterance.classes`` must be in the corpus (the training corpus;
+    another corpus warns about the ones it lacks, :func:`vote_matrix`).
 
     Raises:
       seru.data.errors.UnknownSplit: the corpus has no such split.
-      ValueError: the corpus has no ``rating_range`` or lacks a class of
-        ``data.utterance.classes``.
+      ValueError: the corpus lacks a class of ``data.utterance.classes`` (``strict``) or
+        a bad ``data.utterance.class_map`` (:func:`vote_matrix`).
     """
     from seru.data import corpora
 
@@ -390,11 +417,14 @@ def open_split(config, split: str, opened=None, progress: bool | None = None) ->
     meta = builder.info.metadata or {}
     if split not in sources:
         sources = dict(sources, **{split: noisy_source(config, split, sources)})
-    if meta.get("rating_range") is None:
-        raise ValueError(f"corpus {d.corpus!r}: info.metadata has no 'rating_range'")
-    idx = class_indices(meta.get("class_names") or (), d.utterance.classes)
+    m = vote_matrix(meta.get("class_names") or (), d.utterance.classes, d.utterance.class_map,
+                    strict=strict)
+    if not m.any(0).all():  # only without strict: vote_matrix raised otherwise
+        warnings.warn(f"corpus {d.corpus!r}: no votes for the classes "
+                      f"{[c for k, c in enumerate(d.utterance.classes) if not m[:, k].any()]}",
+                      RuntimeWarning, stacklevel=2)
     ext = extractor(config, d.corpus, d.variant, cache_dir_of(config))
-    arrays = read_split(sources[split], d.dimensions, idx, meta["rating_range"], ext,
+    arrays = read_split(sources[split], d.dimensions, m, meta.get("rating_range"), ext,
                         where=f"{d.corpus}/{split}",
                         progress=config.train.progress_bar if progress is None else progress)
     src = sources[split]
@@ -411,7 +441,8 @@ def open_split(config, split: str, opened=None, progress: bool | None = None) ->
 def build(config, splits: Sequence[str] | None = None, process_index: int = 0,
           process_count: int = 1, scaler: FrameScaler | None = None) -> UtteranceFramesDataset:
     """The ``utterance_frames`` dataset of ``config``: ``splits`` (default: train, dev and
-    test of ``config.data``), standardised with ``scaler`` or the training split's."""
+    test of ``config.data``), standardised with ``scaler`` or the training split's; with a
+    ``scaler`` (another corpus than the run's), classes the corpus lacks only warn."""
     from seru.data import corpora
 
     d = config.data
@@ -419,7 +450,7 @@ def build(config, splits: Sequence[str] | None = None, process_index: int = 0,
                           d.manual_dir or None, build=d.build)
     wanted = list(dict.fromkeys(splits or [s for s in (d.train_split, d.dev_split,
                                                        d.test_split) if s]))
-    arrays = {s: open_split(config, s, opened) for s in wanted}
+    arrays = {s: open_split(config, s, opened, strict=scaler is None) for s in wanted}
     if scaler is None:
         scaler = FrameScaler(arrays[d.train_split]["frames"] if d.train_split in arrays
                              else open_split(config, d.train_split, opened)["frames"])

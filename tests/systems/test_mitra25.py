@@ -61,7 +61,13 @@ def test_targets_of_the_votes():
             np.testing.assert_allclose(t[f"u{i}"]["votes_pdf"][0], v / v.sum(), rtol=1e-6)
     assert ds.cropped["test"] == int(sum(len(f) > 10 for f in a["frames"]))
     with pytest.raises(ValueError, match=r"\['fear'\] are not classes of the corpus"):
-        U.class_indices(("neutral", "happy"), ("neutral", "fear"))
+        U.vote_matrix(("neutral", "happy"), ("neutral", "fear"))
+    # IEMOCAP-like: 'excited' counts as happy, 'frustrated' for nothing, no 'contempt'
+    m = U.vote_matrix(("neutral", "happy", "frustrated", "excited"),
+                      ("neutral", "happy", "contempt"), ("excited=happy",), strict=False)
+    np.testing.assert_array_equal(np.array([1, 2, 5, 3]) @ m, [1, 5, 0])
+    with pytest.raises(ValueError, match="class_map entry 'bored=happy'"):
+        U.vote_matrix(("neutral", "happy"), ("neutral", "happy"), ("bored=happy",))
 
 
 @pytest.mark.parametrize("target", ["votes", "consensus"])
