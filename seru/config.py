@@ -76,14 +76,30 @@ FIELDS = (
           "CV per frame (han17: 6 s)"),
     Field("data.frames.modality", "audio", "frame_features: 'audio' (LLD functionals) or "
           "'video' (49 normalised face landmarks)", ("audio", "video")),
-    Field("data.utterance.frames", "mfbf0", "utterance_frames: the frame features (mitra25: "
-          "MFBF0, or an encoder layer)"),
+    Field("data.utterance.frames", "mfbf0", "utterance_frames: the frame features: mfbf0, or "
+          "a layer of the offline encoder, ssl:<layer>|ssl:final|ssl:salient (CCS), or of a Hugging "
+          "Face encoder, hf:<layer>|hf:final|hf:salient"),
     Field("data.utterance.max_frames", 1100, "utterance_frames: frames per batch row (10 ms: "
           "11 s); longer utterances keep their first frames"),
     Field("data.utterance.classes", ("neutral", "happy", "angry", "sad", "contempt",
                                      "surprise"),
           "utterance_frames: the emotion classes of the vote distribution (mitra25: six); "
           "votes for other classes are left out"),
+    Field("data.utterance.encoder_pool", "seru_synth_utterances/quickstart/unlabeled",
+          "utterance_frames (ssl:*): corpus/variant/split the offline encoder is pre-trained "
+          "on (cached in the data directory)"),
+    Field("data.utterance.encoder_path", "", "utterance_frames (hf:*): a local Hugging Face "
+          "model directory (HuBERT, WavLM, Whisper; the 'hf' extra)"),
+    Field("data.utterance.encoder_seed", 0, "utterance_frames (ssl:*): seed of the offline "
+          "encoder's pre-training"),
+    Field("data.utterance.encoder_layers", 4, "utterance_frames (ssl:*): transformer layers "
+          "of the offline encoder"),
+    Field("data.utterance.encoder_dim", 192, "utterance_frames (ssl:*): width of the offline "
+          "encoder"),
+    Field("data.utterance.encoder_steps", 400, "utterance_frames (ssl:*): pre-training steps "
+          "of the offline encoder (8 crops of 5 s each)"),
+    Field("data.utterance.ccs_sample", 0, "utterance_frames (ssl:salient): training "
+          "utterances for CCS layer saliency, drawn with seed 0; 0 = all (mitra25: 30k)"),
     Field("data.utterance.class_map", (), "utterance_frames: '<corpus class>=<class>' "
           "entries whose votes count for a class of data.utterance.classes (e.g. "
           "'excited=happy' for IEMOCAP)"),

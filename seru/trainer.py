@@ -155,6 +155,8 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
     workdir.mkdir(parents=True, exist_ok=True)
     if is_main and not resuming:
         config_lib.save(config, workdir)
+        if getattr(dataset, "input_info", None):  # e.g. a layer selected by saliency
+            (workdir / "input_info.json").write_text(json.dumps(dataset.input_info, indent=2))
 
     # --- resume ----------------------------------------------------------------
     ckpts = Checkpoints(ckpt_dir, config.train.keep_checkpoints)

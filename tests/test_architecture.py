@@ -16,7 +16,7 @@ LAYERS = {
     "seru.saliency": 0, "seru.fields": 0, "seru.checkpoints": 0, "seru.prediction_files": 0,
     "seru.class_metrics": 0,
     "seru": 0,
-    "seru.data": 1,
+    "seru.data": 1, "seru.encoders": 1,
     "seru.models": 2, "seru.mc": 2,
     "seru.systems": 3,
     "seru.config": 4, "seru.sharding": 4, "seru.trainer": 4, "seru.evaluation": 4,

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
-import json
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
@@ -83,18 +81,13 @@ def get(name: str) -> InputType:
     return INPUTS[name]
 
 
-@functools.lru_cache(maxsize=8)
-def _cached(fn, config_json: str):
-    import ml_collections
-
-    return fn(ml_collections.ConfigDict(json.loads(config_json)))
-
-
 def training_statistics(fn, config):
     """``fn(config)`` -- the statistics an input type takes from a run's training split --
-    computed once per ``fn`` and config (its JSON: the value depends on nothing else), so
-    that prediction and cross-corpus evaluation do not read the training split each call."""
-    return _cached(fn, config.to_json_best_effort(sort_keys=True))
+    computed once per ``fn`` and config (``seru.data.once.per_config``), so that prediction
+    and cross-corpus evaluation do not read the training split each call."""
+    from seru.data import once
+
+    return once.per_config(fn, config)
 
 
 def _other(config, corpus: str | None, variant: str | None):

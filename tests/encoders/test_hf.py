@@ -143,3 +143,25 @@ def test_missing_extra_names_it(tmp_path, monkeypatch):
     (tmp_path / "config.json").write_text('{"model_type": "hubert"}')
     with pytest.raises(ImportError, match="'hf' extra"):
         hf.load_hf_encoder(tmp_path)
+
+
+def test_a_hugging_face_layer_feeds_the_utterance_frames_input(tmp_path, audio):
+    """``data.utterance.frames='hf:<layer>'`` with ``encoder_path``: the input's extractor
+    gives that hidden layer (cached and uncached alike), and ``hf:salient`` asks for CCS."""
+    import ml_collections
+
+    from seru.data import utterance_frames as U
+
+    _save_w2v(tmp_path / "m", "hubert")
+    c = ml_collections.ConfigDict({"data": {"utterance": {
+        "frames": "hf:1", "encoder_path": str(tmp_path / "m")}}})
+    want = hf.load_hf_encoder(tmp_path / "m").layer_outputs(audio, 16000)[1]
+    for cache_dir in (None, str(tmp_path / "cache")):
+        got = U.extractor(c, "c", "v", cache_dir)("u1", audio, 16000)
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    assert U.encoder_layer(c)[0] == 1
+    c.data.utterance.frames = "hf:final"
+    assert U.encoder_layer(c)[0] == 2
+    c.data.utterance.frames = "hf:7"
+    with pytest.raises(ValueError, match="expected '<encoder>:<0..2>'"):
+        U.encoder_layer(c)

@@ -130,17 +130,21 @@ def test_noisy_source_is_deterministic_at_the_snr():
     assert U.NOISY_SPLIT.match("test_snr-2.5")["db"] == "-2.5"
 
 
-def test_end_to_end_on_the_tiny_corpus(tmp_path):
+@pytest.mark.parametrize("frames", ["mfbf0", "ssl:salient"])
+def test_end_to_end_on_the_tiny_corpus(tmp_path, frames):
     """configs/mitra25_tcgru.py through the trainer and the evaluation job on the tiny
-    synthetic utterance corpus: metrics, the class evaluators and a noisy test set."""
+    synthetic utterance corpus: metrics, the class evaluators and a noisy test set; with
+    the offline encoder's CCS-salient layer, its curve kept with the run."""
     import json
 
     from seru import config as config_lib
     from seru import trainer
     from seru.inference import Predictor
 
-    c = config_lib.load_file("configs/mitra25_tcgru.py:target=votes")
+    c = config_lib.load_file(f"configs/mitra25_tcgru.py:target=votes,frames={frames}")
     c.data.variant, c.data.data_dir = "tiny", str(tmp_path / "data")
+    c.data.utterance.update(encoder_pool="seru_synth_utterances/tiny/unlabeled",
+                            encoder_layers=2, encoder_dim=16, encoder_steps=3)
     c.data.batch_size = c.eval.batch_size = 8
     c.model.update(conv_features=8, gru_features=8, embedding_features=8)
     c.train.num_epochs, c.train.eval_every_epochs, c.train.progress_bar = 2, 1, False
@@ -151,6 +155,11 @@ def test_end_to_end_on_the_tiny_corpus(tmp_path):
     assert {"ccc/arousal", "ccc", "uar", "f1_macro", "pa_uar50_k2", "kl_votes",
             "gender/female/uar_k1"} <= set(m)
     assert all(np.isfinite(m[k]) for k in ("ccc", "kl_votes", "brier_votes"))
+    if frames.startswith("ssl"):
+        info = json.loads((tmp_path / "w" / "input_info.json").read_text())
+        curve = info["ccs"]["curve"]
+        assert len(curve) == 3 and info["layer"] == info["ccs"]["layer"] == int(np.argmax(curve))
+        assert set(info["ccs"]["per_target"]) >= {"arousal", "p_neutral"}
     out = tmp_path / "w" / "eval" / "test_snr5"
     assert (out / "class_hypotheses.png").exists()
     assert json.loads((out / "metrics.json").read_text())["metrics"]["n_items"] == 20
