@@ -8,7 +8,8 @@ IEMOCAP stand-in ``seru_synth_utterances/crosscorpus`` (``cross``). Reports mean
 CCC of the attributes (Table 1), UAR and macro-F1 (Table 2), paUAR-75/-50 for k = 1, 2, 3
 (Table 3), by gender (Table 6), and one-tailed t-tests over seeds for the paper's
 expectations: the salient layer above the final one (Table 5), vote-PDF targets at least
-as good as consensus, noise lowering the scores, k-best lifting paUAR. Prints JSON; writes
+as good as consensus, noise lowering the scores, k-best lifting paUAR; the CCS curve over
+the encoder's layers (``ccs_curve.png``). Prints JSON; writes
 ``WORKROOT/results.{json,md}``. An interrupted run resumes (``benchmarks/_runs.py``).
 
     python benchmarks/reproduce_mitra25.py [--protocol cpu|paper] [--seeds 0 1 2]
@@ -107,7 +108,35 @@ def tests(results: dict) -> dict:
     return out
 
 
-def markdown(t: dict, tt: dict, args) -> str:
+def ccs_figure(workroot: Path, seeds) -> dict:
+    """The CCS curve over the offline encoder's layers (mitra25 Fig. 3), overall and per
+    target, from the salient runs' ``input_info.json``; ``WORKROOT/ccs_curve.png``. Returns
+    the curves of the first seed and the layer each seed selected."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    infos = [json.loads((workroot / f"salient_seed{s}" / "input_info.json").read_text())
+             for s in seeds]
+    ccs = infos[0]["ccs"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    layers = range(len(ccs["curve"]))
+    for name, curve in ccs["per_target"].items():
+        ax.plot(layers, curve, lw=0.8, alpha=0.7, label=name)
+    ax.plot(layers, ccs["curve"], color="k", lw=2.2, label="all targets (selects)")
+    ax.set_xlabel("encoder layer (0 = input projection)")
+    ax.set_ylabel("mu_CCS (Eq. (3))")
+    ax.set_title(f"CCS layer saliency, {ccs['utterances']} training utterances")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(workroot / "ccs_curve.png", dpi=110)
+    plt.close(fig)
+    return {"curve": ccs["curve"], "per_target_layer": ccs["per_target_layer"],
+            "selected": [i["layer"] for i in infos]}
+
+
+def markdown(t: dict, tt: dict, ccs: dict, args) -> str:
     lines = [f"mitra25 on seru_synth_utterances ({args.protocol} protocol, seeds {args.seeds}; "
              "mean +- std over seeds)", ""]
     for title, rows in t.items():
@@ -119,6 +148,9 @@ def markdown(t: dict, tt: dict, args) -> str:
                 f"{c['mean']:.3f} +- {c['std']:.3f}" for c in cells.values()) + " |")
         lines.append("")
     lines += ["One-tailed t-tests over seeds:", ""] + _runs.ttest_lines(tt)
+    lines += ["", "CCS layer saliency (`ccs_curve.png`): curve "
+              + ", ".join(f"{x:.3f}" for x in ccs["curve"]) + f"; selected {ccs['selected']}; "
+              f"per target {ccs['per_target_layer']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -135,9 +167,10 @@ def main():
     results = collect(args, workroot)
     t, tt = tables(results), tests(results)
     report = {"benchmark": "reproduce_mitra25", "protocol": args.protocol, "seeds": args.seeds,
-              "overrides": args.override, "tables": t, "ttests": tt, "wall_s": time.time() - t0}
+              "overrides": args.override, "tables": t, "ttests": tt,
+              "ccs": ccs_figure(workroot, args.seeds), "wall_s": time.time() - t0}
     (workroot / "results.json").write_text(json.dumps(report, indent=2))
-    (workroot / "results.md").write_text(markdown(t, tt, args))
+    (workroot / "results.md").write_text(markdown(t, tt, report["ccs"], args))
     print(json.dumps(report))
 
 
