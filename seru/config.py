@@ -79,8 +79,8 @@ FIELDS = (
     Field("data.utterance.frames", "mfbf0", "utterance_frames: the frame features: mfbf0, or "
           "a layer of the offline encoder, ssl:<layer>|ssl:final|ssl:salient (CCS), or of a Hugging "
           "Face encoder, hf:<layer>|hf:final|hf:salient"),
-    Field("data.utterance.max_frames", 1100, "utterance_frames: frames per batch row (10 ms: "
-          "11 s); longer utterances keep their first frames"),
+    Field("data.utterance.max_seconds", 11.0, "utterance_frames: seconds of frames per batch "
+          "row; longer utterances keep their first frames"),
     Field("data.utterance.classes", ("neutral", "happy", "angry", "sad", "contempt",
                                      "surprise"),
           "utterance_frames: the emotion classes of the vote distribution (mitra25: six); "

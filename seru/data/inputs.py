@@ -331,7 +331,7 @@ def _utt_signals(config, signals, time_base=None):
               "std": np.zeros((n, d), np.float32), "votes": np.zeros((n, k), np.int64)}
     return U.UtteranceFramesDataset(
         {"predict": arrays}, _utt_scaler(config), classes=config.data.utterance.classes,
-        dimensions=config.data.dimensions, max_frames=config.data.utterance.max_frames,
+        dimensions=config.data.dimensions, max_frames=U.max_frames(config),
         batch_size=config.data.batch_size, eval_batch_size=config.eval.batch_size,
         train_split="predict")
 

@@ -20,8 +20,8 @@ CREMA-D: the schema of ``seru/data/schema.py``):
   ``label``: the plurality class (``labels.plurality_class``), -1 without a unique one.
 
 Batches (training and evaluation, all shapes static): ``features`` float32 ``[B, T, F]``
-(``T`` = ``config.data.utterance.max_frames``; longer utterances keep their first T
-frames, counted in ``cropped``; padding 0), ``lengths`` int32 ``[B]``, ``attributes`` and
+(``T`` = ``config.data.utterance.max_seconds`` at the extractor's hop, :func:`max_frames`;
+longer utterances keep their first T frames, counted in ``cropped``; padding 0), ``lengths`` int32 ``[B]``, ``attributes`` and
 ``attr_mask`` ``[B, D]``, ``votes_pdf`` ``[B, K]``, ``consensus`` ``[B, K]`` (one-hot of
 ``label``, 0 without one), ``class_mask`` ``[B]`` (1 = a vote for one of the K classes),
 ``has_label`` ``[B]``, ``mask`` ``[B]`` (1 = a real row). Utterance-level: ``framewise``
@@ -520,6 +520,13 @@ def extractor(config, corpus: str, variant: str, cache_dir: str | None) -> Frame
     return EXTRACTORS[name](config, corpus, variant, cache_dir)
 
 
+def max_frames(config) -> int:
+    """Frames per batch row: ``data.utterance.max_seconds`` at the hop of the frames (MFBF0:
+    10 ms; the encoders: their ``frame_hop_s``, 20 ms)."""
+    hop = 0.01 if config.data.utterance.frames == "mfbf0" else encoder_of(config).frame_hop_s
+    return int(np.ceil(config.data.utterance.max_seconds / hop - 1e-9))
+
+
 def input_info(config) -> dict:
     """What the run's input chose that is worth keeping with it (the CCS curve and the
     salient layer of ``ssl:salient``), ``{}`` otherwise."""
@@ -593,7 +600,7 @@ def build(config, splits: Sequence[str] | None = None, process_index: int = 0,
                              else open_split(config, d.train_split, opened)["frames"])
     ds = UtteranceFramesDataset(
         arrays, scaler, classes=d.utterance.classes, dimensions=d.dimensions,
-        max_frames=d.utterance.max_frames, batch_size=d.batch_size,
+        max_frames=max_frames(config), batch_size=d.batch_size,
         eval_batch_size=config.eval.batch_size, train_split=wanted[0] if splits else
         d.train_split, process_index=process_index, process_count=process_count)
     ds.input_info = input_info(config)
