@@ -9,6 +9,7 @@ checkpoint: ``seru.train`` does that itself).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -45,6 +46,23 @@ def workroot(path: str) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONPATH", str(ROOT))
     return p
+
+
+def arg_parser(doc: str, workroot: str) -> argparse.ArgumentParser:
+    """The options every reproduction benchmark takes; the script adds its own to the parser.
+
+    ``--protocol`` ``cpu`` (default) or ``paper``; ``--seeds`` (default 0 1 2);
+    ``--workroot`` (default ``workroot``, relative to the repository root: :func:`workroot`);
+    ``--override`` config overrides for every run. The description is the first line of
+    ``doc`` (the script's docstring).
+    """
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--protocol", default="cpu", choices=("cpu", "paper"))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("--workroot", default=workroot)
+    ap.add_argument("--override", nargs="*", default=[],
+                    help="extra config overrides for every run, e.g. train.num_epochs=5")
+    return ap
 
 
 def _write_timing(workdir: Path, **kw) -> None:

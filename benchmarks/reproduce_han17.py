@@ -19,7 +19,6 @@ An interrupted run resumes: finished runs are skipped (``benchmarks/_runs.py``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -154,13 +153,8 @@ def markdown(rows: dict, tt: dict, selected: dict, args) -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--protocol", default="cpu", choices=("cpu", "paper"))
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap = _runs.arg_parser(__doc__, "runs/reproduce_han17")
     ap.add_argument("--w_e", default="1.0", help="the MTL weighting w_E of Eq. (7)")
-    ap.add_argument("--workroot", default="runs/reproduce_han17")
-    ap.add_argument("--override", nargs="*", default=[],
-                    help="extra config overrides for every run, e.g. train.num_epochs=5")
     args = ap.parse_args()
     workroot = _runs.workroot(args.workroot)
     t0 = time.time()

@@ -17,7 +17,6 @@ the encoder's layers (``ccs_curve.png``). Prints JSON; writes
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -155,12 +154,7 @@ def markdown(t: dict, tt: dict, ccs: dict, args) -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--protocol", default="cpu", choices=("cpu", "paper"))
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--workroot", default="runs/reproduce_mitra25")
-    ap.add_argument("--override", nargs="*", default=[],
-                    help="extra config overrides for every run, e.g. train.num_epochs=5")
+    ap = _runs.arg_parser(__doc__, "runs/reproduce_mitra25")
     args = ap.parse_args()
     workroot = _runs.workroot(args.workroot)
     t0 = time.time()

@@ -18,7 +18,6 @@ a Markdown table, to ``WORKROOT/``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -83,14 +82,9 @@ def markdown(rows: dict, tt: dict, protocol: str, split: str, seeds) -> str:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--protocol", default="cpu", choices=("cpu", "paper"))
+    ap = _runs.arg_parser(__doc__, "runs/reproduce_prabhu22")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS))
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--split", default="test")
-    ap.add_argument("--workroot", default="runs/reproduce_prabhu22")
-    ap.add_argument("--override", nargs="*", default=[],
-                    help="extra config overrides for every run, e.g. train.num_epochs=5")
     args = ap.parse_args()
     workroot = _runs.workroot(args.workroot)
     t0 = time.time()

@@ -47,7 +47,6 @@ extraction).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -220,19 +219,14 @@ def utl(bench: Bench, args, report: dict, t0: float) -> list[str]:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--protocol", default="cpu", choices=("cpu", "paper"))
+    ap = _runs.arg_parser(__doc__, "")  # '' = runs/reproduce_sridhar21[_quick]
     ap.add_argument("--dims", nargs="+", default=["arousal"],
                     choices=("arousal", "valence", "dominance"))
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     ap.add_argument("--ablations", nargs="*", default=list(ABLATIONS), choices=list(ABLATIONS))
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--split", default="test")
     ap.add_argument("--corpus", default="", help="utterance corpus (default: the config's)")
     ap.add_argument("--variant", default="", help="corpus variant (default: the config's)")
-    ap.add_argument("--workroot", default="")
-    ap.add_argument("--override", nargs="*", default=[],
-                    help="extra config overrides for every run, e.g. train.num_epochs=5")
     ap.add_argument("--utl", action="store_true",
                     help="uncertainty transfer learning (Table II / Fig. 4): the valence STL "
                          "filtered by the valence, arousal and dominance VAE-ER uncertainty")

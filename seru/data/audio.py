@@ -1,13 +1,15 @@
-"""Audio file input and resampling, shared by the corpus readers and the input pipeline."""
+"""Audio file input and resampling, shared by the corpus readers, the input pipeline and the
+frame extractors (MFBF0, the encoders: :func:`mono_16k`)."""
 
 from __future__ import annotations
 
 import math
 import os
+from typing import Callable
 
 import numpy as np
 
-__all__ = ["AudioError", "load_wav", "resample"]
+__all__ = ["AudioError", "load_wav", "mono_16k", "resample"]
 
 
 class AudioError(ValueError):
@@ -53,3 +55,40 @@ def resample(x, sr_in: int, sr_out: int) -> np.ndarray:
         return x
     g = math.gcd(sr_in, sr_out)
     return resample_poly(x, sr_out // g, sr_in // g, axis=-1).astype(np.float32)
+
+
+def mono_16k(audio, sr: int,
+             resampler: Callable[[np.ndarray, int, int], np.ndarray] = resample) -> np.ndarray:
+    """One utterance's waveform as the frame extractors take it: float32 mono at 16 kHz.
+
+    The checks and the conversion that MFBF0 (:mod:`seru.data.features.mfbf0`) and the
+    speech encoders (:mod:`seru.encoders.ssl`, :mod:`seru.encoders.hf`) share; each
+    caller adds its own minimum length after it.
+
+    Args:
+      audio: mono waveform ``[samples]``, float in [-1, 1] (full scale); cast to float32.
+      sr: its sample rate in Hz; audio at another rate than 16 kHz is resampled.
+      resampler: ``(x [samples] float32, sr_in, sr_out) -> [samples']`` float32, called only
+        when ``sr`` is not 16 kHz. Default :func:`resample` (polyphase); MFBF0 passes
+        ``librosa.resample`` (soxr), which gives other samples, so that its cached
+        features stay the same.
+
+    Returns:
+      float32 ``[samples']`` at 16 kHz (``audio`` itself, cast, when ``sr`` is 16 kHz);
+      possibly empty.
+
+    Raises:
+      ValueError: ``audio`` is not 1-d (the message names its shape).
+      seru.data.features.config.SkipUtterance: ``extractor_failed`` for a non-finite sample
+        (NaN or inf).
+    """
+    from seru.data.features.config import SAMPLE_RATE, SkipUtterance
+
+    y = np.asarray(audio, np.float32)
+    if y.ndim != 1:
+        raise ValueError(f"audio must be mono [samples], got shape {y.shape}")
+    if not np.all(np.isfinite(y)):
+        raise SkipUtterance("extractor_failed", "non-finite audio samples")
+    if int(sr) != SAMPLE_RATE:
+        y = np.asarray(resampler(y, int(sr), SAMPLE_RATE), np.float32)
+    return y

@@ -37,11 +37,12 @@ import functools
 import os
 import re
 import warnings
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from seru.data.errors import UnknownSplit
+from seru.data.utterance_batches import UtteranceBatches
 
 #: mitra25's six emotions (Sec. 4), in the order of its tables.
 PAPER_CLASSES = ("neutral", "happy", "angry", "sad", "contempt", "surprise")
@@ -172,9 +173,11 @@ class FrameScaler:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
-class UtteranceFramesDataset:
+class UtteranceFramesDataset(UtteranceBatches):
     """The ``utterance_frames`` dataset (batches and targets: the module docstring), with
-    the interface of :class:`seru.data.inputs.Dataset`.
+    the interface of :class:`seru.data.inputs.Dataset`; the batching (training order,
+    evaluation padding, processes) is that of
+    :class:`seru.data.utterance_batches.UtteranceBatches`.
 
     Args:
       splits: ``{split: read_split(...) output}`` (raw frames).
@@ -187,8 +190,6 @@ class UtteranceFramesDataset:
         ``process_count``.
     """
 
-    framewise = False
-    time_base = None
     #: what the input chose that is kept with the run (``input_info.json``)
     input_info: dict = {}
 
@@ -196,20 +197,14 @@ class UtteranceFramesDataset:
                  classes: Sequence[str], dimensions: Sequence[str], max_frames: int,
                  batch_size: int, eval_batch_size: int, train_split: str,
                  process_index: int = 0, process_count: int = 1):
-        if train_split not in splits or len(splits[train_split]["ids"]) == 0:
-            raise ValueError(f"no utterances in the training split {train_split!r}; "
-                             f"splits: {sorted(splits)}")
-        for name, b in (("data.batch_size", batch_size), ("eval.batch_size", eval_batch_size)):
-            if b % process_count:
-                raise ValueError(f"{name}={b} is not divisible by the {process_count} processes")
+        super().__init__(splits, batch_size=batch_size, eval_batch_size=eval_batch_size,
+                         train_split=train_split, process_index=process_index,
+                         process_count=process_count)
         from seru.data import labels
 
         self.scaler, self.classes = scaler, tuple(classes)
         self.dimensions, self.max_frames = tuple(dimensions), int(max_frames)
-        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
-        self.train_split = train_split
-        self.process_index, self.process_count = process_index, process_count
-        self.data, self.skipped, self.cropped = {}, {}, {}
+        self.skipped, self.cropped = {}, {}
         for s, a in splits.items():
             votes = a["votes"]
             label = labels.plurality_class(votes)
@@ -226,10 +221,7 @@ class UtteranceFramesDataset:
                 has_label=(label >= 0).astype(np.float32))
             self.skipped[s] = dict(a.get("skipped", {}))
             self.cropped[s] = int(sum(len(f) > self.max_frames for f in a["frames"]))
-        self.splits = tuple(self.data)
         self.feature_dim = int(self.scaler.mean.shape[0])
-        n = len(self.data[train_split]["ids"])
-        self.steps_per_epoch = max(1, n // self.batch_size)
 
     def _rows(self, split: str, idx: np.ndarray, valid: np.ndarray) -> dict:
         a = self.data[split]
@@ -244,44 +236,9 @@ class UtteranceFramesDataset:
         return {"features": feats, "lengths": lengths, **out,
                 "mask": valid.astype(np.float32)}
 
-    def _local(self, x: np.ndarray, global_batch: int) -> np.ndarray:
-        per = global_batch // self.process_count
-        return x[self.process_index * per:(self.process_index + 1) * per]
-
-    def train_iter(self, seed: int, epoch: int) -> Iterator[dict]:
-        """``steps_per_epoch`` batches, a permutation of the training split that is a pure
-        function of ``(seed, epoch)``; the last partial batch dropped (a split smaller than
-        one batch is repeated)."""
-        n = len(self.data[self.train_split]["ids"])
-        order = np.random.default_rng([int(seed), int(epoch)]).permutation(n)
-        total = self.steps_per_epoch * self.batch_size
-        order = np.resize(order, max(total, n))[:total]
-        for b in range(self.steps_per_epoch):
-            idx = self._local(order[b * self.batch_size:(b + 1) * self.batch_size],
-                              self.batch_size)
-            yield self._rows(self.train_split, idx, np.ones(len(idx), bool))
-
-    def example_batch(self) -> dict:
-        per = self.batch_size // self.process_count
-        return self._rows(self.train_split, np.zeros(per, int), np.ones(per, bool))
-
-    def eval_iter(self, split: str) -> Iterator[tuple[dict, dict]]:
-        """``(batch, meta)`` over every utterance of ``split`` once, in order; the last batch
-        padded with rows of ``mask`` 0 (``meta['ids']`` '', ``meta['lengths']`` 0)."""
-        self._check(split)
-        ids = self.data[split]["ids"]
-        bs = self.eval_batch_size
-        for b in range(0, len(ids), bs):
-            idx = np.arange(b, b + bs)
-            valid = idx < len(ids)
-            idx, valid = self._local(np.where(valid, idx, 0), bs), self._local(valid, bs)
-            meta = {"ids": [str(ids[i]) if v else "" for i, v in zip(idx, valid)],
-                    "starts": np.zeros(len(idx), np.int64), "lengths": valid.astype(np.int64)}
-            yield self._rows(split, idx, valid), meta
-
     def targets(self, split: str) -> dict[str, dict[str, np.ndarray]]:
         """Per id the targets listed in the module docstring."""
-        self._check(split)
+        self._check_split(split)
         a = self.data[split]
         return {str(rid): {"gold": a["attributes"][i][None], "attr_mask": a["attr_mask"][i][None],
                            "mask": np.ones(1, np.float32), "std": a["std"][i][None],
@@ -290,10 +247,6 @@ class UtteranceFramesDataset:
                            "speaker": np.asarray(str(a["speakers"][i])),
                            "gender": np.asarray(str(a["genders"][i]))}
                 for i, rid in enumerate(a["ids"])}
-
-    def _check(self, split):
-        if split not in self.data:
-            raise UnknownSplit(f"no split {split!r}; this dataset has {list(self.data)}")
 
 
 #: ``<split>_snr<dB>``: the noise-degraded copy of a split (mitra25: ``test_snr15``, ``test_snr5``)

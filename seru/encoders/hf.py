@@ -61,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seru.data.audio import mono_16k
 from seru.data.features.config import SAMPLE_RATE, SkipUtterance
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,8 @@ class HFEncoder:
 
         Args:
           audio: mono waveform [samples], float in [-1, 1].
-          sr: its sample rate in Hz (:func:`seru.data.audio.resample` to 16 kHz
-            when it differs).
+          sr: its sample rate in Hz (:func:`seru.data.audio.mono_16k`: resampled to
+            16 kHz with :func:`seru.data.audio.resample` when it differs).
 
         Raises:
           ValueError: audio that is not 1-d.
@@ -153,15 +154,7 @@ class HFEncoder:
         """
         import torch
 
-        from seru.data.audio import resample
-
-        y = np.asarray(audio, np.float32)
-        if y.ndim != 1:
-            raise ValueError(f"audio must be mono [samples], got shape {y.shape}")
-        if not np.all(np.isfinite(y)):
-            raise SkipUtterance("extractor_failed", "non-finite audio samples")
-        if int(sr) != SAMPLE_RATE:
-            y = resample(y, int(sr), SAMPLE_RATE)
+        y = mono_16k(audio, sr)
         with torch.inference_mode():
             out = self._whisper(y) if self.family == "whisper" else self._w2v(y)
         return out

@@ -89,6 +89,7 @@ import jax
 import numpy as np
 
 from seru.data import cache
+from seru.data.audio import mono_16k
 from seru.data.features.config import SAMPLE_RATE, SkipUtterance
 from seru.data.features.mfbf0 import MFBF0_DEFAULTS, audio_fingerprint
 
@@ -249,15 +250,8 @@ _jit_log_mel = jax.jit(_log_mel_jax)
 
 
 def _prepare(audio, sr: int, min_samples: int) -> np.ndarray:
-    from seru.data.audio import resample
-
-    y = np.asarray(audio, np.float32)
-    if y.ndim != 1:
-        raise ValueError(f"audio must be mono [samples], got shape {y.shape}")
-    if not np.all(np.isfinite(y)):
-        raise SkipUtterance("extractor_failed", "non-finite audio samples")
-    if int(sr) != SAMPLE_RATE:
-        y = resample(y, int(sr), SAMPLE_RATE)
+    """:func:`seru.data.audio.mono_16k` of ``audio``; ``too_short`` below ``min_samples``."""
+    y = mono_16k(audio, sr)
     if len(y) < min_samples:
         raise SkipUtterance("too_short", f"{len(y)} samples at 16 kHz < {min_samples} "
                                          f"(one encoder frame)")

@@ -54,3 +54,29 @@ def test_resample_identity_and_errors():
     np.testing.assert_array_equal(audio.resample(x, 16000, 16000), x)
     with pytest.raises(ValueError, match="positive"):
         audio.resample(x, 0, 16000)
+
+
+def test_mono_16k_casts_resamples_and_refuses():
+    from seru.data.features.config import SkipUtterance
+
+    x = np.sin(np.arange(800) / 7.0)  # float64
+    y = audio.mono_16k(x, 16000)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, x.astype(np.float32))
+    np.testing.assert_array_equal(audio.mono_16k(x, 8000),
+                                  audio.resample(x.astype(np.float32), 8000, 16000))
+    calls = []
+
+    def twice(v, sr_in, sr_out):
+        calls.append((v.dtype, sr_in, sr_out))
+        return np.repeat(v, 2)
+
+    np.testing.assert_array_equal(audio.mono_16k(x, 8000, resampler=twice),
+                                  np.repeat(x.astype(np.float32), 2))
+    audio.mono_16k(x, 16000, resampler=twice)  # not called at 16 kHz
+    assert calls == [(np.float32, 8000, 16000)]
+    with pytest.raises(ValueError, match=r"got shape \(2, 400\)"):
+        audio.mono_16k(x.reshape(2, 400), 16000)
+    with pytest.raises(SkipUtterance) as e:
+        audio.mono_16k(np.r_[x, np.nan], 8000, resampler=twice)
+    assert e.value.reason == "extractor_failed" and len(calls) == 1

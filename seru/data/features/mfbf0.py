@@ -74,6 +74,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from seru.data import cache
+from seru.data.audio import mono_16k
 from seru.data.features.config import SAMPLE_RATE, SkipUtterance
 
 log = logging.getLogger(__name__)
@@ -170,19 +171,20 @@ def num_frames(num_samples: int, cfg: Mapping[str, Any] | None = None) -> int:
     return 1 + int(num_samples) // mfbf0_config(cfg)["hop_length"]
 
 
+def _librosa_resample(y: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    """MFBF0's resampler: ``librosa.resample`` (its default soxr, not
+    :func:`seru.data.audio.resample`'s polyphase filter, whose samples differ: the cached
+    features of :data:`MFBF0_VERSION` were made with it); no sample is ``too_short``."""
+    import librosa
+
+    if len(y) == 0:
+        raise SkipUtterance("too_short", "no samples")
+    return librosa.resample(y, orig_sr=sr_in, target_sr=sr_out).astype(np.float32)
+
+
 def _prepare(audio, sr: int, c: Mapping[str, Any]) -> np.ndarray:
     """The checked float32 16 kHz waveform; the skip checks (see :func:`mfbf0`)."""
-    y = np.asarray(audio, np.float32)
-    if y.ndim != 1:
-        raise ValueError(f"audio must be mono [samples], got shape {y.shape}")
-    if not np.all(np.isfinite(y)):
-        raise SkipUtterance("extractor_failed", "non-finite audio samples")
-    if int(sr) != SAMPLE_RATE:
-        import librosa
-
-        if len(y) == 0:
-            raise SkipUtterance("too_short", "no samples")
-        y = librosa.resample(y, orig_sr=int(sr), target_sr=SAMPLE_RATE).astype(np.float32)
+    y = mono_16k(audio, sr, resampler=_librosa_resample)
     if len(y) < c["n_fft"]:
         raise SkipUtterance("too_short", f"{len(y)} samples at 16 kHz < one FFT frame of "
                                          f"n_fft={c['n_fft']}")
