@@ -16,6 +16,11 @@ Commands::
     python -m seru.train --config configs/han17_blstm.py:task=mtl,modality=audio \\
         --workdir runs/han17_mtl_audio
     python -m seru.evaluate --workdir runs/han17_mtl_audio --split test
+    python -m seru.train --config configs/han17_blstm.py:task=sweep,modality=video \
+        --workdir runs/han17_sweep_video          # w_E selected on dev per target
+    python -m seru.fuse --workdirs runs/han17_mtl_audio,runs/han17_mtl_video --split test
+    python -m seru.train --config configs/han17_blstm.py:task=stl_e \
+        --config.data.features.name=compare2016 --workdir runs/han17_compare  # openSMILE
 
 Targets: the ratings resampled per rater to 100 ms, shifted back by 4 s (the paper's
 annotation delay, ``data.delay_frames`` = 40), E = EWE, sigma = the raters' unbiased std
@@ -37,11 +42,14 @@ Protocols:
   0, 0.1, ..., 2 by ``jax.vmap``; all members stop together, when the dev-selected one
   stops improving. GPU runtime: not measured (no GPU here).
 * ``cpu`` -- the same model, Adam 1e-3, 30 s crops in batches of 4, 40 epochs of the
-  quickstart corpus (8 training recordings of 150 s: 10 steps an epoch). Runtime on 2
-  CPU cores: about 1.5 min of training plus the one-off feature extraction. Expected
+  quickstart corpus (8 training recordings of 150 s: 10 steps an epoch), the best dev
+  checkpoint kept; ``task=sweep`` trains the 5 weightings of ``CPU_SWEEP``. Runtime on 2
+  CPU cores: about 100 s of training per run plus the one-off feature extraction; a sweep
+  of 5 about 560-810 s (the cores shared with other jobs). Expected
   (``python benchmarks/reproduce_han17.py``, seeds 0-2, test CCC arousal / valence, mean
-  over seeds; ``benchmarks/results/han17_cpu/``): MTL E audio 0.79 / 0.64, video 0.56 /
-  0.75; STL sigma audio 0.63 / 0.56, video 0.15 / 0.25.
+  over seeds; ``benchmarks/results/han17_cpu/``): E audio STL 0.77 / 0.66, MTL-sel 0.80 /
+  0.65; E video STL 0.63 / 0.72; sigma audio STL 0.63 / 0.56, MTL-sel 0.66 / 0.63; sigma
+  video STL 0.15 / 0.25.
 """
 
 import ml_collections
