@@ -21,7 +21,7 @@ from toy_system import REPO, np_ccc
     ("data.gold", "median", "data.gold='median': expected one of 'mean', 'ewe', 'avec'; "
                             "did you mean 'mean'?"),
     ("data.input", "raw_audi", "data.input='raw_audi': expected one of raw_audio, functionals, "
-                               "frame_features; "
+                               "frame_features, utterance_frames; "
                                "did you mean 'raw_audio'?"),
     ("data.input", "functionals", "data.input='functionals': system 'toy_system:ToySystem' "
                                   "reads 'raw_audio'"),
