@@ -124,6 +124,7 @@ def ccs_figure(workroot: Path, seeds) -> dict:
     for name, curve in ccs["per_target"].items():
         ax.plot(layers, curve, lw=0.8, alpha=0.7, label=name)
     ax.plot(layers, ccs["curve"], color="k", lw=2.2, label="all targets (selects)")
+    ax.set_xticks(list(layers))
     ax.set_xlabel("encoder layer (0 = input projection)")
     ax.set_ylabel("mu_CCS (Eq. (3))")
     ax.set_title(f"CCS layer saliency, {ccs['utterances']} training utterances")
