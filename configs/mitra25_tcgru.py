@@ -30,6 +30,11 @@ Protocols:
   most. GPU runtime: not measured (no GPU here).
 * ``cpu`` -- the same model and optimiser on the quickstart corpus (300 training
   utterances: 9 steps an epoch), 15 epochs, dev every 3 epochs, the best on dev kept.
+  Runtime on 2 CPU cores: about 3.5 min a run with its five evaluations (the first run of
+  a feature set also extracts and caches the features; the offline encoder pre-trains once,
+  about 150 s). Expected (``python benchmarks/reproduce_mitra25.py``, seeds 0-2, test,
+  mean over seeds; ``benchmarks/results/mitra25_cpu/``): MFBF0 CCC A / V / D 0.77 / 0.47 /
+  0.46, UAR 0.27; salient layer 0.70 / 0.48 / 0.37, UAR 0.23; consensus targets UAR 0.32.
 """
 
 import ml_collections
