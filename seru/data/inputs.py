@@ -319,10 +319,11 @@ def _utt_other(config, corpus, variant, split, process_index=0, process_count=1)
 def _utt_signals(config, signals, time_base=None):
     """The frames of each signal (not cached), standardised with the training split's
     statistics; no targets (masks 0)."""
+    from seru.data import frame_extractors
     from seru.data import utterance_frames as U
 
     k, d = len(config.data.utterance.classes), len(config.data.dimensions)
-    ext = U.extractor(config, "", "", None)
+    ext = frame_extractors.extractor(config, "", "", None)
     n = len(signals)
     arrays = {"ids": np.asarray([s[0] for s in signals], str),
               "speakers": np.full(n, ""), "genders": np.full(n, "unknown"),
@@ -331,7 +332,7 @@ def _utt_signals(config, signals, time_base=None):
               "std": np.zeros((n, d), np.float32), "votes": np.zeros((n, k), np.int64)}
     return U.UtteranceFramesDataset(
         {"predict": arrays}, _utt_scaler(config), classes=config.data.utterance.classes,
-        dimensions=config.data.dimensions, max_frames=U.max_frames(config),
+        dimensions=config.data.dimensions, max_frames=frame_extractors.max_frames(config),
         batch_size=config.data.batch_size, eval_batch_size=config.eval.batch_size,
         train_split="predict")
 

@@ -150,7 +150,7 @@ def test_a_hugging_face_layer_feeds_the_utterance_frames_input(tmp_path, audio):
     gives that hidden layer (cached and uncached alike), and ``hf:salient`` asks for CCS."""
     import ml_collections
 
-    from seru.data import utterance_frames as U
+    from seru.data import frame_extractors as U
 
     _save_w2v(tmp_path / "m", "hubert")
     c = ml_collections.ConfigDict({"data": {"utterance": {

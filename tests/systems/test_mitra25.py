@@ -1,5 +1,6 @@
 """Tests of the mitra25 system (seru/systems/mitra25.py) and its input
-(seru/data/utterance_frames.py): the loss by hand, padding and evaluation batch size never
+(seru/data/utterance_frames.py,
+seru/data/utterance_records.py): the loss by hand, padding and evaluation batch size never
 change a result, the vote targets over the chosen classes, the noisy test sets, and the
 whole job on the tiny corpus."""
 
@@ -11,6 +12,7 @@ import pytest
 
 from seru import evaluation, sharding
 from seru.data import utterance_frames as U
+from seru.data import utterance_records as R
 from seru.systems.mitra25 import Mitra25, default_model_config
 
 CLASSES = ("neutral", "happy", "angry")
@@ -61,13 +63,13 @@ def test_targets_of_the_votes():
             np.testing.assert_allclose(t[f"u{i}"]["votes_pdf"][0], v / v.sum(), rtol=1e-6)
     assert ds.cropped["test"] == int(sum(len(f) > 10 for f in a["frames"]))
     with pytest.raises(ValueError, match=r"\['fear'\] are not classes of the corpus"):
-        U.vote_matrix(("neutral", "happy"), ("neutral", "fear"))
+        R.vote_matrix(("neutral", "happy"), ("neutral", "fear"))
     # IEMOCAP-like: 'excited' counts as happy, 'frustrated' for nothing, no 'contempt'
-    m = U.vote_matrix(("neutral", "happy", "frustrated", "excited"),
+    m = R.vote_matrix(("neutral", "happy", "frustrated", "excited"),
                       ("neutral", "happy", "contempt"), ("excited=happy",), strict=False)
     np.testing.assert_array_equal(np.array([1, 2, 5, 3]) @ m, [1, 5, 0])
     with pytest.raises(ValueError, match="class_map entry 'bored=happy'"):
-        U.vote_matrix(("neutral", "happy"), ("neutral", "happy"), ("bored=happy",))
+        R.vote_matrix(("neutral", "happy"), ("neutral", "happy"), ("bored=happy",))
 
 
 @pytest.mark.parametrize("target", ["votes", "consensus"])
@@ -118,16 +120,16 @@ def test_noisy_source_is_deterministic_at_the_snr():
              "audio": (0.3 * np.sin(2 * np.pi * (120 + 10 * i) * t)
                        * (t > 0.2)).astype(np.float32)} for i in range(3)]
     kinds = {"pink": noise.make_source("pink"), "clatter": noise.make_source("clatter")}
-    src = U.NoisySource(recs, 5.0, kinds, seed=3)
-    a, b = src[1], U.NoisySource(recs, 5.0, kinds, seed=3)[1]
+    src = R.NoisySource(recs, 5.0, kinds, seed=3)
+    a, b = src[1], R.NoisySource(recs, 5.0, kinds, seed=3)[1]
     np.testing.assert_array_equal(a["audio"], b["audio"])
     assert a["noise_type"] in kinds and a["achieved_snr_db"] == pytest.approx(5.0, abs=1e-3)
     level = noise.active_speech_level(recs[1]["audio"], 16000).active_power
     p_noise = np.mean((a["audio"].astype(np.float64) - recs[1]["audio"]) ** 2)
     assert 10 * np.log10(level / p_noise) == pytest.approx(5.0, abs=0.05)
-    assert not np.array_equal(U.NoisySource(recs, 5.0, kinds, seed=4)[1]["audio"], a["audio"])
-    assert U.NOISY_SPLIT.match("test_snr15")["base"] == "test"
-    assert U.NOISY_SPLIT.match("test_snr-2.5")["db"] == "-2.5"
+    assert not np.array_equal(R.NoisySource(recs, 5.0, kinds, seed=4)[1]["audio"], a["audio"])
+    assert R.NOISY_SPLIT.match("test_snr15")["base"] == "test"
+    assert R.NOISY_SPLIT.match("test_snr-2.5")["db"] == "-2.5"
 
 
 @pytest.mark.parametrize("frames", ["mfbf0", "ssl:salient"])
