@@ -59,7 +59,7 @@ def read_split(source, dimensions: Sequence[str], votes_to_classes: np.ndarray,
     ``__getitem__``; records as ``seru/data/schema.py``'s utterance schema).
 
     ``votes_to_classes``: :func:`vote_matrix`; ``rating_range``: the corpus' scale, or
-    ``None`` for a corpus without ratings (CREMA-D: every ``attr_mask`` 0).
+    ``None`` / ``[]`` for a corpus without ratings (CREMA-D: every ``attr_mask`` 0).
 
     Returns ``ids``, ``speakers``, ``genders`` [N] str, ``frames`` (list of float32
     ``[T_i, F]``), ``attributes`` / ``attr_mask`` / ``std`` float32 [N, D], ``votes`` int
@@ -112,7 +112,7 @@ def read_split(source, dimensions: Sequence[str], votes_to_classes: np.ndarray,
         r = np.full((n, a_max), np.nan, np.float32)
         for i, row in enumerate(out["ratings"]):
             r[i, :len(row[j])] = row[j]
-        if rating_range is not None:
+        if rating_range:
             attrs[:, j], _, has[:, j] = utterance_targets(r, rating_range)
         std[:, j] = np.asarray(labels.rater_std(r, min_raters=2, fill=0.0), np.float32)
     return {"ids": np.asarray(out["ids"], str), "speakers": np.asarray(out["speakers"], str),

@@ -111,6 +111,33 @@ def test_padding_and_eval_batch_size_never_change_a_result():
     assert metrics[0] == pytest.approx(metrics[1], rel=1e-5) == metrics[2]
 
 
+def test_another_corpus_maps_its_classes(tmp_path):
+    """CREMA-D (no ratings, six other classes) read as a run on the six mitra25 classes
+    expects: its votes mapped by name, contempt and surprise missing (a warning, no votes),
+    the attributes masked; as the training corpus it is refused."""
+    import sys
+    from pathlib import Path
+
+    from seru import config as config_lib
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "data" / "corpora"))
+    import fixtures
+
+    wrote = fixtures.write_crema_d(tmp_path / "manual")
+    c = config_lib.load_file("configs/mitra25_tcgru.py:corpus=crema_d")
+    c.data.data_dir, c.data.manual_dir = str(tmp_path / "data"), str(tmp_path / "manual")
+    with pytest.warns(RuntimeWarning, match=r"no votes for the classes \['contempt', 'surprise'\]"):
+        a = U.open_split(c, "train", progress=False, strict=False)
+    assert len(a["ids"]) == 8 and not a["attr_mask"].any()
+    crema = ("angry", "disgust", "fear", "happy", "neutral", "sad")
+    for rid, v in zip(a["ids"], a["votes"]):
+        want = wrote["votes"][rid]
+        np.testing.assert_array_equal(
+            v, [want[crema.index(k)] if k in crema else 0 for k in c.data.utterance.classes])
+    with pytest.raises(ValueError, match="are not classes of the corpus"):
+        U.open_split(c, "train", progress=False)
+
+
 def test_noisy_source_is_deterministic_at_the_snr():
     from seru.data import noise
 
