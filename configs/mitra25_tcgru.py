@@ -4,8 +4,11 @@ on k-best hypotheses and on noise-degraded test sets (Mitra et al., 2025).
 Config argument string (comma separated ``key=value``)::
 
     target=votes|consensus        the vote PDF (mitra25) or the one-hot plurality class
-    frames=mfbf0                  the frame features (MFBF0: 40 log mel bands + log F0 +
-                                  voicing per 10 ms)
+    frames=mfbf0                  the frame features: MFBF0 (40 log mel bands + log F0 +
+                                  voicing per 10 ms), or a layer of seru's offline encoder,
+                                  ssl:<0..4>|ssl:final|ssl:salient (CCS on the training
+                                  split), or of a Hugging Face encoder, hf:<layer>|hf:final|
+                                  hf:salient with --config.data.utterance.encoder_path=DIR
     corpus=seru_synth_utterances|msp_podcast|iemocap|crema_d
     variant=<builder config>      (default: quickstart for the synthetic corpus)
     protocol=cpu|paper
@@ -14,6 +17,11 @@ Commands::
 
     python -m seru.train --config configs/mitra25_tcgru.py:target=votes --workdir runs/m25
     python -m seru.evaluate --workdir runs/m25 --split test_snr5   # 5 dB SNR copy of test
+
+The offline encoder is pre-trained once on ``data.utterance.encoder_pool`` (default: the
+unlabeled pool of ``seru_synth_utterances/quickstart``, built if missing, also when the run
+uses another variant) and cached in the data directory. Model selection and early stopping
+use ``ccc_uar`` = (mean CCC of the attributes + UAR) / 2 on dev.
 
 Targets: the attributes (arousal, valence, dominance) as the raters' mean mapped to
 [-1, 1], trained with the CCC loss (Appendix A.1); the categorical head against the vote

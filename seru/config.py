@@ -140,7 +140,7 @@ FIELDS = (
     Field("eval.splits", ("dev",), "splits python -m seru.train evaluates at the end"),
     Field("eval.evaluators", ("metrics", "figures", "reject_curve"), "what the evaluation "
           "job computes and draws, in order (seru/evaluators.py: metrics, per_speaker, "
-          "per_gender, figures, spread_distribution, reject_curve)"),
+          "per_gender, figures, spread_distribution, reject_curve, classes, class_figures)"),
     Field("eval.plot", True, "write the figures"),
     Field("eval.plot_recordings", 1, "recordings that get a time-series figure"),
 )
@@ -300,7 +300,8 @@ def validate(config, check_corpus: bool = True) -> None:
     Checks every field against :func:`all_fields` (unknown names, types,
     choices), the shared ranges, the batch sizes against the device count, the
     system's own checks (``System.check_config``), that the system's input
-    type is registered, and (``check_corpus``) that the corpus and variant
+    type is registered and its own checks (``InputType.check``), and
+    (``check_corpus``) that the corpus and variant
     exist and are built or may be built.
     """
     try:
@@ -321,6 +322,8 @@ def validate(config, check_corpus: bool = True) -> None:
     elif cls.INPUT and cls.INPUT != config.data.input:
         errors.append(f"data.input={config.data.input!r}: system {config.system!r} reads "
                       f"{cls.INPUT!r}")
+    else:
+        errors += list(inputs.get(config.data.input).check(config))
     if errors:
         raise ConfigError("\n".join(errors))
     if check_corpus:
@@ -604,12 +607,16 @@ def parse_flags(argv: Sequence[str]):
 
 
 def exit_on_error(fn, *args, **kwargs):
-    """Runs ``fn``; a :class:`ConfigError` or a missing workdir file ends the program with its
+    """Runs ``fn``; a :class:`ConfigError`, a :class:`seru.data.errors.CorpusMismatch` (the
+    corpus lacks what the config asks for) or a missing workdir file ends the program with its
     message (``config error: ...``) and exit code 2, without a traceback."""
+    from seru.data.errors import CorpusMismatch
+
     try:
         return fn(*args, **kwargs)
-    except (ConfigError, FileNotFoundError) as e:
-        sys.stderr.write(f"config error: {e}\n" if isinstance(e, ConfigError) else f"error: {e}\n")
+    except (ConfigError, CorpusMismatch, FileNotFoundError) as e:
+        sys.stderr.write(f"error: {e}\n" if isinstance(e, FileNotFoundError)
+                         else f"config error: {e}\n")
         raise SystemExit(2) from None
 
 

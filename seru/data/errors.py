@@ -3,3 +3,8 @@
 
 class UnknownSplit(ValueError):
     """A split that the corpus or dataset does not have; the message lists the ones it has."""
+
+
+class CorpusMismatch(ValueError):
+    """The config asks a corpus for what it does not have (a class, a dimension); the message
+    names the field and lists what the corpus has. The entry points report it in one line."""

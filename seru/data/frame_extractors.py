@@ -171,6 +171,29 @@ def max_frames(config) -> int:
     return int(np.ceil(config.data.utterance.max_seconds / hop - 1e-9))
 
 
+def check(config) -> list[str]:
+    """Problems of ``data.utterance.frames`` found without building anything: the
+    extractor's name, the layer's form (an index up to ``encoder_layers`` for ``ssl``,
+    ``final`` or ``salient``), ``hf`` without ``encoder_path``."""
+    u = config.data.utterance
+    name, _, layer = u.frames.partition(":")
+    if name not in EXTRACTORS:
+        return [f"data.utterance.frames={u.frames!r}: expected 'mfbf0', 'ssl:<layer>' or "
+                "'hf:<layer>'"]
+    if name == "mfbf0":
+        return [] if not layer else [f"data.utterance.frames={u.frames!r}: mfbf0 has no layers"]
+    top = u.encoder_layers if name == "ssl" else None
+    ok = layer in ("final", "salient") or (layer.isdigit() and (top is None or int(layer) <= top))
+    errors = [] if ok else [
+        f"data.utterance.frames={u.frames!r}: expected '{name}:<layer>' with a layer in "
+        f"0..{top if top is not None else 'L'} (0 = the input projection), "
+        f"'{name}:final' or '{name}:salient' (CCS)"]
+    if name == "hf" and not u.encoder_path:
+        errors.append(f"data.utterance.frames={u.frames!r}: set data.utterance.encoder_path "
+                      "to the Hugging Face model's directory")
+    return errors
+
+
 def input_info(config) -> dict:
     """What the run's input chose that is worth keeping with it (the CCS curve and the
     salient layer of ``ssl:salient``), ``{}`` otherwise."""

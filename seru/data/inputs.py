@@ -50,8 +50,9 @@ class Dataset(Protocol):
 @dataclasses.dataclass(frozen=True)
 class InputType:
     """The three dataset builders of an input type (see the module docstring),
-    ``level_note(config) -> str`` (how the recording's level affects the predictions) and
-    ``options`` (whether it reads the ``config.data.features`` options)."""
+    ``level_note(config) -> str`` (how the recording's level affects the predictions),
+    ``options`` (whether it reads the ``config.data.features`` options) and ``check``
+    (problems of its own options, one line each; ``seru.config.validate`` reports them)."""
 
     name: str
     help: str
@@ -60,6 +61,8 @@ class InputType:
     from_signals: Callable[..., Dataset]
     level_note: Callable[[Any], str]
     options: bool = False  # whether it reads config.data.features (FEATURE_FIELDS)
+    #: ``check(config) -> [problem, ...]``: its own options, checked before anything is built
+    check: Callable[[Any], list] = lambda config: []
 
 
 INPUTS: dict[str, InputType] = {}
@@ -342,9 +345,15 @@ def _utt_level(config) -> str:
             "energies follow the recording's gain")
 
 
+def _utt_check(config) -> list[str]:
+    from seru.data import frame_extractors
+
+    return frame_extractors.check(config)
+
+
 register(InputType("utterance_frames", "utterance corpora: frame sequences (MFBF0 or encoder "
                    "layers), attributes and vote distributions", _utt_build, _utt_other,
-                   _utt_signals, _utt_level))
+                   _utt_signals, _utt_level, check=_utt_check))
 
 
 # =============================================================================

@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from seru.data.errors import CorpusMismatch
+
 #: mitra25's six emotions (Sec. 4), in the order of its tables.
 PAPER_CLASSES = ("neutral", "happy", "angry", "sad", "contempt", "surprise")
 
@@ -29,7 +31,7 @@ def vote_matrix(corpus_classes: Sequence[str], classes: Sequence[str],
     other classes count for none (their votes are left out).
 
     Raises:
-      ValueError: a malformed ``class_map`` entry, one naming a class that is not in the
+      seru.data.errors.CorpusMismatch (a ValueError): a malformed ``class_map`` entry, one naming a class that is not in the
         corpus or not in ``classes``, or -- with ``strict`` (the training corpus) -- a class
         of ``classes`` that no corpus class maps to (listing the corpus' classes).
     """
@@ -38,7 +40,7 @@ def vote_matrix(corpus_classes: Sequence[str], classes: Sequence[str],
     for entry in class_map:
         src, sep, dst = str(entry).partition("=")
         if not sep or src not in corpus_classes or dst not in classes:
-            raise ValueError(f"data.utterance.class_map entry {entry!r}: expected "
+            raise CorpusMismatch(f"data.utterance.class_map entry {entry!r}: expected "
                              f"'<corpus class>=<class>' with a corpus class of "
                              f"{corpus_classes} and a class of {list(classes)}")
         target[src] = dst
@@ -47,7 +49,7 @@ def vote_matrix(corpus_classes: Sequence[str], classes: Sequence[str],
         m[corpus_classes.index(src), list(classes).index(dst)] = 1
     missing = [c for k, c in enumerate(classes) if not m[:, k].any()]
     if missing and strict:
-        raise ValueError(f"data.utterance.classes: {missing} are not classes of the corpus; "
+        raise CorpusMismatch(f"data.utterance.classes: {missing} are not classes of the corpus; "
                          f"it has {corpus_classes} (map one with data.utterance.class_map)")
     return m
 

@@ -225,7 +225,9 @@ class Han17(System):
 
     def _select_members(self, predictions, targets) -> dict:
         """The sweep member with the best dev CCC per target and dimension (raw predictions,
-        valid frames pooled over the recordings) and every member's dev CCC."""
+        before the chain; valid frames pooled over the recordings): ``dev_ccc[key][d][k]``
+        for dimension ``dimensions[d]`` and weighting ``w_e[k]``, ``selected[key][d]`` (an
+        index) and ``selected_w_e[key][d]``."""
         ids = list(targets)
         valid = [np.asarray(targets[r]["mask"]) > 0 for r in ids]
         ccc, selected = {}, {}
@@ -237,7 +239,7 @@ class Han17(System):
                         for d in range(len(self.dims))]
             selected[key] = [int(np.argmax(np.nan_to_num(c, nan=-np.inf))) for c in ccc[key]]
         w = [float(v) for v in self.config.model.sweep_w_e]
-        return {"w_e": w, "dev_ccc": ccc, "selected": selected,
+        return {"w_e": w, "dimensions": list(self.dims), "dev_ccc": ccc, "selected": selected,
                 "selected_w_e": {k: [w[i] for i in v] for k, v in selected.items()}}
 
     @staticmethod

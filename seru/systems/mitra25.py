@@ -90,7 +90,7 @@ class Mitra25(System):
     @property
     def outputs(self):
         """The attributes (no spread) and the distribution over the emotion classes."""
-        return (Regression(mean="attributes"),
+        return (Regression(mean="attributes", spread=None),
                 ClassDistribution(probs="probs", classes=self.classes))
 
     def _apply(self, params, batch):

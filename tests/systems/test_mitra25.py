@@ -4,6 +4,8 @@ seru/data/utterance_records.py): the loss by hand, padding and evaluation batch 
 change a result, the vote targets over the chosen classes, the noisy test sets, and the
 whole job on the tiny corpus."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -136,6 +138,23 @@ def test_another_corpus_maps_its_classes(tmp_path):
             v, [want[crema.index(k)] if k in crema else 0 for k in c.data.utterance.classes])
     with pytest.raises(ValueError, match="are not classes of the corpus"):
         U.open_split(c, "train", progress=False)
+
+
+def test_frames_option_is_checked_before_anything_is_built():
+    from seru import config as config_lib
+
+    c = config_lib.load_file("configs/mitra25_tcgru.py")
+    for frames, message in (("ssl:9", "'ssl:<layer>' with a layer in 0..4"),
+                            ("hf:final", "set data.utterance.encoder_path"),
+                            ("mfbf0:2", "mfbf0 has no layers"),
+                            ("wavlm:3", "expected 'mfbf0', 'ssl:<layer>' or 'hf:<layer>'")):
+        c.data.utterance.frames = frames
+        with pytest.raises(config_lib.ConfigError, match=re.escape(message)):
+            config_lib.validate(c, check_corpus=False)
+    c.data.utterance.frames = "ssl:salient"
+    config_lib.validate(c, check_corpus=False)
+    (o, _) = Mitra25(c).outputs
+    assert (o.mean, o.spread) == ("attributes", None)
 
 
 def test_noisy_source_is_deterministic_at_the_snr():
