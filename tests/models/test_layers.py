@@ -6,12 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from numpy_rnn import np_gru, sigmoid
 
 from seru.models.layers import BLSTM, GRU, LSTM
-
-
-def _sig(z):
-    return 1 / (1 + np.exp(-z))
 
 
 def _np_lstm(x, w_i, w_h, b):
@@ -22,8 +19,8 @@ def _np_lstm(x, w_i, w_h, b):
     for t in range(x.shape[0]):
         z = x[t] @ w_i + h @ w_h + b
         i, f, g, o = np.split(z, 4)
-        c = _sig(f) * c + _sig(i) * np.tanh(g)
-        h = _sig(o) * np.tanh(c)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
         outs.append(h)
     return np.stack(outs)
 
@@ -36,29 +33,14 @@ def _np_flax_lstm(x, p):
     h, c = np.zeros(hsz), np.zeros(hsz)
     outs = []
     for t in range(x.shape[0]):
-        i = _sig(x[t] @ k("ii") + h @ k("hi") + bias("hi"))
-        f = _sig(x[t] @ k("if") + h @ k("hf") + bias("hf"))
+        i = sigmoid(x[t] @ k("ii") + h @ k("hi") + bias("hi"))
+        f = sigmoid(x[t] @ k("if") + h @ k("hf") + bias("hf"))
         g = np.tanh(x[t] @ k("ig") + h @ k("hg") + bias("hg"))
-        o = _sig(x[t] @ k("io") + h @ k("ho") + bias("ho"))
+        o = sigmoid(x[t] @ k("io") + h @ k("ho") + bias("ho"))
         c = f * c + i * g
         h = o * np.tanh(c)
         outs.append(h)
     return np.stack(outs).reshape(x.shape[0], hsz)
-
-
-def _np_gru(x, p):
-    """x [T, D]; p: a GRUCell's parameters. Cho et al. 2014, reset after the matmul."""
-    k = lambda n: np.asarray(p[n]["kernel"], np.float64)
-    bias = lambda n: np.asarray(p[n]["bias"], np.float64)
-    h = np.zeros(k("hr").shape[0])
-    outs = []
-    for t in range(x.shape[0]):
-        r = _sig(x[t] @ k("ir") + bias("ir") + h @ k("hr"))
-        z = _sig(x[t] @ k("iz") + bias("iz") + h @ k("hz"))
-        n = np.tanh(x[t] @ k("in") + bias("in") + r * (h @ k("hn") + bias("hn")))
-        h = (1 - z) * n + z * h
-        outs.append(h)
-    return np.stack(outs).reshape(x.shape[0], -1)
 
 
 def _randomise(v, seed):
@@ -163,14 +145,14 @@ def test_gru_stack_matches_numpy():
     for b, n in enumerate(LENGTHS):
         y = x[b].astype(np.float64)
         for layer in ("layer0", "layer1"):
-            y = _np_gru(y, v["params"][layer]["cell"])
+            y = np_gru(y, v["params"][layer]["cell"])
         np.testing.assert_allclose(out[b, :n], y[:n], rtol=1e-4, atol=1e-5)
         np.testing.assert_array_equal(out[b, n:], 0.0)
     float_mask = (np.arange(9) < LENGTHS[:, None]).astype(np.float32)  # 1 = valid
     np.testing.assert_allclose(np.asarray(m.apply(v, jnp.asarray(junk), mask=float_mask)),
                                out, rtol=1e-6, atol=1e-7)
     free = np.asarray(m.apply(v, jnp.asarray(x)))  # no lengths: nothing zeroed
-    y = _np_gru(_np_gru(x[3].astype(np.float64), v["params"]["layer0"]["cell"]),
+    y = np_gru(np_gru(x[3].astype(np.float64), v["params"]["layer0"]["cell"]),
                 v["params"]["layer1"]["cell"])
     np.testing.assert_allclose(free[3], y, rtol=1e-4, atol=1e-5)
 

@@ -5,30 +5,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from numpy_rnn import np_gru
 
 from seru.models.tcgru import TCGRU
 
 #: mitra25 Appendix A.8: "The TC-GRU models had 1.6M parameters" (1024-d FM inputs).
 PAPER_PARAMS = 1.6e6
-
-
-def _sig(z):
-    return 1 / (1 + np.exp(-z))
-
-
-def _np_gru(x, p):
-    """x [T, D]; p: a flax GRUCell's parameters (Cho et al. 2014, reset after the matmul)."""
-    k = lambda n: np.asarray(p[n]["kernel"], np.float64)
-    b = lambda n: np.asarray(p[n]["bias"], np.float64)
-    h = np.zeros(k("hr").shape[0])
-    outs = []
-    for t in range(x.shape[0]):
-        r = _sig(x[t] @ k("ir") + b("ir") + h @ k("hr"))
-        z = _sig(x[t] @ k("iz") + b("iz") + h @ k("hz"))
-        n = np.tanh(x[t] @ k("in") + b("in") + r * (h @ k("hn") + b("hn")))
-        h = (1 - z) * n + z * h
-        outs.append(h)
-    return np.stack(outs).reshape(x.shape[0], -1)
 
 
 def _np_tcgru(x, p):
@@ -40,7 +22,7 @@ def _np_tcgru(x, p):
     conv = sum(xp[j:j + len(x)] @ w[j] for j in range(k)) + np.asarray(p["conv"]["bias"])
     h = np.maximum(conv, 0)
     for layer in sorted(p["gru"]):
-        h = _np_gru(h, p["gru"][layer]["cell"])
+        h = np_gru(h, p["gru"][layer]["cell"])
     dense = lambda name, v: v @ np.asarray(p[name]["kernel"]) + np.asarray(p[name]["bias"])
     e = np.maximum(dense("embedding", h.mean(0)), 0)
     return {"dimensional": dense("dimensional", e), "logits": dense("categorical", e),
