@@ -222,6 +222,9 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
             "postprocess": {**system.postprocess_info(), **fitted}, "num_items": len(targets),
             "num_frames": int(sum(np.asarray(t["mask"]).size for t in targets.values())),
             "outputs": [{"kind": type(o).__name__, **vars(o)} for o in system.outputs]}
+    split_info = getattr(dataset, "split_info", {}).get(split)
+    if split_info:  # what the input made of this split (e.g. the noise of a noisy copy)
+        info["input"] = split_info
     if cross:
         info.update(corpus=corpus, variant=variant, train_corpus=config.data.corpus,
                     train_variant=config.data.variant,

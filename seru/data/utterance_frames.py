@@ -87,6 +87,8 @@ class UtteranceFramesDataset(UtteranceBatches):
 
     #: what the input chose that is kept with the run (``input_info.json``)
     input_info: dict = {}
+    #: per split, what the input made of it (a noisy copy's noise), kept in its metrics.json
+    split_info: dict = {}
 
     def __init__(self, splits: Mapping[str, Mapping[str, Any]], scaler: FrameScaler, *,
                  classes: Sequence[str], dimensions: Sequence[str], max_frames: int,
@@ -180,13 +182,16 @@ def open_split(config, split: str, opened=None, progress: bool | None = None,
                         where=f"{d.corpus}/{split}",
                         progress=config.train.progress_bar if progress is None else progress)
     src = sources[split]
+    if isinstance(src, NoisySource):
+        arrays["noise"] = src.summary()
     if isinstance(src, NoisySource) and src.peaks:
         worst = max(src.peaks, key=src.peaks.get)
         warnings.warn(f"{d.corpus}/{split}: {len(src.peaks)} of {len(src)} noisy mixtures peak "
                       f"above 1 (highest {src.peaks[worst]:.2f}, {worst}); kept as float "
                       "audio, not clipped", RuntimeWarning, stacklevel=2)
     if d.max_recordings:
-        arrays = {k: (v if k == "skipped" else v[:d.max_recordings]) for k, v in arrays.items()}
+        arrays = {k: (v if k in ("skipped", "noise") else v[:d.max_recordings])
+                  for k, v in arrays.items()}
     return arrays
 
 
@@ -212,4 +217,5 @@ def build(config, splits: Sequence[str] | None = None, process_index: int = 0,
         eval_batch_size=config.eval.batch_size, train_split=wanted[0] if splits else
         d.train_split, process_index=process_index, process_count=process_count)
     ds.input_info = input_info(config)
+    ds.split_info = {s: {"noise": a["noise"]} for s, a in arrays.items() if "noise" in a}
     return ds

@@ -145,6 +145,14 @@ class NoisySource:
         self.source, self.snr_db = source, float(snr_db)
         self.kinds, self.noise_sources, self.seed = sorted(noise_sources), noise_sources, seed
         self.peaks: dict[str, float] = {}
+        self.used: dict[str, str] = {}  # id -> noise kind
+
+    def summary(self) -> dict:
+        """What was mixed (for ``metrics.json``): the SNR, the seed, the kinds offered and how
+        many utterances got each, the mixtures that peak above 1."""
+        counts = {k: sum(v == k for v in self.used.values()) for k in self.kinds}
+        return {"snr_db": self.snr_db, "noise_seed": self.seed, "noise_kinds": counts,
+                "peaks_above_1": len(self.peaks)}
 
     def __len__(self):
         return len(self.source)
@@ -163,6 +171,7 @@ class NoisySource:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # reported once per split
             mixed = noise.mix_item(item, self.snr_db, self.noise_sources[kind], self.seed)
+        self.used[rid] = kind
         if mixed["peak"] > 1:
             self.peaks[rid] = float(mixed["peak"])
         rec.update(audio=mixed["audio"], noise_type=kind,

@@ -210,7 +210,12 @@ def test_end_to_end_on_the_tiny_corpus(tmp_path, frames):
         assert set(info["ccs"]["per_target"]) >= {"arousal", "p_neutral"}
     out = tmp_path / "w" / "eval" / "test_snr5"
     assert (out / "class_hypotheses.png").exists()
-    assert json.loads((out / "metrics.json").read_text())["metrics"]["n_items"] == 20
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["metrics"]["n_items"] == 20
+    noise = saved["input"]["noise"]
+    assert (noise["snr_db"], noise["noise_seed"]) == (5.0, 0)
+    assert set(noise["noise_kinds"]) == {"babble", "pink", "clatter"}
+    assert sum(noise["noise_kinds"].values()) == 20
     sig = np.sin(np.linspace(0, 400, 32000)).astype(np.float32) * 0.3
     df = Predictor.from_workdir(tmp_path / "w").predict(sig, 16000, file="x")
     assert list(df.columns) == ["arousal_mean", "valence_mean", "dominance_mean"] + [
