@@ -297,14 +297,17 @@ def _utt_build(config, splits=None, process_index=0, process_count=1):
     return utterance_frames.build(config, splits, process_index, process_count)
 
 
-def _utt_scaler(config):
-    """The frame statistics of a run's training split (once per config)."""
+def _utt_train_scaler(config):
     from seru.data import utterance_frames
 
-    return training_statistics(
-        lambda c: utterance_frames.FrameScaler(
-            utterance_frames.open_split(c, c.data.train_split, progress=False)["frames"]),
-        config)
+    return utterance_frames.FrameScaler(
+        utterance_frames.open_split(config, config.data.train_split, progress=False)["frames"])
+
+
+def _utt_scaler(config):
+    """The frame statistics of a run's training split (once per config: the cache keys on
+    the function, so it is a module-level one)."""
+    return training_statistics(_utt_train_scaler, config)
 
 
 def _utt_other(config, corpus, variant, split, process_index=0, process_count=1):

@@ -184,11 +184,11 @@ def open_split(config, split: str, opened=None, progress: bool | None = None,
     src = sources[split]
     if isinstance(src, NoisySource):
         arrays["noise"] = src.summary()
-    if isinstance(src, NoisySource) and src.peaks:
-        worst = max(src.peaks, key=src.peaks.get)
-        warnings.warn(f"{d.corpus}/{split}: {len(src.peaks)} of {len(src)} noisy mixtures peak "
-                      f"above 1 (highest {src.peaks[worst]:.2f}, {worst}); kept as float "
-                      "audio, not clipped", RuntimeWarning, stacklevel=2)
+        if src.peaks:
+            worst = max(src.peaks, key=src.peaks.get)
+            warnings.warn(f"{d.corpus}/{split}: {len(src.peaks)} of {len(src)} noisy mixtures "
+                          f"peak above 1 (highest {src.peaks[worst]:.2f}, {worst}); kept as "
+                          "float audio, not clipped", RuntimeWarning, stacklevel=2)
     if d.max_recordings:
         arrays = {k: (v if k in ("skipped", "noise") else v[:d.max_recordings])
                   for k, v in arrays.items()}

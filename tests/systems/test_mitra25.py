@@ -216,6 +216,8 @@ def test_end_to_end_on_the_tiny_corpus(tmp_path, frames):
     assert (noise["snr_db"], noise["noise_seed"]) == (5.0, 0)
     assert set(noise["noise_kinds"]) == {"babble", "pink", "clatter"}
     assert sum(noise["noise_kinds"].values()) == 20
+    from seru.data import inputs  # the training statistics are read once per config
+    assert inputs._utt_scaler(c) is inputs._utt_scaler(c)
     sig = np.sin(np.linspace(0, 400, 32000)).astype(np.float32) * 0.3
     df = Predictor.from_workdir(tmp_path / "w").predict(sig, 16000, file="x")
     assert list(df.columns) == ["arousal_mean", "valence_mean", "dominance_mean"] + [
