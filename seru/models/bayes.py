@@ -11,9 +11,10 @@ A :class:`BayesDense` offers three ways to apply it:
 
 * :meth:`BayesDense.mean` -- the posterior means ``mu`` (prabhu22 Sec. 3.2:
   the prediction ``m_hat`` uses them).
-* :meth:`BayesDense.sample` -- the *faithful* sampler: draw one ``w ~ q`` with
-  a key and return ``x w + b`` together with ``log q(w) - log P(w)`` of that
-  draw (one term of Eq. (6) of prabhu22).
+* :meth:`BayesDense.sample` -- draw ``w ~ q`` with a key and return ``x w + b``
+  together with ``log q(w) - log P(w)`` of that draw (one term of Eq. (6) of
+  prabhu22): one draw shared by all of ``x``, or (``per_sequence``) one draw
+  per sequence of a ``[B, b, in]`` window, as the authors' model does.
 * :meth:`BayesDense.moments` -- the per-example Gaussian of the pre-activation
   ``N(x mu_W + mu_b, x^2 sigma_W^2 + sigma_b^2)`` for *local
   reparameterisation* (Kingma, Salimans & Welling 2015); :func:`local_sample`
@@ -118,23 +119,46 @@ class BayesDense(nn.Module):
         w_mu, _, b_mu, _ = self._params(x.shape[-1])
         return x @ w_mu + b_mu
 
-    def sample(self, x, key, prior: Prior | None = None):
-        """Faithful sampler: one draw ``w = mu + softplus(rho) eps`` shared by all of ``x``.
+    def sample(self, x, key, prior: Prior | None = None, per_sequence: bool = False):
+        """Draw ``w = mu + softplus(rho) eps`` and apply it: ``(x w + b, log q(w|theta) - log P(w))``.
 
-        Returns ``(x w + b, log q(w | theta) - log P(w))``, the second a scalar
-        (one term of the sum in Eq. (6) of prabhu22); it is 0 when ``prior``
-        is None (evaluation, where it is not needed).
+        ``per_sequence=False``: one draw shared by every row of ``x`` (any
+        shape ``[..., in]``). ``per_sequence=True``: ``x`` is ``[B, b, in]``
+        (a window of ``b`` frames of ``B`` sequences) and sequence ``s`` gets
+        its own draw, with the key ``fold_in(key, s)`` (so its draw does not
+        depend on the batch size): the authors' model, which flattens the batch
+        and draws fresh weights for each 50-frame chunk, i.e. per (sequence,
+        window). The second output is a scalar, one term of the sum in Eq. (6)
+        of prabhu22 (averaged over the ``B`` draws with ``per_sequence``); it is
+        0 when ``prior`` is None (evaluation, where it is not needed).
+        Raises ``ValueError`` for a wrong input width or, with
+        ``per_sequence``, an ``x`` that is not 3-D.
         """
         w_mu, w_rho, b_mu, b_rho = self._params(x.shape[-1])
         kw, kb = jax.random.split(key)
-        w = w_mu + losses.softplus_sigma(w_rho) * jax.random.normal(kw, w_mu.shape, w_mu.dtype)
-        b = b_mu + losses.softplus_sigma(b_rho) * jax.random.normal(kb, b_mu.shape, b_mu.dtype)
-        y = x @ w + b
+        if per_sequence:
+            if x.ndim != 3:
+                raise ValueError(f"per_sequence draws need x [B, b, in], got shape {x.shape}")
+            seqs = jnp.arange(x.shape[0])
+            keys_w = jax.vmap(lambda s: jax.random.fold_in(kw, s))(seqs)
+            keys_b = jax.vmap(lambda s: jax.random.fold_in(kb, s))(seqs)
+            eps_w = jax.vmap(lambda k: jax.random.normal(k, w_mu.shape, w_mu.dtype))(keys_w)
+            eps_b = jax.vmap(lambda k: jax.random.normal(k, b_mu.shape, b_mu.dtype))(keys_b)
+        else:
+            eps_w = jax.random.normal(kw, w_mu.shape, w_mu.dtype)
+            eps_b = jax.random.normal(kb, b_mu.shape, b_mu.dtype)
+        w = w_mu + losses.softplus_sigma(w_rho) * eps_w
+        b = b_mu + losses.softplus_sigma(b_rho) * eps_b
+        if per_sequence:
+            y = jnp.einsum("sti,sio->sto", x, w) + b[:, None, :]
+        else:
+            y = x @ w + b
         if prior is None:
             return y, jnp.zeros((), y.dtype)
         complexity = (losses.bbb_log_q(w, w_mu, w_rho) + losses.bbb_log_q(b, b_mu, b_rho)
                       - prior.log_prob(w) - prior.log_prob(b))
-        return y, complexity
+        draws = x.shape[0] if per_sequence else 1
+        return y, complexity / draws
 
     def moments(self, x):
         """Mean and variance of ``x w + b`` under ``q`` for each row of ``x``.

@@ -4,37 +4,46 @@
 * head: :class:`BBBHead`, BBB layers ``256 -> 512 -> 256 -> out`` with PReLU
   between them (linear output), one output vector per 40 ms frame.
 
-The head's weights are drawn once per window of ``b`` frames (prabhu22
-Sec. 3.2, b = 50) and shared by every frame of the window (and by every
-sequence of the batch, as in the authors' model). The window bookkeeping (the
-``(pass, window)`` grid, keys, chunking) lives in ``seru/mc.py``; the head
-offers three pure pieces it composes:
+The head's weights are drawn once per window of ``b`` frames of each
+sequence (prabhu22 Sec. 3.2, b = 50), as in the authors' model: it flattens
+the batch to ``[B*T, F]`` rows and draws fresh weights for every 50-row chunk,
+i.e. per (sequence, window). The window bookkeeping (the ``(pass, window)``
+grid, keys, chunking) lives in ``seru/mc.py``; the head offers three pure
+pieces it composes:
 
 * :meth:`BBBHead.prepare` -- the deterministic part, once for all passes:
-  the features themselves (``faithful``), or the first layer's per-frame
-  pre-activation mean and variance (``local``);
+  the features themselves (``faithful``, ``batch_shared``), or the first
+  layer's per-frame pre-activation mean and variance (``local``,
+  ``local_window``: its input, the trunk's output, is deterministic);
 * :meth:`BBBHead.window` -- one stochastic pass over one window (a slice of
   ``prepare``'s output) with one key; returns the outputs and, for the
-  faithful sampler, ``log q(w) - log P(w)`` of its draw;
+  weight-drawing samplers, ``log q(w) - log P(w)`` of its draws;
 * :meth:`BBBHead.mean` -- the posterior-mean pass (``m_hat`` of prabhu22 Sec. 3.2).
 
-Samplers (config ``model.sampler``):
+Samplers (config ``model.sampler`` / ``model.eval_sampler``):
 
-* ``"faithful"`` -- draw every weight per (pass, window): the reference.
+* ``"faithful"`` -- the authors' draw structure and the reference: every
+  weight drawn per (pass, window, sequence); sequence ``s`` of a window uses
+  the key ``fold_in(window key, s)``.
+* ``"batch_shared"`` -- every weight drawn per (pass, window), shared by the
+  ``B`` sequences of the batch: the same per-frame (and within-sequence)
+  distribution at ``1 / B`` of the draws, but the sequences of one batch are
+  correlated.
 * ``"local"`` -- local reparameterisation: pre-activations drawn per frame
-  from ``N(x mu, x^2 sigma^2)``; same per-frame marginals, about 7x fewer
-  normals, first layer's moments computed once; the complexity term is the
-  closed-form KL (Gaussian prior only).
+  from ``N(x mu, x^2 sigma^2)``; same per-frame marginals, the first layer's
+  moments computed once; the complexity term is the closed-form KL
+  (Gaussian prior only).
 * ``"local_window"`` -- as ``local`` but one noise vector per layer per
   (pass, window), broadcast over the window's frames (and the batch): each
   frame's pre-activation is still exactly ``N(x mu, x^2 sigma^2)`` given its
-  input, so per-frame marginals are those of the faithful sampler, at ~50x
-  fewer normals than ``local`` (769 per window instead of per frame). Frames
-  of a window are correlated, though not with the faithful covariance.
+  input, so per-frame marginals are those of the faithful sampler, at one
+  normal per unit per window. Frames of a window are correlated, though not
+  with the faithful covariance.
 
 Every quantity prabhu22 computes from the passes (m_hat, s_hat, the label KL,
-the likelihood term, the metrics) depends only on per-frame marginals, so the
-three samplers estimate the same things; they differ in MC variance and cost.
+the likelihood term, the metrics) depends only on per-frame marginals (the
+passes are independent in every sampler), so the four samplers estimate the
+same things; they differ in MC variance and cost.
 """
 
 from __future__ import annotations
@@ -50,7 +59,11 @@ import flax.linen as nn
 from seru.models.bayes import BayesDense, Prior, local_sample
 from seru.models.extractors import Extractor
 
-SAMPLERS = ("faithful", "local", "local_window")
+SAMPLERS = ("faithful", "batch_shared", "local", "local_window")
+#: The sampler with the authors' draw structure (per (pass, window, sequence)).
+AUTHORS_SAMPLER = "faithful"
+#: Samplers that draw the weights themselves (any prior; sampled complexity term).
+WEIGHT_SAMPLERS = ("faithful", "batch_shared")
 
 
 class BBBHead(nn.Module):
@@ -66,10 +79,10 @@ class BBBHead(nn.Module):
     def setup(self):
         if self.sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; expected one of {SAMPLERS}")
-        if self.sampler != "faithful" and self.prior.kind != "gaussian":
+        if self.sampler not in WEIGHT_SAMPLERS and self.prior.kind != "gaussian":
             raise ValueError(
                 f"sampler {self.sampler!r} uses the closed-form KL and needs prior 'gaussian'; "
-                f"got prior {self.prior.kind!r} (use sampler 'faithful')")
+                f"got prior {self.prior.kind!r} (use one of {WEIGHT_SAMPLERS})")
         sizes = (self.in_features, *self.hidden, self.out_features)
         self.layers = [BayesDense(a, b, rho_init=tuple(self.rho_init))
                        for a, b in zip(sizes[:-1], sizes[1:])]
@@ -89,7 +102,7 @@ class BBBHead(nn.Module):
 
     def prepare(self, x):
         """Deterministic per-frame cache shared by all passes (leaves ``[B, T, ...]``)."""
-        if self.sampler == "faithful":
+        if self.sampler in WEIGHT_SAMPLERS:
             return {"x": x}
         mean, var = self.layers[0].moments(x)
         return {"mean": mean, "var": var}
@@ -98,19 +111,21 @@ class BBBHead(nn.Module):
         """One pass over one window of frames with one key.
 
         ``cache``: a slice ``[B, b, ...]`` of :meth:`prepare`'s output.
-        Returns ``(y [B, b, out], c)``. Faithful sampler: one weight draw per
-        layer for the whole window, and ``c = sum_layers log q(w|theta) - log P(w)``
-        of that draw (one window's term of Eq. (6) of prabhu22) if
-        ``with_complexity`` else 0. Local sampler: per-frame pre-activations
-        (:func:`seru.models.bayes.local_sample`; ``local_window``: noise shared
-        in the window), ``c = 0`` (use :meth:`kl`).
+        Returns ``(y [B, b, out], c)``. ``faithful``: one weight draw per layer
+        for each sequence of the window; ``batch_shared``: one for the whole
+        window. ``c = sum_layers log q(w|theta) - log P(w)`` of the draw
+        (averaged over the sequences' draws; one window's term of Eq. (6) of
+        prabhu22) if ``with_complexity`` else 0. Local samplers: per-frame
+        pre-activations (:func:`seru.models.bayes.local_sample`;
+        ``local_window``: noise shared in the window), ``c = 0`` (use :meth:`kl`).
         """
         keys = jax.random.split(key, len(self.layers))
-        if self.sampler == "faithful":
+        if self.sampler in WEIGHT_SAMPLERS:
             x, total = cache["x"], 0.0
             prior = self.prior if with_complexity else None
+            per_sequence = self.sampler == "faithful"
             for i, layer in enumerate(self.layers):
-                x, c = layer.sample(x, keys[i], prior)
+                x, c = layer.sample(x, keys[i], prior, per_sequence)
                 total = total + c
                 if i < len(self.acts):
                     x = self.acts[i](x)

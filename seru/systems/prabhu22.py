@@ -23,12 +23,17 @@ Loss, Eq. (8) of prabhu22 for the BBB variants::
 
   - ``NLL`` = mean over passes, valid frames and dimensions of
     ``-log N(m; y_i, likelihood_sigma)`` (``-log P(D | w^(i))``);
-  - ``KL_est`` estimates ``KL(q || P)``. Faithful sampler: ``log q(w) - log P(w)``
-    is computed for EVERY (pass, window) weight draw, summed over all of them
-    and divided by the number of draws (the authors' code kept only the last
-    window's term). Each draw is a sample from q, so this is an unbiased,
-    lower-variance estimate of the same KL that the local sampler takes in
-    closed form -- both samplers optimise the same objective.
+  - ``KL_est`` estimates ``KL(q || P)``. Samplers that draw the weights
+    (``faithful``: per (pass, window, sequence), the authors' structure;
+    ``batch_shared``: per (pass, window)): ``log q(w) - log P(w)`` is computed
+    for EVERY weight draw, summed over all of them and divided by the number
+    of draws (the authors' code kept only the last window's term). Each draw
+    is a sample from q, so this is an unbiased estimate of the KL that the
+    local samplers take in closed form: ``E_q[log q - log P] = KL(q || P)``.
+    The other terms are sums over frames of functions of each frame's
+    predictive marginal (the NLL, and s_hat from n independent passes), which
+    every sampler draws exactly, so all samplers optimise the same objective
+    in expectation; they differ in its variance and cost.
   - The scaling follows Blundell et al. (2015, Sec. 3.4): the ELBO of the
     whole training set is ``KL + sum_frames NLL``; dividing by the number of
     training frames N gives ``mean NLL + KL / N``. Hence ``kl_weight`` should
@@ -80,7 +85,7 @@ from seru import losses, mc, metrics
 from seru.data.timebase import CONTINUOUS
 from seru.fields import Field, from_fields
 from seru.models.bayes import PRIORS, Prior
-from seru.models.bbb_ser import BBBSER, SAMPLERS
+from seru.models.bbb_ser import BBBSER, SAMPLERS, WEIGHT_SAMPLERS
 from seru.models.extractors import COMPRESS, FRONTENDS, Extractor
 from seru.models.mtl_pu import MTLPU
 from seru.systems.base import Regression, System, median_filtered
@@ -96,8 +101,9 @@ MODEL_FIELDS = (
     Field("window", 50, "BBB window b: frames sharing one weight draw (50 = 2 s)"),
     Field("num_samples_train", 30, "MC passes inside the loss, Eq. (6) (paper: 30; >= 2 for "
           "lu / lu_t)"),
-    Field("sampler", "faithful", "training draws: per-window weights, local reparameterisation "
-          "per frame, or per window", SAMPLERS),
+    Field("sampler", "faithful", "training draws: weights per (window, sequence) as the "
+          "authors, weights per window shared by the batch, local reparameterisation per "
+          "frame, or per window", SAMPLERS),
     Field("eval_sampler", "local_window", "sampler of evaluation and prediction; '' = the "
           "training sampler", SAMPLERS + ("",)),
     Field("prior", "gaussian", "weight prior: N(0, prior_sigma) or the scale mixture of "
@@ -142,7 +148,7 @@ def check_config(config) -> list[str]:
     """The combinations of ``config.model`` fields prabhu22 cannot run (one line each)."""
     m, errors = config.model, []
     if m.variant in BBB_VARIANTS:
-        if m.sampler != "faithful" and m.prior != "gaussian":
+        if m.sampler not in WEIGHT_SAMPLERS and m.prior != "gaussian":
             errors.append(f"model.prior={m.prior!r}: model.sampler={m.sampler!r} uses the "
                           f"closed-form KL and needs model.prior='gaussian'")
         if m.variant == "mu" and m.alpha > 0:
@@ -216,7 +222,7 @@ class Prabhu22(System):
             # evaluation, so the prior only matters to the training model.
             self.eval_model = self.model if eval_sampler == mc_cfg.sampler else BBBSER(
                 **shared, sampler=eval_sampler,
-                prior=prior if eval_sampler == "faithful" else Prior(),
+                prior=prior if eval_sampler in WEIGHT_SAMPLERS else Prior(),
                 rho_init=tuple(mc_cfg.rho_init))
             alpha = mc_cfg.alpha
             self.alpha = float(alpha if alpha >= 0 else (0.0 if self.variant == "mu" else 1.0))
@@ -285,8 +291,8 @@ class Prabhu22(System):
             total = terms["ccc_loss"] + w_e * terms["mse_m"] + w_s * terms["mse_s"]
             return total, terms
 
-        faithful = cfg.sampler == "faithful"
-        prepare, window, mean = self._head_fns(params, with_complexity=faithful)
+        sampled_kl = cfg.sampler in WEIGHT_SAMPLERS
+        prepare, window, mean = self._head_fns(params, with_complexity=sampled_kl)
         m_hat = mean(feats)
         samples, comp = mc.sample_passes(window, prepare(feats), k_head, cfg.num_samples_train,
                                          cfg.window, self._chunk(cfg.train_chunk))
@@ -296,7 +302,7 @@ class Prabhu22(System):
                + 0.5 * math.log(2 * math.pi))
         terms["nll"] = _masked_mean(jnp.mean(nll, axis=0), mask)
         # Eq. (5)/(6): KL(q || P), sampled over every (pass, window) draw, or closed form.
-        terms["kl_weights"] = (jnp.mean(comp) if faithful
+        terms["kl_weights"] = (jnp.mean(comp) if sampled_kl
                                else self.model.apply(params, method="head_kl"))
         terms["ccc_loss"] = _ccc_loss(m_hat, gold, mask)
         total = terms["ccc_loss"] + terms["nll"] + cfg.kl_weight * terms["kl_weights"]

@@ -66,6 +66,35 @@ def test_sample_complexity_matches_scipy(layer, prior):
     assert float(c) == 0.0
 
 
+def test_per_sequence_draws_are_the_draws_of_their_fold_in_keys(layer):
+    """per_sequence: sequence s is what a shared draw with fold_in(key, s) gives, and the
+    complexity is the mean of the sequences' terms."""
+    m, v, _ = layer
+    prior = Prior("gaussian")
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(3, 4, 5)), jnp.float32)
+    key = jax.random.key(9)
+    y, c = m.apply(v, x, key, prior, True, method="sample")
+    kw, kb = jax.random.split(key)
+    ys, cs = [], []
+    for s in range(3):
+        # A shared draw whose two sub-keys are fold_in(kw, s) and fold_in(kb, s).
+        w = (v["params"]["w_mu"] + jax.nn.softplus(v["params"]["w_rho"])
+             * jax.random.normal(jax.random.fold_in(kw, s), (5, 3)))
+        b = (v["params"]["b_mu"] + jax.nn.softplus(v["params"]["b_rho"])
+             * jax.random.normal(jax.random.fold_in(kb, s), (3,)))
+        ys.append(np.asarray(x[s] @ w + b))
+        logq = (stats.norm.logpdf(np.asarray(w, np.float64), np.asarray(v["params"]["w_mu"]),
+                                  _softplus(np.asarray(v["params"]["w_rho"], np.float64))).sum()
+                + stats.norm.logpdf(np.asarray(b, np.float64), np.asarray(v["params"]["b_mu"]),
+                                    _softplus(np.asarray(v["params"]["b_rho"], np.float64))).sum())
+        logp = stats.norm.logpdf(np.concatenate([np.ravel(w), np.ravel(b)]), 0, 1).sum()
+        cs.append(logq - logp)
+    np.testing.assert_allclose(np.asarray(y), np.stack(ys), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(c), np.mean(cs), rtol=2e-4)
+    with pytest.raises(ValueError, match=r"need x \[B, b, in\]"):
+        m.apply(v, x[0], key, None, True, method="sample")
+
+
 def test_sample_statistics(layer):
     """Empirical mean / variance of x w + b over many draws vs closed form."""
     m, v, p = layer

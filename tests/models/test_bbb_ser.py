@@ -54,20 +54,84 @@ def test_mean_pass_matches_numpy(head):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_faithful_shares_weights_inside_a_window_local_does_not(head):
+def test_which_rows_share_a_draw_in_each_sampler(head):
+    """faithful: one draw per (window, sequence); batch_shared: one per window for the whole
+    batch; local: per frame; local_window: one noise vector per window."""
     m, v, _ = head
     x = jnp.tile(jnp.asarray([[0.3, -1.0, 0.5, 2.0]]), (2, 5, 1))  # identical frames and sequences
-    y, _ = m.apply(v, {"x": x}, jax.random.key(1), method="window")
-    y = np.asarray(y)
-    assert np.ptp(y) < 1e-6  # one weight draw for every frame of the window, every sequence
+    y = np.asarray(m.apply(v, {"x": x}, jax.random.key(1), method="window")[0])
+    assert np.ptp(y[0]) < 1e-6 and np.ptp(y[1]) < 1e-6   # inside a sequence's window: shared
+    assert abs(float(y[0, 0, 0] - y[1, 0, 0])) > 1e-3     # two sequences: their own draws
     y2, _ = m.apply(v, {"x": x}, jax.random.key(2), method="window")
     assert abs(float(y2[0, 0, 0]) - float(y[0, 0, 0])) > 1e-4
+    mb = BBBHead(4, 1, hidden=(8, 6), sampler="batch_shared")
+    yb, _ = mb.apply(v, {"x": x}, jax.random.key(1), method="window")
+    assert np.ptp(np.asarray(yb)) < 1e-6  # one draw for every frame of every sequence
     ml = BBBHead(4, 1, hidden=(8, 6), sampler="local")
     yl, _ = ml.apply(v, ml.apply(v, x, method="prepare"), jax.random.key(1), method="window")
     assert np.ptp(np.asarray(yl)) > 1e-3  # per-frame draws
     mw = BBBHead(4, 1, hidden=(8, 6), sampler="local_window")
     yw, _ = mw.apply(v, mw.apply(v, x, method="prepare"), jax.random.key(1), method="window")
     assert np.ptp(np.asarray(yw)) < 1e-6  # one noise vector per window
+
+
+def test_faithful_sequence_draw_does_not_depend_on_the_batch(head):
+    """Sequence s draws with fold_in(window key, s): the same whatever else is in the batch."""
+    m, v, x = head
+    x2 = np.concatenate([x, x[:, ::-1]], axis=0)  # [2, 6, 4]
+    y1 = np.asarray(m.apply(v, {"x": jnp.asarray(x)}, jax.random.key(4), method="window")[0])
+    y2 = np.asarray(m.apply(v, {"x": jnp.asarray(x2)}, jax.random.key(4), method="window")[0])
+    np.testing.assert_allclose(y2[:1], y1, rtol=1e-6)
+
+
+def test_faithful_sequences_of_a_batch_get_independent_weights(head):
+    """Two identical sequences in one batch: with the authors' per-(sequence, window) draws
+    their outputs at a frame are uncorrelated over the passes (|r| within 4 standard errors of
+    0); with batch_shared they are the same draw (r = 1)."""
+    _, v, x = head
+    pair = np.concatenate([x, x], axis=0)  # [2, 6, 4]
+    n = 3000
+    _, _, ys = _moments_by_sampler("faithful", v, pair, n)
+    r = np.array([np.corrcoef(ys[:, 0, t, 0], ys[:, 1, t, 0])[0, 1] for t in range(6)])
+    assert np.all(np.abs(r) < 4 / np.sqrt(n))
+    _, _, yb = _moments_by_sampler("batch_shared", v, pair, 200)
+    np.testing.assert_allclose(yb[:, 0], yb[:, 1], rtol=1e-6)
+
+
+def _np_faithful(x, layers, slopes, window, n, rng):
+    """numpy oracle of the authors' structure: fresh weights per (pass, sequence, window)."""
+    b, t, _ = x.shape
+    out = np.empty((n, b, t, 1))
+    for i in range(n):
+        for s in range(b):
+            for start in range(0, t, window):
+                ws = [l["w_mu"] + _softplus(l["w_rho"]) * rng.normal(size=l["w_mu"].shape)
+                      for l in layers]
+                bs = [l["b_mu"] + _softplus(l["b_rho"]) * rng.normal(size=l["b_mu"].shape)
+                      for l in layers]
+                out[i, s, start:start + window] = _np_forward(x[s, start:start + window], ws,
+                                                              bs, slopes)
+    return out
+
+
+def test_faithful_matches_a_numpy_monte_carlo_of_the_authors_structure(head):
+    """Per-frame mean and std, and the correlation of two frames of one window (shared
+    weights) and of two windows (independent draws), against a numpy Monte Carlo."""
+    _, v, x = head
+    layers, slopes = _np_params(v)
+    n = 3000
+    _, _, ys = _moments_by_sampler("faithful", v, x, n)  # windows of 3 frames
+    ref = _np_faithful(x.astype(np.float64), layers, slopes, 3, n, np.random.default_rng(8))
+    se_mean = ref.std(0) / np.sqrt(n)
+    assert np.all(np.abs(ys.mean(0) - ref.mean(0)) < 6 * np.sqrt(2) * se_mean)
+    assert np.all(np.abs(ys.std(0) - ref.std(0)) < 6 * np.sqrt(2) * ref.std(0) / np.sqrt(2 * n))
+
+    def corr(a, t1, t2):
+        return np.corrcoef(a[:, 0, t1, 0], a[:, 0, t2, 0])[0, 1]
+
+    for t1, t2 in ((0, 1), (3, 5), (2, 3)):  # same window, same window, across windows
+        assert abs(corr(ys, t1, t2) - corr(ref, t1, t2)) < 6 * np.sqrt(2) / np.sqrt(n)
+    assert corr(ref, 0, 1) > 0.3 and abs(corr(ref, 2, 3)) < 4 / np.sqrt(n)
 
 
 def _moments_by_sampler(sampler, v, x, n):
@@ -86,6 +150,7 @@ def test_samplers_agree_per_frame_within_mc_error(head):
     _, v, x = head
     n = 4000
     mean_f, std_f, _ = _moments_by_sampler("faithful", v, x, n)
+    mean_b, std_b, _ = _moments_by_sampler("batch_shared", v, x, n)
     mean_l, std_l, _ = _moments_by_sampler("local", v, x, n)
     mean_w, std_w, _ = _moments_by_sampler("local_window", v, x, n)
     layers, slopes = _np_params(v)
@@ -99,7 +164,7 @@ def test_samplers_agree_per_frame_within_mc_error(head):
     mean_o, std_o = ref.mean(0), ref.std(0)
     se_mean = std_o / np.sqrt(n)
     se_std = std_o / np.sqrt(2 * n)
-    for mean, std in ((mean_f, std_f), (mean_l, std_l), (mean_w, std_w)):
+    for mean, std in ((mean_f, std_f), (mean_b, std_b), (mean_l, std_l), (mean_w, std_w)):
         assert np.all(np.abs(mean - mean_o) < 6 * np.sqrt(2) * se_mean)
         assert np.all(np.abs(std - std_o) < 6 * np.sqrt(2) * se_std)
 
