@@ -21,9 +21,12 @@ stochastic part is ``jax.vmap``-ed over the Monte Carlo keys. Three samplers:
 
    Vectorisation: the ``n x W`` grid of (pass, window) draws is flattened; with
    ``chunk=None`` it is one ``jax.vmap``; with ``chunk=c`` it is ``jax.lax.map``
-   over ``ceil(nW / c)`` chunks of a ``vmap`` of ``c`` draws, so peak memory is
-   that of ``c`` draws (plus the ``[n, B, T, D]`` outputs) for any recording
-   length. Recordings are zero-padded to whole windows and cropped back.
+   over ``floor(nW / c)`` chunks of a ``vmap`` of ``c`` draws, and one ``vmap``
+   of the remaining ``nW mod c`` (no cell is padded or computed twice), so peak
+   memory is that of ``c`` draws (plus the ``[n, B, T, D]`` outputs) for any
+   recording length. Small chunks also keep a chunk's working set in cache
+   (``benchmarks/mc_eval.py``). Recordings are zero-padded to whole windows and
+   cropped back.
 
 2. MC dropout (the baselines of sridhar21 Sec. V-D): :func:`dropout_passes`,
    the whole network is stochastic, so the whole ``apply_fn(key)`` is vmapped.
@@ -84,19 +87,24 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
         cache_w = jax.tree.map(lambda x: x[j], wins)
         return window_fn(cache_w, jax.random.fold_in(keys[i], j))
 
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be >= 1 or None, got {chunk}")
     if chunk is None or chunk >= grid:
         ys, cs = jax.vmap(body)(pass_idx, win_idx)
     else:
-        if chunk < 1:
-            raise ValueError(f"chunk must be >= 1 or None, got {chunk}")
-        num_chunks = -(-grid // chunk)
-        pad = num_chunks * chunk - grid
-        # Padded grid cells repeat cell 0 and are dropped below.
-        pi = jnp.pad(pass_idx, (0, pad)).reshape(num_chunks, chunk)
-        wi = jnp.pad(win_idx, (0, pad)).reshape(num_chunks, chunk)
+        # Whole chunks through lax.map, the remainder (< chunk cells) as one more vmap:
+        # no cell is computed twice or padded.
+        num_chunks, rest = divmod(grid, chunk)
+        full = num_chunks * chunk
+        pi = pass_idx[:full].reshape(num_chunks, chunk)
+        wi = win_idx[:full].reshape(num_chunks, chunk)
         ys, cs = jax.lax.map(lambda ij: jax.vmap(body)(*ij), (pi, wi))
-        ys = ys.reshape(num_chunks * chunk, *ys.shape[2:])[:grid]
-        cs = cs.reshape(num_chunks * chunk)[:grid]
+        ys = ys.reshape(full, *ys.shape[2:])
+        cs = cs.reshape(full)
+        if rest:
+            ys_r, cs_r = jax.vmap(body)(pass_idx[full:], win_idx[full:])
+            ys = jnp.concatenate([ys, ys_r])
+            cs = jnp.concatenate([cs, cs_r])
     # ys: [n*W, B, b, D] -> [n, B, W*b, D]
     ys = ys.reshape(num_samples, n_win, batch, window, *ys.shape[3:])
     ys = jnp.swapaxes(ys, 1, 2).reshape(num_samples, batch, n_win * window, *ys.shape[4:])
