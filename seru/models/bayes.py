@@ -74,20 +74,21 @@ def uniform_init(low: float, high: float):
     return init
 
 
-def local_sample(mean, var, key, shared: bool = False):
-    """Draw pre-activations ``mean + sqrt(var) * eps``, ``eps ~ N(0, I)`` (local reparameterisation).
+def local_sample(mean, std, key, shared: bool = False):
+    """Draw pre-activations ``mean + std * eps``, ``eps ~ N(0, I)`` (local reparameterisation).
 
-    With ``(mean, var)`` from :meth:`BayesDense.moments` this has, per
-    example, the distribution of ``x w + b`` with ``w ~ q`` of prabhu22
-    Sec. 3.2, at one normal per output unit instead of one per weight.
-    ``shared=True`` draws one ``eps`` per output unit and broadcasts it over
-    all leading axes (frames of a window, sequences): each row still gets an
-    exact ``N(mean, var)`` -- so per-frame marginals are unchanged -- at one
-    normal per unit per window.
+    With ``mean`` and ``std = sqrt(var)`` from :meth:`BayesDense.moments`
+    (shapes ``[..., out]``) this has, per example, the distribution of
+    ``x w + b`` with ``w ~ q`` of prabhu22 Sec. 3.2, at one normal per output
+    unit instead of one per weight. ``shared=True`` draws one ``eps`` per
+    output unit and broadcasts it over all leading axes (frames of a window,
+    sequences): each row still gets an exact ``N(mean, var)`` -- so per-frame
+    marginals are unchanged -- at one normal per unit per window. Returns an
+    array of ``mean``'s shape.
     """
     shape = mean.shape[-1:] if shared else mean.shape
     eps = jax.random.normal(key, shape, mean.dtype)
-    return mean + jnp.sqrt(var) * eps
+    return mean + std * eps
 
 
 class BayesDense(nn.Module):

@@ -13,7 +13,7 @@ pieces it composes:
 
 * :meth:`BBBHead.prepare` -- the deterministic part, once for all passes:
   the features themselves (``faithful``, ``batch_shared``), or the first
-  layer's per-frame pre-activation mean and variance (``local``,
+  layer's per-frame pre-activation mean and std (``local``,
   ``local_window``: its input, the trunk's output, is deterministic);
 * :meth:`BBBHead.window` -- one stochastic pass over one window (a slice of
   ``prepare``'s output) with one key; returns the outputs and, for the
@@ -105,7 +105,7 @@ class BBBHead(nn.Module):
         if self.sampler in WEIGHT_SAMPLERS:
             return {"x": x}
         mean, var = self.layers[0].moments(x)
-        return {"mean": mean, "var": var}
+        return {"mean": mean, "std": jnp.sqrt(var)}
 
     def window(self, cache, key, with_complexity: bool = False):
         """One pass over one window of frames with one key.
@@ -131,11 +131,11 @@ class BBBHead(nn.Module):
                     x = self.acts[i](x)
             return x, jnp.asarray(total, x.dtype)
         shared = self.sampler == "local_window"
-        x = local_sample(cache["mean"], cache["var"], keys[0], shared)
+        x = local_sample(cache["mean"], cache["std"], keys[0], shared)
         for i, layer in enumerate(self.layers[1:], start=1):
             x = self.acts[i - 1](x)
             mean, var = layer.moments(x)
-            x = local_sample(mean, var, keys[i], shared)
+            x = local_sample(mean, jnp.sqrt(var), keys[i], shared)
         return x, jnp.zeros((), x.dtype)
 
     def kl(self):

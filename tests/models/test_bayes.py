@@ -112,7 +112,8 @@ def test_sample_statistics(layer):
 def test_local_sample_statistics():
     mean = jnp.array([0.5, -1.0, 2.0])
     var = jnp.array([0.01, 1.0, 4.0])
-    ys = jax.vmap(lambda k: local_sample(mean, var, k))(jax.random.split(jax.random.key(0), 20000))
+    keys = jax.random.split(jax.random.key(0), 20000)
+    ys = jax.vmap(lambda k: local_sample(mean, jnp.sqrt(var), k))(keys)
     ys = np.asarray(ys, np.float64)
     assert np.all(np.abs(ys.mean(0) - np.asarray(mean)) < 5 * np.sqrt(np.asarray(var) / 20000))
     np.testing.assert_allclose(ys.var(0), np.asarray(var), rtol=0.05)
