@@ -25,7 +25,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from seru import metrics  # the vocabulary modules import only each other
+from seru import metrics, sampling  # the vocabulary modules import only each other
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -350,10 +350,11 @@ def reparameterize(rng, mean, logvar):
     """Sample z = mu + sigma * eps, eps ~ N(0, I), sigma = exp(logvar / 2).
 
     Eq. (4) of sridhar21 (the reparameterisation trick of Kingma & Welling);
-    ``rng`` is an explicit PRNG key; differentiable in mean and logvar.
+    ``rng`` is an explicit PRNG key (``eps`` from :func:`seru.sampling.normal`);
+    differentiable in mean and logvar.
     """
     mean = jnp.asarray(mean)
-    eps = jax.random.normal(rng, mean.shape, jnp.result_type(mean, float))
+    eps = sampling.normal(rng, mean.shape, jnp.result_type(mean, float))
     return mean + jnp.exp(0.5 * logvar) * eps
 
 

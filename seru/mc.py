@@ -46,6 +46,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from seru import sampling
+
 
 def _to_windows(x, window: int):
     """``[B, T, ...]`` -> ``[W, B, b, ...]``, zero-padding T to ``W * b``."""
@@ -210,7 +212,7 @@ def projected_latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable
     keys = _pass_keys(rng, num_samples)
 
     def one(key):
-        eps = jax.random.normal(key, m1.shape, m1.dtype)
+        eps = sampling.normal(key, m1.shape, m1.dtype)
         return head_fn(m1 + jnp.einsum("bhk,bk->bh", chol, eps))
 
     return jax.vmap(one)(keys), posterior

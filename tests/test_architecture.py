@@ -14,7 +14,7 @@ LAYERS = {
     # 0: the vocabulary and helpers that import nothing of seru
     "seru.metrics": 0, "seru.losses": 0, "seru.stats": 0, "seru.postprocess": 0,
     "seru.saliency": 0, "seru.fields": 0, "seru.checkpoints": 0, "seru.prediction_files": 0,
-    "seru.class_metrics": 0,
+    "seru.class_metrics": 0, "seru.sampling": 0,
     "seru": 0,
     "seru.data": 1, "seru.encoders": 1,
     "seru.models": 2, "seru.mc": 2,

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from seru import losses
+from seru import losses, sampling
 
 PRIORS = ("gaussian", "mixture")
 
@@ -87,7 +87,7 @@ def local_sample(mean, std, key, shared: bool = False):
     array of ``mean``'s shape.
     """
     shape = mean.shape[-1:] if shared else mean.shape
-    eps = jax.random.normal(key, shape, mean.dtype)
+    eps = sampling.normal(key, shape, mean.dtype)
     return mean + std * eps
 
 
@@ -143,11 +143,11 @@ class BayesDense(nn.Module):
             seqs = jnp.arange(x.shape[0])
             keys_w = jax.vmap(lambda s: jax.random.fold_in(kw, s))(seqs)
             keys_b = jax.vmap(lambda s: jax.random.fold_in(kb, s))(seqs)
-            eps_w = jax.vmap(lambda k: jax.random.normal(k, w_mu.shape, w_mu.dtype))(keys_w)
-            eps_b = jax.vmap(lambda k: jax.random.normal(k, b_mu.shape, b_mu.dtype))(keys_b)
+            eps_w = jax.vmap(lambda k: sampling.normal(k, w_mu.shape, w_mu.dtype))(keys_w)
+            eps_b = jax.vmap(lambda k: sampling.normal(k, b_mu.shape, b_mu.dtype))(keys_b)
         else:
-            eps_w = jax.random.normal(kw, w_mu.shape, w_mu.dtype)
-            eps_b = jax.random.normal(kb, b_mu.shape, b_mu.dtype)
+            eps_w = sampling.normal(kw, w_mu.shape, w_mu.dtype)
+            eps_b = sampling.normal(kb, b_mu.shape, b_mu.dtype)
         w = w_mu + losses.softplus_sigma(w_rho) * eps_w
         b = b_mu + losses.softplus_sigma(b_rho) * eps_b
         if per_sequence:

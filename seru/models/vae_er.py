@@ -44,6 +44,7 @@ from typing import Callable, NamedTuple, Sequence
 import flax.linen as nn
 import jax
 
+from seru import sampling
 from seru.losses import reparameterize
 
 
@@ -61,7 +62,10 @@ class MLP(nn.Module):
         for i, width in enumerate(self.features):
             if not (preactivated and i == 0):
                 x = nn.Dense(width, name=f"dense_{i}")(x)
-            x = nn.Dropout(self.dropout_rate)(act(x), deterministic=deterministic)
+            x = act(x)
+            if not deterministic and self.dropout_rate > 0:
+                # seru.sampling's masks from bits (the rng stream "dropout", as nn.Dropout)
+                x = sampling.dropout(self.make_rng("dropout"), x, self.dropout_rate)
         return x
 
 

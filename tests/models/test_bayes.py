@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from seru import sampling
 from seru.models.bayes import BayesDense, Prior, local_sample
 
 
@@ -79,9 +80,9 @@ def test_per_sequence_draws_are_the_draws_of_their_fold_in_keys(layer):
     for s in range(3):
         # A shared draw whose two sub-keys are fold_in(kw, s) and fold_in(kb, s).
         w = (v["params"]["w_mu"] + jax.nn.softplus(v["params"]["w_rho"])
-             * jax.random.normal(jax.random.fold_in(kw, s), (5, 3)))
+             * sampling.normal(jax.random.fold_in(kw, s), (5, 3)))
         b = (v["params"]["b_mu"] + jax.nn.softplus(v["params"]["b_rho"])
-             * jax.random.normal(jax.random.fold_in(kb, s), (3,)))
+             * sampling.normal(jax.random.fold_in(kb, s), (3,)))
         ys.append(np.asarray(x[s] @ w + b))
         logq = (stats.norm.logpdf(np.asarray(w, np.float64), np.asarray(v["params"]["w_mu"]),
                                   _softplus(np.asarray(v["params"]["w_rho"], np.float64))).sum()

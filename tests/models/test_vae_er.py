@@ -8,7 +8,7 @@ import numpy as np
 import scipy.special
 import scipy.stats
 
-from seru import mc, metrics
+from seru import mc, metrics, sampling
 from seru.models import vae_er
 
 F_DIM, B, N = 12, 3, 100
@@ -44,7 +44,8 @@ def mc_predict_projected(model, params, x, rng, num_samples):
                                                 f.regress_preactivation, x, rng, num_samples))
 
 
-# -- the implementation before the move to seru.mc, verbatim: the bitwise oracle ---------------
+# -- the implementation before the move to seru.mc (its normals now from seru.sampling, as every
+# MC path's): the bitwise oracle -----------------------------------------------------------------
 
 def _legacy_mc_predict(model, params, x, rng, num_samples):
     variables = {"params": params}
@@ -77,7 +78,7 @@ def _legacy_mc_predict_projected(model, params, x, rng, num_samples, jitter=1e-6
     keys = jax.random.split(rng, num_samples)
 
     def one(key):
-        eps = jax.random.normal(key, m1.shape, m1.dtype)
+        eps = sampling.normal(key, m1.shape, m1.dtype)
         a = m1 + jnp.einsum("bhk,bk->bh", chol, eps)
         return model.apply(variables, a, method=vae_er.VAEER.regress_preactivation)
 
@@ -124,7 +125,7 @@ def test_mc_predict_equals_python_loop():
         if i % 9:  # a tenth of the loop is enough
             continue
         sigma = np.exp(0.5 * np.asarray(logvar))
-        z = np.asarray(mean) + sigma * np.asarray(jax.random.normal(key, mean.shape))
+        z = np.asarray(mean) + sigma * np.asarray(sampling.normal(key, mean.shape))
         ref = model.apply(variables, jnp.asarray(z), method=vae_er.VAEER.regress)
         np.testing.assert_allclose(out["soft_logp_samples"][i], ref["soft_logp"], rtol=1e-5,
                                    atol=1e-5)
@@ -179,7 +180,7 @@ def test_dropout_only_in_training_and_ae_has_no_sampling():
     c = model.apply(v, x, jax.random.key(3), False, rngs={"dropout": jax.random.key(4)})
     assert not np.allclose(a["recon_logits"], c["recon_logits"])
     # the latent draw follows Eq. (4): z = mu + exp(logvar / 2) * eps
-    eps = np.asarray(jax.random.normal(jax.random.key(3), a["mean"].shape))
+    eps = np.asarray(sampling.normal(jax.random.key(3), a["mean"].shape))
     np.testing.assert_allclose(a["z"], a["mean"] + np.exp(0.5 * a["logvar"]) * eps, rtol=1e-5,
                                atol=1e-6)
     ae = tiny(variational=False)

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 from seru import config as config_lib
-from seru import evaluation
+from seru import evaluation, sampling
 import scipy.special
 import scipy.stats
 
@@ -168,7 +168,7 @@ def test_predict_vae_er_matches_looped_samples_and_scipy_entropy():
     mean, logvar = s.model.apply(params, b["features"], method="encode")
     probs, cons = [], []
     for key in jax.random.split(rng, n):
-        z = mean + jnp.exp(0.5 * logvar) * jax.random.normal(key, mean.shape)
+        z = mean + jnp.exp(0.5 * logvar) * sampling.normal(key, mean.shape)
         o = s.model.apply(params, z, method="regress")
         probs.append(np.exp(np.asarray(o["soft_logp"], np.float64)))
         cons.append(np.asarray(o["consensus"]))
