@@ -17,9 +17,30 @@ be a multiple of 250 * 64 = 16000 samples (25 frames, 1 s): the audio is
 zero-padded at the end to the next such multiple and the frames beyond T are
 dropped. The LSTM runs forward in time, so end padding never changes frame
 t < T's LSTM output; only the last conv position of frame T-1 can see
-padding through the conv's receptive field. For bounded memory the conv
-stack runs block by block with halos (:class:`ConvFrontEnd`), with exactly
-the result of the whole-recording computation.
+padding through the conv's receptive field. For bounded memory and speed
+the conv stack runs block by block with halos (:class:`ConvFrontEnd`,
+``block_frames``), with exactly the result of the whole-recording computation.
+
+Cost (batch 5 x 300 frames = 960,000 samples, 2 AMD EPYC cores with AVX-512;
+``benchmarks/trunk.py``, ``benchmarks/results/trunk.json``). FLOPs: conv 1
+0.77 G (2 N k c_out, N samples), conv 2 7.2 G, conv 3 3.6 G, LSTM 1.77 G +
+1.57 G. The first convolution (1 -> 50 channels on raw audio) has the fewest
+FLOPs but the largest output, 50 floats per sample before its pool of 10
+(183 MB here): written to memory and read back it ran at 12-15 GFLOP/s and
+took most of the trunk. :func:`conv_relu_pool` computes conv + ReLU + pool
+per pooled position in registers, so that intermediate never exists, and the
+block loop keeps every other intermediate in cache (large fresh buffers
+move at ~3 GB/s on this host: ``x * 2`` on 64 MB). Measured in one run, against the
+code before (XLA's convolution, blocks of 100 frames in evaluation, one
+whole-crop convolution in training), the cores shared with other jobs, so
+compare ratios: evaluation, trunk 254 -> 106 ms (2.4x; conv 1 98 -> 15 ms),
+0.58 of its FLOP floor at the 1024^3 matmul rate measured alternating with it
+(0.71 with the LSTM recurrence at its [5, 256] x [256, 1024] step rate);
+training step of the trunk (forward + backward, dropout) 968 -> 632 ms
+(1.5x; conv 1 262 -> 102 ms, each LSTM ~2.6x, the dropout masks 148 -> 12
+ms). In training, blocks as a batch axis (``jax.vmap`` over the blocks instead
+of the loop; 336 vs 234 ms for the front end in one run) and the whole crop
+as one block (648 vs 420 ms) were slower; see ``BLOCK_FRAMES``.
 
 The LSTM is :class:`seru.models.layers.LSTM` (our own i, f, g, o cell,
 kept for its parameter tree: see its docstring).
@@ -31,7 +52,10 @@ corpus; the numbers above are those of the default.
 
 from __future__ import annotations
 
+import fractions
+import functools
 import math
+import operator
 from typing import Sequence
 
 import jax
@@ -40,8 +64,18 @@ import flax.linen as nn
 import numpy as np
 
 from seru.models.layers import LSTM
+from seru.sampling import _threefry2x32
 
-__all__ = ["ConvFrontEnd", "LogMelFrontEnd", "Extractor", "LSTM", "COMPRESS", "FRONTENDS"]
+__all__ = ["ConvFrontEnd", "LogMelFrontEnd", "Extractor", "LSTM", "COMPRESS", "FRONTENDS",
+           "BLOCK_FRAMES", "conv_relu_pool", "conv_same"]
+
+#: Default frames per block of :class:`ConvFrontEnd` (``model.conv_block_frames`` of prabhu22):
+#: 2 s. Front end on 5 x 300 frames, ms for blocks of 25 / 50 / 75 / 100 / 150 / 300 frames
+#: (``benchmarks/results/trunk.json``): evaluation 81 / 77 / 76 / 76 / 94 / 122, training
+#: (forward + backward) 424 / 420 / 455 / 472 / 502 / 648. 50 is the fastest in training and
+#: within run-to-run noise of the fastest in evaluation; larger blocks leave the cache,
+#: smaller ones pay the loop and the halos (500 samples a side) more often.
+BLOCK_FRAMES = 50
 
 #: Compression of the conv front end's output (see :class:`ConvFrontEnd`).
 COMPRESS = ("none", "log")
@@ -52,32 +86,227 @@ def _max_pool(x, p):
     return jnp.max(x[:, : length // p * p].reshape(b, length // p, p, c), axis=2)
 
 
+# --- dropout masks ---------------------------------------------------------------------
+
+
+def _bernoulli(key, p, shape):
+    """``jax.random.bernoulli(key, p, shape)``, bit for bit, ~9x faster on CPU.
+
+    JAX's default Threefry (``jax_threefry_partitionable``) gives element
+    ``n`` (row-major) the bits ``x0 ^ x1`` of Threefry-2x32-20 applied to the
+    counter ``(n >> 32, n mod 2^32)`` (both words, ``(x0 << 32) | x1``, for
+    float64), and ``uniform < p`` with ``uniform = mantissa bits * 2^-nmant``
+    is ``mantissa bits < ceil(p 2^nmant)``. JAX runs the cipher's rounds as a
+    rolled loop that writes every intermediate; here they are one fused
+    elementwise loop (``seru.sampling``'s cipher). Falls back to
+    ``jax.random.bernoulli`` for another generator or setting. ``p``: a
+    Python float; its dtype is JAX's default float (float64 under x64).
+    """
+    n = math.prod(shape)
+    dtype = jnp.asarray(p).dtype
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    impl = str(jax.random.key_impl(key)) if typed else jax.config.jax_default_prng_impl
+    if ("threefry2x32" not in impl or not jax.config.jax_threefry_partitionable
+            or n >= 2 ** 32 or dtype not in (jnp.float32, jnp.float64)):
+        return jax.random.bernoulli(key, p, shape)
+    k = jax.random.key_data(key) if typed else key
+    counter = jax.lax.iota(jnp.uint32, n).reshape(shape)
+    x0, x1 = _threefry2x32(k[0], k[1], jnp.zeros_like(counter), counter)
+    nmant = jnp.finfo(dtype).nmant
+    threshold = max(0, min(math.ceil(fractions.Fraction(float(np.asarray(p, dtype))) * 2 ** nmant),
+                           2 ** nmant))
+    if dtype == jnp.float32:
+        return ((x0 ^ x1) >> np.uint32(32 - nmant)) < np.uint32(threshold)
+    bits = (x0.astype(jnp.uint64) << np.uint64(32)) | x1.astype(jnp.uint64)
+    return (bits >> np.uint64(64 - nmant)) < np.uint64(threshold)
+
+
+# --- first layer: conv (1 input channel) + ReLU + max-pool, fused ------------------------
+#
+# y[n, c] = sum_i w[i, c] x[n - l + i] (XLA's SAME cross-correlation, l = (k - 1) // 2),
+# out[m, c] = max_{q < p} relu(y[p m + q, c] + b[c]) = relu(max_q y[p m + q, c] + b[c])
+# (ReLU and + b are monotone, so they commute with the max). Pooled position m
+# needs the p + k - 1 samples x[p m - l], ..., x[p m + p + k - 2 - l]: the
+# "planes" P[s, m] = x[p m - l + s], s < p + k - 1, hold them as p + k - 1 rows
+# of contiguous positions, and every term of the sum is a plane times a scalar,
+# vectorised along m. The k x p products per output stay in registers: the
+# [L, C] conv output (50 floats per sample) is never written.
+
+
+def _planes(x, kernel, pool):
+    """``x`` [B, L] -> planes [B, pool + kernel - 1, L // pool]:
+    ``P[b, s, m] = x[b, pool m - l + s]``, zero outside ``[0, L)``
+    (``l = (kernel - 1) // 2``: XLA's SAME padding)."""
+    bsz, length = x.shape
+    m = length // pool
+    left = (kernel - 1) // 2
+    span = pool + kernel - 1
+    need = pool * (m - 1) + span  # padded samples the last window reaches
+    xp = jnp.pad(x, ((0, 0), (left, max(0, need - length - left))))
+    return jnp.stack([xp[:, s: s + pool * (m - 1) + 1: pool] for s in range(span)], axis=1)
+
+
+def _pooled_max(planes, w, pool):
+    """``max_q sum_i w[i] P[q + i]``: [B, C, M], one fused loop (evaluation)."""
+    best = None
+    for q in range(pool):
+        y = planes[:, None, q, :] * w[0][None, :, None]
+        for i in range(1, w.shape[0]):
+            y = y + planes[:, None, q + i, :] * w[i][None, :, None]
+        best = y if best is None else jnp.maximum(best, y)
+    return best
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def conv_relu_pool(x, w, b, pool):
+    """``relu(max_pool(conv_SAME(x, w) + b, pool))`` for one input channel, fused.
+
+    ``x`` [B, L] (raw audio), ``w`` [k, C], ``b`` [C] -> [B, L // pool, C]
+    (time-major; a remainder of ``L % pool`` samples is dropped, as by
+    :func:`_max_pool`). Equal to the unfused ``conv_general_dilated(...,
+    'SAME')`` + ReLU + max-pool up to float32 rounding. Gradient: custom VJP
+    (below) from the index of each window's maximum, found in the forward
+    pass. Ties (exactly equal conv outputs in one window, as in digital
+    silence) send the gradient to the first of them where JAX's ``max``
+    splits it: the same kernel and bias gradients when the tied outputs see
+    the same samples (silence), and an audio gradient on one position
+    instead of spread over the tied ones.
+    """
+    best = _pooled_max(_planes(x, w.shape[0], pool), w, pool)
+    return jnp.swapaxes(jax.nn.relu(best + b[None, :, None]), 1, 2)
+
+
+def _crp_fwd(x, w, b, pool):
+    planes = _planes(x, w.shape[0], pool)
+    k = w.shape[0]
+    win = jnp.stack([planes[:, q:q + k] for q in range(pool)], axis=1)  # [B, pool, k, M]
+    y = win[:, None, :, 0, :] * w[0][None, :, None, None]
+    for i in range(1, k):
+        y = y + win[:, None, :, i, :] * w[i][None, :, None, None]
+    # One reduction gives both: its outputs are written once (a chain of
+    # selects would be recomputed by XLA inside every consumer).
+    best, arg = jnp.max(y, axis=2), jnp.argmax(y, axis=2).astype(jnp.int8)
+    out = jax.nn.relu(best + b[None, :, None])
+    return jnp.swapaxes(out, 1, 2), (x, w, out > 0, arg)
+
+
+def _crp_bwd(pool, res, g):
+    x, w, positive, arg = res
+    k = w.shape[0]
+    gm = jnp.where(positive, jnp.swapaxes(g, 1, 2), 0.0)  # [B, C, M] through the ReLU
+    planes = _planes(x, k, pool)
+    # d out / d w[i, c] = P[arg + i]: pick the plane of the winning position.
+    dw = []
+    for i in range(k):
+        picked = planes[:, None, i, :]
+        for q in range(1, pool):
+            picked = jnp.where(arg == q, planes[:, None, q + i, :], picked)
+        dw.append(jnp.sum(gm * picked, axis=(0, 2)))
+    dplanes = jnp.zeros(planes.shape, planes.dtype)
+    for q in range(pool):
+        dplanes = dplanes.at[:, q:q + k].add(
+            jnp.einsum("bcm,ic->bim", jnp.where(arg == q, gm, 0.0), w))
+    dx = jax.linear_transpose(lambda v: _planes(v, k, pool), x)(dplanes)[0]
+    return dx, jnp.stack(dw), jnp.sum(gm, axis=(0, 2))
+
+
+conv_relu_pool.defvjp(_crp_fwd, _crp_bwd)
+
+
+# --- later layers: XLA's convolution, gradient by matmuls ---------------------------------
+
+
+def _conv(x, w, padding):
+    return jax.lax.conv_general_dilated(
+        x, w, (1,), [padding], dimension_numbers=("NWC", "WIO", "NWC"))
+
+
+@jax.custom_vjp
+def conv_same(x, w):
+    """``jax.lax.conv_general_dilated(x, w, (1,), 'SAME')`` for ``x`` [B, L, C], ``w`` [k, C, O].
+
+    Same forward; the custom VJP computes the kernel gradient as one matmul
+    of the transposed patches [k C, B L] with the output gradient [B L, O].
+    JAX's own rule makes it a convolution with a window as long as the
+    input, which XLA on CPU runs ~50x slower inside a loop (the block loop
+    of :class:`ConvFrontEnd`) than outside.
+    """
+    k = w.shape[0]
+    return _conv(x, w, ((k - 1) // 2, k - 1 - (k - 1) // 2))
+
+
+def _cs_fwd(x, w):
+    return conv_same(x, w), (x, w)
+
+
+def _cs_bwd(res, g):
+    x, w = res
+    k, c, o = w.shape
+    bsz, length, _ = x.shape
+    left = (k - 1) // 2
+    dx = _conv(g, jnp.swapaxes(w[::-1], 1, 2), (k - 1 - left, left))
+    xt = jnp.transpose(jnp.pad(x, ((0, 0), (left, k - 1 - left), (0, 0))), (2, 0, 1))  # [C, B, L']
+    patches = jnp.concatenate([xt[:, :, i:i + length] for i in range(k)], axis=0)
+    dw = patches.reshape(k * c, bsz * length) @ g.reshape(bsz * length, o)
+    return dx, dw.reshape(k, c, o)
+
+
+conv_same.defvjp(_cs_fwd, _cs_bwd)
+
+
 class ConvFrontEnd(nn.Module):
     """3 x (Conv1D, ReLU, max-pool, dropout) on raw audio -> ``[B, T, 320]`` frames.
 
-    ``audio`` ``[B, T * frame_samples]`` at 16 kHz -> ``[B, T, frame_samples
-    * filters[-1] / prod(pools)]`` (320 for the defaults: 640-sample, 40 ms
-    frames). Raises ``ValueError`` if ``audio`` is not 2-D, its length is not
+    prabhu22 Sec. 3.1 (Fig. 1), after Tzirakis et al.: ``audio`` ``[B, T *
+    frame_samples]`` at 16 kHz -> ``[B, T, frame_samples * filters[-1] /
+    prod(pools)]`` (320 for the defaults: 640-sample, 40 ms frames); layer j is
+    ``Conv1D(filters[j], kernels[j], 'SAME')`` + ReLU + max-pool ``pools[j]``
+    (non-overlapping) + dropout ``dropout`` (training only). Parameters
+    ``conv{j}_kernel`` ``[k_j, c_in, c_out]`` (LeCun normal), ``conv{j}_bias``
+    (zeros). Raises ``ValueError`` if ``audio`` is not 2-D, its length is not
     a multiple of ``frame_samples``, the pools do not split a frame into a
-    whole number of features, or ``compress`` is unknown.
+    whole number of features, ``compress`` is unknown, or ``block_frames`` is
+    not an integer >= 1.
 
-    Memory: at 16 kHz the first conv's output is 50 floats per sample (1 GB
-    for a 300 s recording), so the audio is processed in blocks of
-    ``block_frames`` frames (``jax.lax.map``, sequential) with a halo of
-    ``HALO`` samples of true neighbouring audio on each side. Inside a block,
-    positions that lie outside the (zero-padded) recording are zeroed before
-    each conv, which is what ``SAME`` padding of the whole recording sees, so
-    the blocked result equals the unblocked one; peak memory is that of one
-    block whatever the recording length. Blocks are used in evaluation mode
-    only: in training (short crops) one whole-crop conv is differentiated,
-    which on CPU is ~20x faster than the gradient through ``lax.map``.
+    How it runs (the same numbers as one SAME-padded convolution stack over
+    the whole zero-padded recording, up to float32 rounding):
+
+    * Layer 1 (1 input channel) is :func:`conv_relu_pool`: conv + ReLU + pool
+      fused per pooled position, so its ``[B, samples, 50]`` output (50 floats
+      per sample) is never written. Layers 2-3 are XLA's convolution
+      (:func:`conv_same`) + ReLU + :func:`_max_pool`.
+    * Blocks: the padded recording is cut into blocks of ``block_frames``
+      frames (rounded down to a whole number of 1 s quanta of 25 frames, at
+      least one; for other frame sizes / pools the quantum holds whole frames
+      and whole pooled positions), each with a halo of true neighbouring audio
+      per side (a whole number of total pools covering the stack's receptive
+      field: 500 samples for the defaults); before layers 2-3 the positions
+      outside the recording are zeroed (what SAME padding of the whole
+      recording sees), and the halo is cut off the output. Blocks run one
+      after the other (``jax.lax.map``), in evaluation and in training alike,
+      so the largest intermediate is that of one block: layer 2's pre-pool
+      output, 12.5 floats per sample (8 MB for 5 sequences x 50 frames),
+      whatever the recording length (front end on a 300 s recording: peak RSS
+      41 MB above the process's, 73 MB with the former code). Small blocks
+      keep it in cache; the loop costs a little per block (see
+      ``BLOCK_FRAMES``).
+    * Training differentiates the same block loop, each block's forward
+      recomputed in the backward pass (``jax.checkpoint``); both convolution
+      kinds have custom VJPs (XLA on CPU runs JAX's kernel-gradient
+      convolution ~50x slower inside a loop). Dropout masks are those of the
+      whole crop as one block (``jax.random.bernoulli`` with key
+      ``fold_in(fold_in(key, 0), layer)`` over the crop with its halos, as
+      before blocks were used in training; drawn bit for bit by
+      :func:`_bernoulli`): each block cuts its window, so a position two
+      blocks share is dropped in both and a fixed key gives the same masks
+      for any ``block_frames``.
     """
 
     filters: Sequence[int] = (50, 125, 125)
     kernels: Sequence[int] = (8, 6, 6)
     pools: Sequence[int] = (10, 5, 5)
     dropout: float = 0.5
-    block_frames: int = 100
+    block_frames: int = BLOCK_FRAMES
     compress: str = "none"
     compress_eps: float = 1e-2
     frame_samples: int = 640
@@ -87,15 +316,20 @@ class ConvFrontEnd(nn.Module):
         fs = self.frame_samples
         if audio.ndim != 2:
             raise ValueError(f"audio must be [batch, samples], got shape {audio.shape}")
+        try:
+            block_frames = operator.index(self.block_frames)
+        except TypeError:
+            block_frames = 0
+        if isinstance(self.block_frames, bool) or block_frames < 1:
+            raise ValueError(f"block_frames={self.block_frames!r}: must be an integer >= 1 "
+                             f"(frames per block of the conv front end)")
         num_samples = audio.shape[1]
         if num_samples % fs:
             raise ValueError(
                 f"audio length {num_samples} is not a multiple of {fs} "
                 f"samples ({fs}-sample frames at 16 kHz)")
         num_frames = num_samples // fs
-        total_pool = 1
-        for p in self.pools:
-            total_pool *= p
+        total_pool = math.prod(self.pools)
         if (fs * self.filters[-1]) % total_pool:
             raise ValueError(
                 f"pools {tuple(self.pools)} (product {total_pool}) do not split a "
@@ -107,12 +341,7 @@ class ConvFrontEnd(nn.Module):
         # always had, so their end padding (and last frame) is unchanged.
         quantum = math.lcm(fs, total_pool) if total_pool == 250 else fs * total_pool
         padded = -(-num_samples // quantum) * quantum  # the recording SAME padding sees
-        block = max(1, self.block_frames * fs // quantum) * quantum
-        if train:
-            # Training crops are short (12 s) and XLA CPU differentiates convs
-            # inside a loop ~20x slower than one whole conv: no blocks.
-            block = padded
-        block = min(block, padded)
+        block = min(max(1, block_frames * fs // quantum) * quantum, padded)
         num_blocks = -(-padded // block)
         # Halo: a multiple of the total pool (keeps the pooling grid) that
         # covers the receptive field of the conv stack on either side.
@@ -121,6 +350,7 @@ class ConvFrontEnd(nn.Module):
             reach += (k // 2 + 1) * spacing
             spacing *= p
         halo = -(-(reach + total_pool) // total_pool) * total_pool
+        span = block + 2 * halo
         x_all = jnp.pad(audio, ((0, 0), (halo, num_blocks * block - num_samples + halo)))
 
         params = []
@@ -133,39 +363,52 @@ class ConvFrontEnd(nn.Module):
         if self.compress not in COMPRESS:
             raise ValueError(f"compress={self.compress!r}: use one of {COMPRESS}")
         eps = self.compress_eps
-
-        def compress(x):  # elementwise, so blocked == unblocked still holds
-            return jnp.log(x + eps) if self.compress == "log" else x
-
-        use_dropout = train and self.dropout > 0
-        drop_key = self.make_rng("dropout") if use_dropout else None
         rate = self.dropout
+
+        # Dropout masks of the whole (padded) recording with halos, the masks
+        # of one block spanning it (key fold_in(fold_in(key, 0), layer)); each
+        # block cuts its window, so a position two blocks share is dropped in both.
+        masks = None
+        if train and rate > 0:
+            drop_key = jax.random.fold_in(self.make_rng("dropout"), 0)
+            masks, spacing = [], 1
+            for j, (f, p) in enumerate(zip(self.filters, self.pools)):
+                spacing *= p
+                keep = _bernoulli(jax.random.fold_in(drop_key, j), 1.0 - rate,
+                                  (audio.shape[0], (padded + 2 * halo) // spacing, f))
+                beyond = (num_blocks * block - padded) // spacing  # past the recording
+                masks.append(jnp.pad(keep, ((0, 0), (0, beyond), (0, 0))) if beyond else keep)
 
         def run_block(i):
             start = i * block
-            x = jax.lax.dynamic_slice_in_dim(x_all, start, block + 2 * halo, axis=1)[..., None]
+            x = jax.lax.dynamic_slice_in_dim(x_all, start, span, axis=1)
             offset = start - halo  # global sample index of x[:, 0]
             spacing = 1
             for j, ((w, b), p) in enumerate(zip(params, self.pools)):
-                if j > 0:  # zero what lies outside the recording (SAME padding)
+                if j == 0:
+                    x = conv_relu_pool(x, w[:, 0, :], b, p)
+                else:  # zero what lies outside the recording (SAME padding)
                     g = offset // spacing + jnp.arange(x.shape[1])
                     valid = (g >= 0) & (g < padded // spacing)
                     x = jnp.where(valid[None, :, None], x, 0.0)
-                x = jax.lax.conv_general_dilated(
-                    x, w, (1,), "SAME", dimension_numbers=("NWC", "WIO", "NWC")) + b
-                x = _max_pool(jax.nn.relu(x), p)
+                    x = _max_pool(jax.nn.relu(conv_same(x, w) + b), p)
                 spacing *= p
-                if use_dropout:
-                    keep = jax.random.bernoulli(
-                        jax.random.fold_in(jax.random.fold_in(drop_key, i), j), 1.0 - rate, x.shape)
+                if masks is not None:
+                    keep = jax.lax.dynamic_slice_in_dim(masks[j], start // spacing,
+                                                        span // spacing, axis=1)
                     x = jnp.where(keep, x / (1.0 - rate), 0.0)
             h = halo // total_pool
-            return compress(x[:, h: x.shape[1] - h])
+            x = x[:, h: x.shape[1] - h]
+            return jnp.log(x + eps) if self.compress == "log" else x
 
         if num_blocks == 1:
             x = run_block(0)
         else:
-            x = jax.lax.map(run_block, jnp.arange(num_blocks))  # [nb, B, L, C]
+            # Training recomputes each block's forward in the backward pass
+            # (jax.checkpoint): residuals stacked over blocks would be as large
+            # as the unblocked ones, and writing them is slower than recomputing.
+            body = jax.checkpoint(run_block, prevent_cse=False) if train else run_block
+            x = jax.lax.map(body, jnp.arange(num_blocks))  # [nb, B, L, C]
             x = jnp.swapaxes(x, 0, 1).reshape(audio.shape[0], -1, x.shape[-1])
         bsz, length, c = x.shape
         per_frame = c * fs // total_pool
@@ -234,7 +477,10 @@ class Extractor(nn.Module):
     ``dropout``, rng stream ``"dropout"``) acts after every pooling layer when
     ``train`` is true. Parameters: ``ConvFrontEnd_0`` (conv front end only),
     ``LSTM_0`` ... ``LSTM_{num_lstm-1}`` (:class:`seru.models.layers.LSTM`).
-    Raises ``ValueError`` for an unknown ``frontend`` and as the front ends.
+    ``block_frames`` (frames per block of the conv front end, default
+    ``BLOCK_FRAMES``; prabhu22's ``model.conv_block_frames``) changes speed
+    and peak memory only. Raises ``ValueError`` for an unknown ``frontend``
+    and as the front ends.
     """
 
     lstm_size: int = 256
@@ -248,6 +494,7 @@ class Extractor(nn.Module):
     frontend: str = "conv"      # 'conv' (prabhu22) | 'logmel' (LogMelFrontEnd)
     n_mels: int = 40
     frame_samples: int = 640    # samples per frame at 16 kHz (40 ms)
+    block_frames: int = BLOCK_FRAMES  # frames per block of the conv front end
 
     @nn.compact
     def __call__(self, audio, train: bool = False):
@@ -257,7 +504,8 @@ class Extractor(nn.Module):
             x = LogMelFrontEnd(self.n_mels, frame_samples=self.frame_samples)(audio, train)
         else:
             x = ConvFrontEnd(self.filters, self.kernels, self.pools, self.dropout,
-                             compress=self.compress, compress_eps=self.compress_eps,
+                             block_frames=self.block_frames, compress=self.compress,
+                             compress_eps=self.compress_eps,
                              frame_samples=self.frame_samples)(audio, train)
         for _ in range(self.num_lstm):
             x = LSTM(self.lstm_size)(x)

@@ -121,6 +121,8 @@ MODEL_FIELDS = (
     Field("conv_compress", "none", "'log': log(eps + x) of the conv front end's output (not "
           "in the paper)", COMPRESS),
     Field("conv_compress_eps", 1e-2, "eps of conv_compress='log'"),
+    Field("conv_block_frames", 50, "frames per block of the conv front end (>= 1; whole "
+          "seconds of 25 frames): speed and peak memory only, same output"),
     Field("frontend", "conv", "the paper's conv stack on raw audio, or per-frame log-mel "
           "energies (not in the paper; the CPU protocols)", FRONTENDS),
     Field("n_mels", 40, "mel bands of the log-mel front end"),
@@ -211,6 +213,7 @@ class Prabhu22(System):
             lstm_size=mc_cfg.lstm_size, dropout=mc_cfg.dropout, frontend=mc_cfg.frontend,
             n_mels=int(mc_cfg.n_mels), kernels=tuple(mc_cfg.conv_kernels),
             compress=mc_cfg.conv_compress, compress_eps=float(mc_cfg.conv_compress_eps),
+            block_frames=int(mc_cfg.conv_block_frames),
             frame_samples=self.time_base.samples_per_frame))
         if self.variant in BBB_VARIANTS:
             prior = Prior(kind=mc_cfg.prior, sigma=mc_cfg.prior_sigma, pi=mc_cfg.mixture_pi,

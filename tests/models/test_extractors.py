@@ -1,12 +1,20 @@
-"""Tests of seru/models/extractors.py against a numpy implementation."""
+"""Tests of seru/models/extractors.py against a numpy implementation and against a
+plain-JAX oracle of the conv front end (one SAME convolution stack over the whole
+padded recording, JAX's own gradients): the fused first layer, the block loop and
+the custom VJPs must give its numbers, forward and backward, in evaluation and
+training."""
+
+import math
 
 import jax
 import jax.numpy as jnp
+import flax.linen as nn
 import numpy as np
 import pytest
 
 from seru.models import layers
-from seru.models.extractors import ConvFrontEnd, Extractor, LogMelFrontEnd
+from seru.models.extractors import (BLOCK_FRAMES, ConvFrontEnd, Extractor, LogMelFrontEnd,
+                                    _bernoulli, _max_pool, conv_relu_pool, conv_same)
 
 
 def _np_conv_same(x, kernel, bias):
@@ -223,3 +231,224 @@ def test_frame_samples_sets_the_time_base():
         ConvFrontEnd(frame_samples=320).init(jax.random.key(0), jnp.zeros((1, 1000)))
     with pytest.raises(ValueError, match="multiple of 320"):
         LogMelFrontEnd(frame_samples=320).apply({}, jnp.zeros((1, 1000)))
+
+
+# --- the fused first layer, the conv VJP, and the blocked front end against plain JAX ------
+
+
+def _lax_conv(x, w):
+    return jax.lax.conv_general_dilated(x, w, (1,), "SAME", dimension_numbers=("NWC", "WIO", "NWC"))
+
+
+def _lax_conv_relu_pool(x, w, b, pool):
+    """The unfused first layer: XLA's convolution, ReLU, max-pool; JAX's gradients."""
+    return _max_pool(jax.nn.relu(_lax_conv(x[..., None], w[:, None, :]) + b), pool)
+
+
+def _grads(fn, args, ct):
+    return jax.grad(lambda *a: jnp.sum(fn(*a) * ct), argnums=tuple(range(len(args))))(*args)
+
+
+def _assert_trees_close(a, b, rtol, atol=0.0):
+    for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=rtol,
+                                   atol=atol * float(np.abs(np.asarray(y)).max() + 1e-300))
+
+
+@pytest.mark.parametrize("length,kernel,pool", [(1600, 8, 10), (1607, 8, 10), (503, 5, 3),
+                                                (333, 16, 10), (100, 1, 4), (64, 7, 1)])
+def test_conv_relu_pool_equals_unfused_layer_and_its_gradients(length, kernel, pool):
+    """Fused conv + ReLU + max-pool = XLA conv (SAME), ReLU, pool (lengths that the pool
+    does not divide, even / odd / unit kernels, pool 1), values and the gradients w.r.t.
+    audio, kernel and bias; float64 so that no near-tie of a max can flip."""
+    rng = np.random.default_rng(length + kernel)
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.normal(size=(2, length)))
+        w = jnp.asarray(rng.normal(size=(kernel, 6)))
+        b = jnp.asarray(rng.normal(size=(6,)))
+        out = conv_relu_pool(x, w, b, pool)
+        ref = _lax_conv_relu_pool(x, w, b, pool)
+        assert out.shape == ref.shape == (2, length // pool, 6)
+        np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-12, atol=1e-12)
+        assert float(jnp.mean(ref > 0)) > 0.3  # both ReLU branches are exercised
+        ct = jnp.asarray(rng.normal(size=out.shape))
+        _assert_trees_close(_grads(lambda *a: conv_relu_pool(*a, pool), (x, w, b), ct),
+                            _grads(lambda *a: _lax_conv_relu_pool(*a, pool), (x, w, b), ct),
+                            rtol=1e-10, atol=1e-12)
+    # float32 forward, jitted
+    x32, w32, b32 = (jnp.asarray(np.asarray(a), jnp.float32) for a in (x, w, b))
+    np.testing.assert_allclose(np.asarray(jax.jit(conv_relu_pool, static_argnums=3)(
+        x32, w32, b32, pool)), np.asarray(_lax_conv_relu_pool(x32, w32, b32, pool)),
+        rtol=1e-5, atol=1e-5)
+
+
+def test_conv_same_gradient_equals_jax_inside_a_loop():
+    """conv_same: XLA's SAME convolution; its custom VJP (kernel gradient by one matmul)
+    equals JAX's, also inside lax.map as the block loop runs it."""
+    rng = np.random.default_rng(5)
+    with jax.enable_x64(True):
+        xs = jnp.asarray(rng.normal(size=(3, 2, 37, 4)))
+        for k in (6, 5, 2, 1):
+            w = jnp.asarray(rng.normal(size=(k, 4, 3)))
+            ct = jnp.asarray(rng.normal(size=(3, 2, 37, 3)))
+            mine = lambda x, w: jax.lax.map(lambda xb: conv_same(xb, w), x)
+            ref = lambda x, w: jax.lax.map(lambda xb: _lax_conv(xb, w), x)
+            np.testing.assert_allclose(np.asarray(mine(xs, w)), np.asarray(ref(xs, w)),
+                                       rtol=1e-12, atol=1e-12)
+            _assert_trees_close(_grads(mine, (xs, w), ct), _grads(ref, (xs, w), ct),
+                                rtol=1e-10, atol=1e-12)
+
+
+class _KeyProbe(nn.Module):
+    """Returns the key flax's ``make_rng("dropout")`` gives a module at this place."""
+
+    @nn.compact
+    def __call__(self):
+        return self.make_rng("dropout")
+
+
+class _NestedKeyProbe(nn.Module):
+    @nn.compact
+    def __call__(self):
+        return _KeyProbe(name="ConvFrontEnd_0")()
+
+
+def _dropout_key(key, nested=False):
+    """The key a ConvFrontEnd draws its masks from: top level, or inside an Extractor."""
+    return (_NestedKeyProbe() if nested else _KeyProbe()).apply({}, rngs={"dropout": key})
+
+
+def _reference_front_end(p, audio, train=False, key=None, rate=0.5, kernels=(8, 6, 6),
+                         pools=(10, 5, 5), fs=640):
+    """The front end before blocks and fusion: one SAME conv stack over the whole
+    recording (zero-padded to whole 1 s quanta, plus the halos), XLA's convolution,
+    dropout masks from ``fold_in(fold_in(key, 0), layer)`` over the whole crop (``key``:
+    the front end's ``make_rng("dropout")``, see :func:`_dropout_key`)."""
+    n = audio.shape[1]
+    total = math.prod(pools)
+    quantum = math.lcm(fs, total)
+    padded = -(-n // quantum) * quantum
+    reach, spacing = 0, 1
+    for k, q in zip(kernels, pools):
+        reach += (k // 2 + 1) * spacing
+        spacing *= q
+    halo = -(-(reach + total) // total) * total
+    x = jnp.pad(audio, ((0, 0), (halo, padded - n + halo)))[..., None]
+    spacing = 1
+    for j, q in enumerate(pools):
+        if j:
+            g = -halo // spacing + jnp.arange(x.shape[1])
+            x = jnp.where(((g >= 0) & (g < padded // spacing))[None, :, None], x, 0.0)
+        x = _max_pool(jax.nn.relu(_lax_conv(x, p[f"conv{j}_kernel"]) + p[f"conv{j}_bias"]), q)
+        spacing *= q
+        if train:
+            keep = jax.random.bernoulli(jax.random.fold_in(jax.random.fold_in(key, 0), j),
+                                        1.0 - rate, x.shape)
+            x = jnp.where(keep, x / (1.0 - rate), 0.0)
+    x = x[:, halo // total: x.shape[1] - halo // total]
+    per_frame = x.shape[-1] * fs // total
+    return x.reshape(x.shape[0], -1, per_frame)[:, : n // fs]
+
+
+@pytest.mark.parametrize("frames,block", [(60, 50), (60, 25), (37, 25), (3, 50), (30, 1)])
+@pytest.mark.parametrize("train", [False, True])
+def test_blocked_front_end_equals_whole_recording_with_gradients(frames, block, train):
+    """Blocks that do not divide the (padded) length, recordings shorter than a block
+    or than one second, block_frames=1 (one 25-frame quantum): the output and the
+    gradients w.r.t. every parameter and the audio equal the plain whole-recording stack,
+    in evaluation and in training (same dropout masks); float64."""
+    rng = np.random.default_rng(frames * 7 + block)
+    fe = ConvFrontEnd(block_frames=block)
+    with jax.enable_x64(True):
+        audio = jnp.asarray(rng.normal(size=(2, frames * 640)))
+        v = fe.init(jax.random.key(0), audio)
+        v = jax.tree_util.tree_map(lambda a: a + 0.05 * jnp.asarray(rng.normal(size=a.shape)), v)
+        key = jax.random.key(11)
+        kw = {"train": True, "rngs": {"dropout": key}} if train else {}
+        mine = jax.jit(lambda v, a: fe.apply(v, a, **kw))
+        ref = lambda v, a: _reference_front_end(v["params"], a, train, _dropout_key(key))
+        out, expect = mine(v, audio), ref(v, audio)
+        assert out.shape == expect.shape == (2, frames, 320)
+        np.testing.assert_allclose(np.asarray(out), np.asarray(expect), rtol=1e-11, atol=1e-11)
+        if train:
+            assert 0.4 < float(jnp.mean(out == 0)) < 0.9  # dropout and ReLU zeros
+        ct = jnp.asarray(rng.normal(size=out.shape))
+        _assert_trees_close(jax.jit(lambda v, a: _grads(lambda v, a: fe.apply(v, a, **kw),
+                                                          (v, a), ct))(v, audio),
+                            _grads(ref, (v, audio), ct), rtol=1e-9, atol=1e-11)
+
+
+def test_front_end_float32_and_extractor_gradients_match_the_reference():
+    """float32, jitted, the default block size on 3 x 80 frames (2 blocks, the last one
+    partly past the recording): the front end's output and the whole Extractor's
+    parameter gradients in training (dropout) equal the reference to float32 rounding."""
+    rng = np.random.default_rng(21)
+    audio = jnp.asarray(rng.normal(size=(3, 80 * 640)), jnp.float32)
+    ex = Extractor(lstm_size=16)
+    v = ex.init(jax.random.key(1), audio)
+    key = jax.random.key(2)
+    fe = v["params"]["ConvFrontEnd_0"]
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(lambda p, a: ConvFrontEnd().apply({"params": p}, a))(fe, audio)),
+        np.asarray(_reference_front_end(fe, audio)), rtol=2e-5, atol=2e-5)
+
+    def ref_trunk(p, a):
+        x = _reference_front_end(p["ConvFrontEnd_0"], a, True, _dropout_key(key, nested=True))
+        for j in range(2):
+            x = layers.LSTM(16).apply({"params": p[f"LSTM_{j}"]}, x)
+        return x
+
+    ct = jnp.asarray(rng.normal(size=(3, 80, 16)), jnp.float32)
+    mine = jax.jit(jax.grad(lambda p: jnp.sum(ex.apply(
+        {"params": p}, audio, train=True, rngs={"dropout": key}) * ct)))(v["params"])
+    ref = jax.jit(jax.grad(lambda p: jnp.sum(ref_trunk(p, audio) * ct)))(v["params"])
+    for a, b in zip(jax.tree_util.tree_leaves(mine), jax.tree_util.tree_leaves(ref)):
+        # a max-pool near-tie flipped by float32 rounding moves one term: compare norms
+        assert float(jnp.linalg.norm(a - b)) <= 1e-3 * float(jnp.linalg.norm(b)) + 1e-6
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_dropout_masks_are_those_of_jax_random_bernoulli(x64):
+    """The fused mask generator reproduces jax.random.bernoulli bit for bit (typed and
+    raw keys, several p, float32 and, under x64, float64 uniforms)."""
+    with jax.enable_x64(x64):
+        for key in (jax.random.key(3), jax.random.PRNGKey(7)):
+            for p in (0.5, 0.3, 0.9, 1.0, 0.0):
+                for shape in ((5, 193, 50), (7,)):
+                    ref = jax.random.bernoulli(key, p, shape)
+                    mine = jax.jit(_bernoulli, static_argnums=(1, 2))(key, p, shape)
+                    assert mine.dtype == ref.dtype and mine.shape == ref.shape
+                    np.testing.assert_array_equal(np.asarray(mine), np.asarray(ref))
+
+
+def test_dropout_masks_do_not_depend_on_the_block_size():
+    """A fixed dropout key gives the same training output for any block_frames."""
+    audio = jnp.asarray(np.random.default_rng(8).normal(size=(2, 80 * 640)), jnp.float32)
+    v = ConvFrontEnd().init(jax.random.key(0), audio)
+    outs = [np.asarray(jax.jit(lambda v, a, n=n: ConvFrontEnd(block_frames=n).apply(
+        v, a, train=True, rngs={"dropout": jax.random.key(4)}))(v, audio)) for n in (25, 50, 1000)]
+    for o in outs[1:]:
+        np.testing.assert_allclose(o, outs[0], rtol=2e-5, atol=2e-5)
+    other = ConvFrontEnd().apply(v, audio, train=True, rngs={"dropout": jax.random.key(5)})
+    assert float(jnp.abs(other - outs[0]).max()) > 1e-2
+
+
+@pytest.mark.parametrize("bad", [0, -25, 2.5, True, "50"])
+def test_block_frames_must_be_a_positive_integer(bad):
+    audio = jnp.zeros((1, 25 * 640))
+    with pytest.raises(ValueError, match="block_frames"):
+        ConvFrontEnd(block_frames=bad).init(jax.random.key(0), audio)
+    with pytest.raises(ValueError, match="block_frames"):
+        Extractor(block_frames=bad).init(jax.random.key(0), audio)
+
+
+def test_conv_block_frames_field_reaches_the_front_end():
+    """prabhu22's model.conv_block_frames (default BLOCK_FRAMES) is the Extractor's block size."""
+    from seru.config import defaults, model_defaults
+    from seru.systems.prabhu22 import Prabhu22
+
+    c = defaults()
+    c.model = model_defaults("prabhu22")
+    assert c.model.conv_block_frames == BLOCK_FRAMES
+    c.model.update(conv_block_frames=75)
+    assert Prabhu22(c).model.extractor.block_frames == 75
