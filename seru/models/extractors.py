@@ -105,8 +105,9 @@ def _bernoulli(key, p, shape):
     n = math.prod(shape)
     dtype = jnp.asarray(p).dtype
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-    impl = str(jax.random.key_impl(key)) if typed else jax.config.jax_default_prng_impl
-    if ("threefry2x32" not in impl or not jax.config.jax_threefry_partitionable
+    impl = (str(jax.random.key_impl(key)) if typed
+            else str(getattr(jax.config, "jax_default_prng_impl", "threefry2x32")))
+    if ("threefry2x32" not in impl or not getattr(jax.config, "jax_threefry_partitionable", True)
             or n >= 2 ** 32 or dtype not in (jnp.float32, jnp.float64)):
         return jax.random.bernoulli(key, p, shape)
     k = jax.random.key_data(key) if typed else key
