@@ -43,15 +43,19 @@ Loss, Eq. (8) of prabhu22 for the BBB variants::
   frames (``seru.losses.label_kl_loss``), or its Student-t form with
   df = ``num_raters`` for ``lu_t``.
 
-Evaluation draws its passes with ``model.eval_sampler`` (default
+Samplers (``seru/models/bbb_ser.py``). Training (``model.sampler``) defaults to
+``local``: local reparameterisation, pre-activations drawn per frame, closed-form
+KL -- the same objective in expectation as the authors' per-(sequence, window)
+weight draws (``faithful``; see ``KL_est`` above), at lower gradient variance
+and cost. Evaluation draws its passes with ``model.eval_sampler`` (default
 ``local_window``, whatever the training sampler): each pass's output at each
-frame has exactly the distribution it has under the faithful per-window weight
-draws (local reparameterisation is exact per frame, layer by layer), so
-``s_hat`` -- a per-frame statistic -- and every metric are unchanged in
-distribution; only the correlation between frames of one window inside a pass
-differs, which no metric uses. It is the sampler that meets the MC targets of
-``benchmarks/mc_eval.py`` (n = 30 at 1.8x the cost of n = 1); set
-``eval_sampler=''`` to evaluate with the training sampler.
+frame has exactly the distribution it has under the authors' weight draws
+(local reparameterisation is exact per frame, layer by layer), so ``s_hat`` --
+a per-frame statistic -- and every metric are unchanged in distribution; only
+the correlation between frames of one window inside a pass differs, which no
+metric uses. Set ``eval_sampler=''`` to evaluate with the training sampler,
+``faithful`` for the authors' structure (``benchmarks/vs_authors.py`` times
+them all).
 
 Where the gradient of ``s_hat`` in ``L_KL`` may go (``model.label_kl_grad``;
 the loss VALUE is the same in all three):
@@ -101,9 +105,10 @@ MODEL_FIELDS = (
     Field("window", 50, "BBB window b: frames sharing one weight draw (50 = 2 s)"),
     Field("num_samples_train", 30, "MC passes inside the loss, Eq. (6) (paper: 30; >= 2 for "
           "lu / lu_t)"),
-    Field("sampler", "faithful", "training draws: weights per (window, sequence) as the "
+    Field("sampler", "local", "training draws: weights per (window, sequence) as the "
           "authors, weights per window shared by the batch, local reparameterisation per "
-          "frame, or per window", SAMPLERS),
+          "frame (default: the same objective in expectation, see the module docstring), or "
+          "per window", SAMPLERS),
     Field("eval_sampler", "local_window", "sampler of evaluation and prediction; '' = the "
           "training sampler", SAMPLERS + ("",)),
     Field("prior", "gaussian", "weight prior: N(0, prior_sigma) or the scale mixture of "
@@ -135,7 +140,8 @@ MODEL_FIELDS = (
     Field("label_kl_grad", "all", "where s_hat's gradient in Eq. (7) may go: everywhere "
           "(as written), the head only, or the posterior scales rho only", LABEL_KL_GRAD),
     Field("std_ddof", 1, "s_hat = std over the MC passes with this ddof"),
-    Field("mc_chunk", 64, "(pass, window) draws per chunk at evaluation; 0 = no chunking"),
+    Field("mc_chunk", 8, "(pass, window) draws per chunk at evaluation (small chunks stay in "
+          "cache: benchmarks/mc_eval.py); 0 = no chunking"),
     Field("train_chunk", 0, "the same inside the loss; 0 = one vmap over all draws"),
     Field("mtl_weights", (1.0, 1.0), "(w_E, w_s) of han17 Eq. (7), mtl_pu only"),
 )
