@@ -97,6 +97,8 @@ from seru.systems.base import Regression, System, median_filtered
 BBB_VARIANTS = ("mu", "lu", "lu_t")
 VARIANTS = BBB_VARIANTS + ("stl", "mtl_pu")
 LABEL_KL_GRAD = ("all", "head", "scales")
+#: (pass, window) cells per chunk in the loss of the weight-drawing samplers (train_chunk = 0).
+TRAIN_CHUNK_WEIGHTS = 8
 
 
 MODEL_FIELDS = (
@@ -142,7 +144,9 @@ MODEL_FIELDS = (
     Field("std_ddof", 1, "s_hat = std over the MC passes with this ddof"),
     Field("mc_chunk", 8, "(pass, window) draws per chunk at evaluation (small chunks stay in "
           "cache: benchmarks/mc_eval.py); 0 = no chunking"),
-    Field("train_chunk", 0, "the same inside the loss; 0 = one vmap over all draws"),
+    Field("train_chunk", 0, "the same inside the loss; 0 = automatic: one vmap over all "
+          "draws for the local samplers, chunks of 8 whose weight draws are recomputed in "
+          "the backward pass (not stored) for faithful / batch_shared"),
     Field("mtl_weights", (1.0, 1.0), "(w_E, w_s) of han17 Eq. (7), mtl_pu only"),
 )
 
@@ -302,9 +306,16 @@ class Prabhu22(System):
 
         sampled_kl = cfg.sampler in WEIGHT_SAMPLERS
         prepare, window, mean = self._head_fns(params, with_complexity=sampled_kl)
+        train_chunk = self._chunk(cfg.train_chunk)
+        if sampled_kl and train_chunk is None:
+            # The authors' structure draws 262 k weights per (pass, window, sequence) at the
+            # paper's sizes: stored for the backward pass they are ~1 GB a step. Recomputing
+            # them from their keys in chunks of 8 cells took 4.1 s a step against 5.9 s
+            # (batch 5 x 300, n = 30; benchmarks/vs_authors.py).
+            window, train_chunk = jax.checkpoint(window), TRAIN_CHUNK_WEIGHTS
         m_hat = mean(feats)
         samples, comp = mc.sample_passes(window, prepare(feats), k_head, cfg.num_samples_train,
-                                         cfg.window, self._chunk(cfg.train_chunk))
+                                         cfg.window, train_chunk)
         # Eq. (6): -log P(D | w^(i)), Gaussian likelihood, averaged over passes and frames.
         sig = cfg.likelihood_sigma
         nll = (0.5 * jnp.square((gold[None] - samples) / sig) + math.log(sig)
@@ -328,9 +339,10 @@ class Prabhu22(System):
                 p = params if cfg.label_kl_grad == "head" else jax.tree_util.tree_map_with_path(
                     lambda path, x: x if "rho" in jax.tree_util.keystr(path) else sg(x), params)
                 p_prepare, p_window, _ = self._head_fns(p)
+                if sampled_kl:
+                    p_window = jax.checkpoint(p_window)
                 s_samples, _ = mc.sample_passes(p_window, p_prepare(sg(feats)), k_head,
-                                                cfg.num_samples_train, cfg.window,
-                                                self._chunk(cfg.train_chunk))
+                                                cfg.num_samples_train, cfg.window, train_chunk)
                 s_kl = mc.sample_std(s_samples, cfg.std_ddof, eps=1e-12)
             if self.variant == "lu_t":
                 df = jnp.asarray(batch["num_raters"], jnp.float32)

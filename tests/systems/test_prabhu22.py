@@ -305,3 +305,17 @@ def test_within_recording_r_of_the_spread():
     assert want > 0.5 and res["ccc_s"] < want  # pooled CCC is hurt by the reversed levels
     assert "r_s_within" not in Prabhu22(_config("lu")).evaluate(
         {"m_hat": base["gold"], "s_hat": s_hat}, base)
+
+
+def test_weight_samplers_recompute_their_draws_in_chunks_with_the_same_loss_and_gradient():
+    """train_chunk = 0 for faithful: chunks of TRAIN_CHUNK_WEIGHTS cells under jax.checkpoint;
+    the loss and the gradient equal one vmap over every draw with the draws stored."""
+    batch = _batch()
+    auto = Prabhu22(_config("lu", "faithful", train_chunk=0))
+    stored = Prabhu22(_config("lu", "faithful", train_chunk=10_000))
+    params = auto.init(jax.random.key(0), batch)
+    out = [jax.jit(jax.value_and_grad(lambda p, s=s: s.loss(p, batch, jax.random.key(2)),
+                                      has_aux=True))(params) for s in (auto, stored)]
+    assert float(out[0][0][0]) == pytest.approx(float(out[1][0][0]), rel=1e-6)
+    for a, b in zip(jax.tree.leaves(out[0][1]), jax.tree.leaves(out[1][1])):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
