@@ -38,17 +38,7 @@ import sys
 import time
 import traceback
 
-
-def _vm_hwm_kb():
-    """Peak resident memory of this process's own address space (Linux), else None."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
+from _memory import vm_hwm_kb
 
 
 class Authors:
@@ -199,7 +189,7 @@ def rss(args, out):
     authors.eval_once()
     sec = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    hwm = _vm_hwm_kb()
+    hwm = vm_hwm_kb()
     out.write(json.dumps({
         "peak_rss_mb": (hwm if hwm is not None else peak) / 1024, "ru_maxrss_mb": peak / 1024,
         "ru_maxrss_before_eval_mb": before / 1024, "seconds": sec, "seconds_first_call": first,

@@ -47,6 +47,7 @@ import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _memory import restored_like, vm_hwm_kb  # noqa: E402
 from seru import mc  # noqa: E402
 from seru.config import defaults, model_defaults  # noqa: E402
 from seru.models import bbb_ser  # noqa: E402
@@ -126,7 +127,7 @@ def rss_child(sampler, frames, n, chunk):
     system = make_system(sampler, mc_chunk=chunk)
     audio = jnp.asarray(np.random.default_rng(0).normal(size=(1, frames * FRAME)), jnp.float32)
     batch = {"audio": audio}
-    params = restored_like(system, audio[:, :25 * FRAME])
+    params = restored_like(system, {"audio": audio[:, :25 * FRAME]})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     pred = jax.jit(lambda p, b, k: system.predict(p, b, k, n))
     t = time.perf_counter()
@@ -136,7 +137,7 @@ def rss_child(sampler, frames, n, chunk):
     jax.block_until_ready(pred(params, batch, jax.random.key(2)))
     sec = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    hwm = _vm_hwm_kb()
+    hwm = vm_hwm_kb()
     # On Linux ru_maxrss of an exec'd child starts at the parent's RSS at fork
     # time (the old mm's high-water mark is carried over), so VmHWM of this
     # process's own address space is the number to trust when available.
@@ -144,31 +145,6 @@ def rss_child(sampler, frames, n, chunk):
                       "ru_maxrss_mb": peak / 1024, "ru_maxrss_before_predict_mb": before / 1024,
                       "seconds": sec, "seconds_with_compile": first,
                       "frames_per_s": frames / sec}))
-
-
-def restored_like(system, audio):
-    """Parameters as the evaluation job has them: shapes from ``jax.eval_shape`` (nothing
-    compiled), values filled in on the host as a checkpoint restore does (N(0, 0.05); rho
-    in [-3, -2]); the time does not depend on the values."""
-    shapes = jax.eval_shape(system.init, jax.random.key(0), {"audio": audio})
-    rng = np.random.default_rng(0)
-
-    def fill(path, s):
-        lo, hi = (-3.0, -2.0) if "rho" in jax.tree_util.keystr(path) else (-0.05, 0.05)
-        return jnp.asarray(rng.uniform(lo, hi, s.shape).astype(s.dtype))
-
-    return jax.tree_util.tree_map_with_path(fill, shapes)
-
-
-def _vm_hwm_kb():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def peak_rss(sampler, frames, n, chunk):

@@ -95,8 +95,11 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+for _path in (ROOT, os.path.join(ROOT, "benchmarks")):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from _memory import restored_like, vm_hwm_kb  # noqa: E402
 
 WORKER = os.path.join(ROOT, "benchmarks", "_authors_worker.py")
 SYSTEM = "prabhu22"
@@ -438,26 +441,16 @@ def section_train(samplers, authors, warmup, reps, threshold=0.25, max_wait=0.0)
     return run_section("train", rows, errors, authors, warmup, reps, threshold, max_wait)
 
 
-def _vm_hwm_kb():
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def rss_child(frames, n):
     """Runs in a fresh subprocess: seru's peak RSS of one evaluation of a ``frames`` recording
-    (batch 1) at ``n`` passes, default eval sampler and ``mc_chunk``."""
+    (batch 1) at ``n`` passes, default eval sampler and ``mc_chunk``; the parameters made as
+    the evaluation job's restore makes them (no initialisation program compiled)."""
     import jax
     from seru.config import model_defaults
     d = model_defaults(SYSTEM)
     system = seru_system(d.sampler, d.eval_sampler)
     audio = _batch(system, 1, frames)["audio"]
-    params = system.init(jax.random.key(0), {"audio": audio})
+    params = restored_like(system, {"audio": audio[:, :25 * system.time_base.samples_per_frame]})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     pred = jax.jit(lambda p, b, k: system.predict(p, b, k, n))
     t = time.perf_counter()
@@ -467,7 +460,7 @@ def rss_child(frames, n):
     jax.block_until_ready(pred(params, {"audio": audio}, jax.random.key(2)))
     sec = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    hwm = _vm_hwm_kb()
+    hwm = vm_hwm_kb()
     print(json.dumps({"peak_rss_mb": (hwm if hwm is not None else peak) / 1024,
                       "ru_maxrss_mb": peak / 1024, "ru_maxrss_before_eval_mb": before / 1024,
                       "eval_sampler": d.eval_sampler or d.sampler, "mc_chunk": d.mc_chunk,

@@ -21,7 +21,9 @@ Protocols:
 * ``paper`` (Sec. 4.3): Adam 1e-4, batch 5, crops of 300 frames (12 s), dropout
   0.5, n = 30 passes in the loss and at evaluation, BBB window b = 50 frames,
   median filter of 50 frames, 100 epochs, model selected by the best training
-  loss; the faithful per-window weight sampler. On AVEC 2016 (9 x 300 s train)
+  loss; the authors' weight draws per (pass, window, sequence) (``faithful``;
+  ``--config.model.sampler=local`` is the same objective in expectation at
+  about 5x the speed on CPU, benchmarks/vs_authors.py). On AVEC 2016 (9 x 300 s train)
   that is 45 steps per epoch, 4,500 steps. GPU: not measured. CPU: days
   (the authors' PyTorch model needs ~40 s per step on 2 cores). It keeps
   the paper's conv front end, rho range and Eq. (8)'s full gradient; with the
