@@ -16,22 +16,24 @@ JSON: seconds per method (median of ``--trials`` passes over the whole
     python benchmarks/inference_time.py                      # CPU: 2,000 utterances
     python benchmarks/inference_time.py --utterances 10124   # the paper's test-set size
 
-Measured (2 CPU cores shared with other jobs, 2,000 utterances, batch 256,
-100 samples, median of 3), two runs: vae_er 2.45 / 2.43 s; ratios to it mcd
-1.33 / 1.19x, mcd_soft 1.30 / 1.00x, mcd_mtl 1.19 / 1.16x, ae_mcd 4.56 /
-3.75x (the load of the other jobs moves them by ~20 %); the paper (GPU):
-1.74x, 1.87x, 2.31x, 3.63x. On this CPU both sides are bound by the random
-numbers, not the matmuls: the 100 x 256 latent normals per utterance take
-~0.33 s of the VAE's ~0.3-0.4 s per batch of 256 (jax threefry),
-the dropout masks of MCD (100 x 4 x 128 Bernoulli per utterance) ~0.5 s per
-batch; by FLOPs alone the VAE-ER needs ~9x less than MCD at a 6,373-d input.
-``vae_er_projected`` (``model.latent_sampler='projected'``: the ER's first
-pre-activation drawn through a per-utterance Cholesky factor, 128 instead of
-256 normals per sample) is NOT faster on this CPU: one batch of 256 takes
-0.34 s against 0.31 s (min of 5), because the covariance (0.06 s) and the
-Cholesky (0.03 s) cost what the normals save and the per-utterance factor
-turns a shared GEMM into a batched product. Kept as an option for
-accelerators, where the trade may differ (not measured: no GPU here).
+Measured (2 CPU cores, quiet; 2,000 utterances, batch 256, 100 samples, median of 3;
+two runs alternating with the code before ``seru.sampling``, commit 4033d28, in one
+session): vae_er 0.294 / 0.274 s against 0.647 / 0.627 s before (2.2x / 2.3x faster);
+mcd 0.090 / 0.093 s, mcd_soft 0.088 / 0.108, mcd_mtl 0.088 / 0.111 (before 0.67-0.72 s),
+ae_mcd 0.92 / 0.90 s (before 2.49-2.60); vae_er_projected 0.58 / 0.56 s. So on this CPU
+the MC-dropout baselines MCD, MCD-soft and MCD-MTL are now about 3x FASTER than the
+VAE-ER, the reverse of the paper (GPU: 1.74x, 1.87x, 2.31x slower); only AE-MCD (3.2x)
+keeps the paper's order. Why: their first layer (6,373 -> 128, the bulk of their FLOPs)
+is computed once for all passes (exact: dropout follows it), so a pass is three 128-wide
+layers and dropout masks, which ``seru.sampling`` cuts from single random bits (p = 0.5);
+a VAE-ER pass needs 256 latent normals and a 256 -> 128 layer first. The paper's
+ordering is that of running the whole MCD network in every pass. The VAE-ER's remaining
+time is its 51 M latent normals (Box-Muller on Threefry) and the ER's 27 GFLOP of tanh
+layers. ``vae_er_projected`` (``model.latent_sampler='projected'``: the ER's first
+pre-activation drawn through a per-utterance Cholesky factor, 128 instead of 256 normals
+per sample) stays slower on this CPU: the covariance and the Cholesky cost more than the
+normals they save, and the per-utterance factor turns a shared GEMM into a batched
+product. Kept as an option for accelerators (not measured: no GPU here).
 """
 
 from __future__ import annotations
