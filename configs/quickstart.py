@@ -22,6 +22,9 @@ loss): test (3 unseen speakers) CCC(m) 0.78 / 0.68 / 0.79, CCC(s) 0.23 /
 0.42 / 0.16, within-recording r of s_hat and the raters' std 0.36 / 0.62 /
 0.25, KL 0.64 / 0.91 / 0.75, 90 % coverage 0.82-0.96; dev CCC(m) 0.44-0.62,
 CCC(s) 0.34-0.49, within-recording r -0.02-0.13 (the README has the table).
+With ``seru.sampling``'s draws, seed 0: test CCC(m) 0.75, CCC(s) 0.27, r 0.38,
+KL 0.75, coverage 0.91; dev CCC(m) 0.44, CCC(s) 0.49, r 0.19
+(benchmarks/results/sampler_numbers.md).
 
 Settings that differ from the paper's protocol (prabhu22 Sec. 4.3), and why
 (the measurements: benchmarks/results/quickstart_history.md and
