@@ -52,7 +52,6 @@ corpus; the numbers above are those of the default.
 
 from __future__ import annotations
 
-import fractions
 import functools
 import math
 import operator
@@ -63,8 +62,8 @@ import jax.numpy as jnp
 import flax.linen as nn
 import numpy as np
 
+from seru import sampling
 from seru.models.layers import LSTM
-from seru.sampling import _threefry2x32
 
 __all__ = ["ConvFrontEnd", "LogMelFrontEnd", "Extractor", "LSTM", "COMPRESS", "FRONTENDS",
            "BLOCK_FRAMES", "conv_relu_pool", "conv_same"]
@@ -84,42 +83,6 @@ COMPRESS = ("none", "log")
 def _max_pool(x, p):
     b, length, c = x.shape
     return jnp.max(x[:, : length // p * p].reshape(b, length // p, p, c), axis=2)
-
-
-# --- dropout masks ---------------------------------------------------------------------
-
-
-def _bernoulli(key, p, shape):
-    """``jax.random.bernoulli(key, p, shape)``, bit for bit, ~9x faster on CPU.
-
-    JAX's default Threefry (``jax_threefry_partitionable``) gives element
-    ``n`` (row-major) the bits ``x0 ^ x1`` of Threefry-2x32-20 applied to the
-    counter ``(n >> 32, n mod 2^32)`` (both words, ``(x0 << 32) | x1``, for
-    float64), and ``uniform < p`` with ``uniform = mantissa bits * 2^-nmant``
-    is ``mantissa bits < ceil(p 2^nmant)``. JAX runs the cipher's rounds as a
-    rolled loop that writes every intermediate; here they are one fused
-    elementwise loop (``seru.sampling``'s cipher). Falls back to
-    ``jax.random.bernoulli`` for another generator or setting. ``p``: a
-    Python float; its dtype is JAX's default float (float64 under x64).
-    """
-    n = math.prod(shape)
-    dtype = jnp.asarray(p).dtype
-    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-    impl = (str(jax.random.key_impl(key)) if typed
-            else str(getattr(jax.config, "jax_default_prng_impl", "threefry2x32")))
-    if ("threefry2x32" not in impl or not getattr(jax.config, "jax_threefry_partitionable", True)
-            or n >= 2 ** 32 or dtype not in (jnp.float32, jnp.float64)):
-        return jax.random.bernoulli(key, p, shape)
-    k = jax.random.key_data(key) if typed else key
-    counter = jax.lax.iota(jnp.uint32, n).reshape(shape)
-    x0, x1 = _threefry2x32(k[0], k[1], jnp.zeros_like(counter), counter)
-    nmant = jnp.finfo(dtype).nmant
-    threshold = max(0, min(math.ceil(fractions.Fraction(float(np.asarray(p, dtype))) * 2 ** nmant),
-                           2 ** nmant))
-    if dtype == jnp.float32:
-        return ((x0 ^ x1) >> np.uint32(32 - nmant)) < np.uint32(threshold)
-    bits = (x0.astype(jnp.uint64) << np.uint64(32)) | x1.astype(jnp.uint64)
-    return (bits >> np.uint64(64 - nmant)) < np.uint64(threshold)
 
 
 # --- first layer: conv (1 input channel) + ReLU + max-pool, fused ------------------------
@@ -294,11 +257,10 @@ class ConvFrontEnd(nn.Module):
     * Training differentiates the same block loop, each block's forward
       recomputed in the backward pass (``jax.checkpoint``); both convolution
       kinds have custom VJPs (XLA on CPU runs JAX's kernel-gradient
-      convolution ~50x slower inside a loop). Dropout masks are those of the
-      whole crop as one block (``jax.random.bernoulli`` with key
-      ``fold_in(fold_in(key, 0), layer)`` over the crop with its halos, as
-      before blocks were used in training; drawn bit for bit by
-      :func:`_bernoulli`): each block cuts its window, so a position two
+      convolution ~50x slower inside a loop). Dropout masks are drawn for the
+      whole crop as one block (:func:`seru.sampling.bernoulli`, masks from
+      single random bits, with key ``fold_in(fold_in(key, 0), layer)`` over
+      the crop with its halos): each block cuts its window, so a position two
       blocks share is dropped in both and a fixed key gives the same masks
       for any ``block_frames``.
     """
@@ -375,8 +337,8 @@ class ConvFrontEnd(nn.Module):
             masks, spacing = [], 1
             for j, (f, p) in enumerate(zip(self.filters, self.pools)):
                 spacing *= p
-                keep = _bernoulli(jax.random.fold_in(drop_key, j), 1.0 - rate,
-                                  (audio.shape[0], (padded + 2 * halo) // spacing, f))
+                keep = sampling.bernoulli(jax.random.fold_in(drop_key, j), 1.0 - rate,
+                                          (audio.shape[0], (padded + 2 * halo) // spacing, f))
                 beyond = (num_blocks * block - padded) // spacing  # past the recording
                 masks.append(jnp.pad(keep, ((0, 0), (0, beyond), (0, 0))) if beyond else keep)
 
