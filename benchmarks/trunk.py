@@ -30,8 +30,9 @@ Measured in ONE run (hosts differ; ratios are what carry over):
   forward + backward (``jax.grad`` of a fixed linear function of the output
   w.r.t. the stage's parameters and, after the first stage, its input), with
   the front end's dropout 0.5 in the totals; ``dropout_masks``: the crop's
-  three masks by ``jax.random.bernoulli`` (old) and by the same bits from
-  a fused cipher (new).
+  three masks by ``jax.random.bernoulli`` (old) and by
+  ``seru.sampling.bernoulli`` (new; ``results/trunk.json`` was recorded with
+  an earlier fused copy of JAX's own mask bits, 148 -> 12 ms).
 * ``block_frames``: the new front end for several block sizes (eval and
   train), which picks the default of ``model.conv_block_frames``.
 * ``floor``: FLOPs / matmul rate (1024^3), and the same with the LSTM
@@ -51,6 +52,7 @@ across runs. About 2-4 minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -66,8 +68,10 @@ import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
+from seru import sampling  # noqa: E402
+from seru.models import layers  # noqa: E402
 from seru.models.extractors import (BLOCK_FRAMES, ConvFrontEnd, Extractor,  # noqa: E402
-                                    _bernoulli, _max_pool, conv_relu_pool, conv_same)
+                                    _max_pool, conv_relu_pool, conv_same)
 
 B, T, FS = 5, 300, 640
 FILTERS, KERNELS, POOLS = (50, 125, 125), (8, 6, 6), (10, 5, 5)
@@ -150,16 +154,9 @@ def old_lstm(p, x):
     w_i, w_h, b = p["w_i"], p["w_h"], p["b"]
     h = w_h.shape[0]
     xz = jnp.einsum("btd,dk->tbk", x, w_i) + b
-
-    def step(carry, z_in):
-        c, hh = carry
-        z = z_in + hh @ w_h
-        i, f, g, o = jnp.split(z, 4, axis=-1)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        hh = jax.nn.sigmoid(o) * jnp.tanh(c)
-        return (c, hh), hh
-
     zeros = jnp.zeros((x.shape[0], h), x.dtype)
+    # the cell itself is unchanged: the new layer's step, differentiated by JAX's scan
+    step = functools.partial(layers._lstm_step, w_h)
     return jnp.swapaxes(jax.lax.scan(step, (zeros, zeros), xz)[1], 0, 1)
 
 
@@ -367,7 +364,7 @@ def main():
     shapes = ((B, 19300, 50), (B, 3860, 125), (B, 772, 125))  # the crop's masks, with halos
     m = bench({"old": jax.jit(lambda k: [jax.random.bernoulli(jax.random.fold_in(k, j), 0.5, s)
                                          for j, s in enumerate(shapes)]),
-               "new": jax.jit(lambda k: [_bernoulli(jax.random.fold_in(k, j), 0.5, s)
+               "new": jax.jit(lambda k: [sampling.bernoulli(jax.random.fold_in(k, j), 0.5, s)
                                          for j, s in enumerate(shapes)])}, (key,), reps)
     train_t["dropout_masks"] = m
 
