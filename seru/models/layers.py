@@ -28,13 +28,22 @@ import flax.linen as nn
 __all__ = ["LSTM", "BLSTM", "GRU"]
 
 
-def _lstm_step(w_h, carry, z_in):
+def _lstm_cell(w_h, carry, z_in):
+    """One step: ``((c, h), (h, c, gates))`` with the activated gates ``[i, f, g, o]``
+    (kept for the backward pass; the forward pass drops them)."""
     c, hh = carry
     z = z_in + hh @ w_h
     i, f, g, o = jnp.split(z, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    hh = jax.nn.sigmoid(o) * jnp.tanh(c)
-    return (c, hh), hh
+    si, sf, tg, so = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
+    c = sf * c + si * tg
+    hh = so * jnp.tanh(c)
+    return (c, hh), (hh, c, jnp.concatenate([si, sf, tg, so], axis=-1))
+
+
+def _lstm_step(w_h, carry, z_in):
+    """:func:`_lstm_cell` emitting ``h`` only (the scan body of the forward pass)."""
+    carry, (hh, _, _) = _lstm_cell(w_h, carry, z_in)
+    return carry, hh
 
 
 @jax.custom_vjp
@@ -47,17 +56,7 @@ def _recurrence(xz, w_h):
 
 def _recurrence_fwd(xz, w_h):
     zeros = jnp.zeros((xz.shape[1], w_h.shape[0]), xz.dtype)
-
-    def step(carry, z_in):  # the ops of _lstm_step, keeping c and the gates
-        c, hh = carry
-        z = z_in + hh @ w_h
-        i, f, g, o = jnp.split(z, 4, axis=-1)
-        si, sf, tg, so = jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
-        c = sf * c + si * tg
-        hh = so * jnp.tanh(c)
-        return (c, hh), (hh, c, jnp.concatenate([si, sf, tg, so], axis=-1))
-
-    _, (hs, cs, gates) = jax.lax.scan(step, (zeros, zeros), xz)
+    _, (hs, cs, gates) = jax.lax.scan(functools.partial(_lstm_cell, w_h), (zeros, zeros), xz)
     return hs, (w_h, hs, cs, gates)
 
 
