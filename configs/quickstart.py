@@ -40,7 +40,7 @@ benchmarks/results/prabhu22_label_kl_routing.md):
   probes.
 * ``model.dropout = 0`` (paper 0.5): the log-mel front end has no dropout.
 * LSTM 64, head 64-32 (paper 256, 512-256), the ``local`` sampler
-  (evaluation: ``local_window``, the same per-frame distribution), n = 8
+  (evaluation: ``local_pass``, the same per-frame distribution), n = 8
   passes in the loss (paper 30; 30 at evaluation), crops of 100 frames (4 s;
   paper 300), Adam 1e-3 (paper 1e-4), 90 epochs of 60 steps (5,400 steps):
   the 2-core CPU budget; +LU needs the 5,400 steps before s_hat follows the

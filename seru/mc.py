@@ -26,7 +26,7 @@ stochastic part is ``jax.vmap``-ed over the Monte Carlo keys. Three samplers:
    memory is that of ``c`` draws (plus the ``[n, B, T, D]`` outputs) for any
    recording length. Small chunks also keep a chunk's working set in cache
    (``benchmarks/mc_eval.py``). Recordings are zero-padded to whole windows and
-   cropped back.
+   cropped back; a recording of one window is passed as it is.
 
 2. MC dropout (the baselines of sridhar21 Sec. V-D): :func:`dropout_passes`,
    the whole network is stochastic, so the whole ``apply_fn(key)`` is vmapped.
@@ -78,15 +78,16 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
         raise ValueError(f"window must be >= 1, got {window}")
     leaves = jax.tree.leaves(cache)
     batch, num_frames = leaves[0].shape[:2]
-    wins = jax.tree.map(lambda x: _to_windows(x, window), cache)
     n_win = num_windows(num_frames, window)
+    wins = None if n_win == 1 else jax.tree.map(lambda x: _to_windows(x, window), cache)
     keys = jax.random.split(rng, num_samples)
     grid = num_samples * n_win
     pass_idx = jnp.repeat(jnp.arange(num_samples), n_win)
     win_idx = jnp.tile(jnp.arange(n_win), num_samples)
 
     def body(i, j):
-        cache_w = jax.tree.map(lambda x: x[j], wins)
+        # One window: the cache itself (no per-cell slice of it).
+        cache_w = cache if n_win == 1 else jax.tree.map(lambda x: x[j], wins)
         return window_fn(cache_w, jax.random.fold_in(keys[i], j))
 
     if chunk is not None and chunk < 1:
@@ -107,6 +108,8 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
             ys_r, cs_r = jax.vmap(body)(pass_idx[full:], win_idx[full:])
             ys = jnp.concatenate([ys, ys_r])
             cs = jnp.concatenate([cs, cs_r])
+    if n_win == 1:  # [n, B, T, D] already (not padded)
+        return ys, cs.reshape(num_samples, 1)
     # ys: [n*W, B, b, D] -> [n, B, W*b, D]
     ys = ys.reshape(num_samples, n_win, batch, window, *ys.shape[3:])
     ys = jnp.swapaxes(ys, 1, 2).reshape(num_samples, batch, n_win * window, *ys.shape[4:])

@@ -91,6 +91,23 @@ def local_sample(mean, std, key, shared: bool = False):
     return mean + std * eps
 
 
+def window_sample(mean, std, key, window: int):
+    """:func:`local_sample` with one noise vector per window of ``window`` frames.
+
+    ``mean``, ``std``: ``[B, T, out]``; the noise ``eps [ceil(T / window), out]``
+    is shared by the frames of a window and the ``B`` sequences (``local_sample``
+    with ``shared=True`` applied window by window, from one key). Returns
+    ``[B, T, out]``; each row is exactly ``N(mean, std^2)``. Raises
+    ``ValueError`` if ``mean`` is not 3-D or ``window < 1``.
+    """
+    if mean.ndim != 3 or window < 1:
+        raise ValueError(f"window_sample needs mean [B, T, out] and window >= 1, got shape "
+                         f"{mean.shape}, window {window}")
+    t = mean.shape[1]
+    eps = sampling.normal(key, (-(-t // window), mean.shape[-1]), mean.dtype)
+    return mean + std * jnp.repeat(eps, window, axis=0)[:t]
+
+
 class BayesDense(nn.Module):
     """Dense layer with a factorised Gaussian weight posterior (prabhu22 Sec. 3.2)."""
 

@@ -39,6 +39,15 @@ Samplers (config ``model.sampler`` / ``model.eval_sampler``):
   input, so per-frame marginals are those of the faithful sampler, at one
   normal per unit per window. Frames of a window are correlated, though not
   with the faithful covariance.
+* ``"local_pass"`` -- the first layer as ``local_window``; every later layer's
+  weights drawn once per pass, shared by all windows and sequences
+  (``batch_shared`` with one window per pass): one product per later layer
+  instead of the two of its mean and variance, and a handful of normals per
+  pass. Each frame's output still has exactly the faithful marginal (its
+  first pre-activation is exact given the features, and the later weights are
+  one draw from ``q`` independent of it); frames of different windows share
+  the later draws. Run over whole sequences (:data:`PASS_SAMPLERS`): the
+  head draws the first layer's noise per window of ``window`` frames itself.
 
 Every quantity prabhu22 computes from the passes (m_hat, s_hat, the label KL,
 the likelihood term, the metrics) depends only on per-frame marginals (the
@@ -56,14 +65,16 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from seru.models.bayes import BayesDense, Prior, local_sample
+from seru.models.bayes import BayesDense, Prior, local_sample, window_sample
 from seru.models.extractors import Extractor
 
-SAMPLERS = ("faithful", "batch_shared", "local", "local_window")
+SAMPLERS = ("faithful", "batch_shared", "local", "local_window", "local_pass")
 #: The sampler with the authors' draw structure (per (pass, window, sequence)).
 AUTHORS_SAMPLER = "faithful"
 #: Samplers that draw the weights themselves (any prior; sampled complexity term).
 WEIGHT_SAMPLERS = ("faithful", "batch_shared")
+#: Samplers whose draws are per pass: :meth:`BBBHead.window` takes whole sequences.
+PASS_SAMPLERS = ("local_pass",)
 
 
 class BBBHead(nn.Module):
@@ -75,6 +86,7 @@ class BBBHead(nn.Module):
     sampler: str = "faithful"
     prior: Prior = Prior()
     rho_init: tuple = (-3.0, -2.0)
+    window_frames: int = 50
 
     def setup(self):
         if self.sampler not in SAMPLERS:
@@ -118,6 +130,9 @@ class BBBHead(nn.Module):
         prabhu22) if ``with_complexity`` else 0. Local samplers: per-frame
         pre-activations (:func:`seru.models.bayes.local_sample`;
         ``local_window``: noise shared in the window), ``c = 0`` (use :meth:`kl`).
+        ``local_pass``: ``cache`` is whole sequences ``[B, T, ...]``; the first
+        layer's noise is drawn per window of ``window_frames`` frames, every
+        later layer's weights once (``c = 0``).
         """
         keys = jax.random.split(key, len(self.layers))
         if self.sampler in WEIGHT_SAMPLERS:
@@ -130,6 +145,11 @@ class BBBHead(nn.Module):
                 if i < len(self.acts):
                     x = self.acts[i](x)
             return x, jnp.asarray(total, x.dtype)
+        if self.sampler in PASS_SAMPLERS:
+            x = window_sample(cache["mean"], cache["std"], keys[0], self.window_frames)
+            for i, layer in enumerate(self.layers[1:], start=1):
+                x, _ = layer.sample(self.acts[i - 1](x), keys[i])
+            return x, jnp.zeros((), x.dtype)
         shared = self.sampler == "local_window"
         x = local_sample(cache["mean"], cache["std"], keys[0], shared)
         for i, layer in enumerate(self.layers[1:], start=1):
@@ -162,10 +182,11 @@ class BBBSER(nn.Module):
     sampler: str = "faithful"
     prior: Prior = Prior()
     rho_init: tuple = (-3.0, -2.0)
+    window_frames: int = 50
 
     def setup(self):
         self.head = BBBHead(self.extractor.lstm_size, self.out_features, tuple(self.hidden),
-                            self.sampler, self.prior, tuple(self.rho_init))
+                            self.sampler, self.prior, tuple(self.rho_init), self.window_frames)
 
     def __call__(self, audio, train: bool = False):
         return self.head.mean(self.trunk(audio, train))

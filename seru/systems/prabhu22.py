@@ -43,19 +43,21 @@ Loss, Eq. (8) of prabhu22 for the BBB variants::
   frames (``seru.losses.label_kl_loss``), or its Student-t form with
   df = ``num_raters`` for ``lu_t``.
 
-Samplers (``seru/models/bbb_ser.py``). Training (``model.sampler``) defaults to
-``local``: local reparameterisation, pre-activations drawn per frame, closed-form
-KL -- the same objective in expectation as the authors' per-(sequence, window)
-weight draws (``faithful``; see ``KL_est`` above), at lower gradient variance
-and cost. Evaluation draws its passes with ``model.eval_sampler`` (default
-``local_window``, whatever the training sampler): each pass's output at each
-frame has exactly the distribution it has under the authors' weight draws
-(local reparameterisation is exact per frame, layer by layer), so ``s_hat`` --
-a per-frame statistic -- and every metric are unchanged in distribution; only
-the correlation between frames of one window inside a pass differs, which no
-metric uses. Set ``eval_sampler=''`` to evaluate with the training sampler,
-``faithful`` for the authors' structure (``benchmarks/vs_authors.py`` times
-them all).
+Samplers (``seru/models/bbb_ser.py``). Training (``model.sampler``) and
+evaluation (``model.eval_sampler``) default to ``local_pass``: the first
+layer's pre-activations by local reparameterisation (noise per window), the
+later layers' weights drawn once per pass, closed-form KL. Each pass's output
+at each frame has exactly the distribution it has under the authors'
+per-(sequence, window) weight draws (``faithful``), so every loss term above
+is the same in expectation (``KL_est`` is an unbiased estimate of the closed
+form; the NLL and the label KL are sums over frames of functions of each
+frame's n independent passes) and ``s_hat`` and every metric are unchanged in
+distribution; only the correlation between frames inside a pass differs
+(across windows its later draws are shared), which changes the gradient's
+variance and no metric. ``local`` (pre-activations per frame) has the lowest
+gradient variance and costs more (``benchmarks/vs_authors.py`` times them
+all). Set ``eval_sampler=''`` to evaluate with the training sampler,
+``faithful`` for the authors' structure.
 
 Where the gradient of ``s_hat`` in ``L_KL`` may go (``model.label_kl_grad``;
 the loss VALUE is the same in all three):
@@ -89,7 +91,7 @@ from seru import losses, mc, metrics
 from seru.data.timebase import CONTINUOUS
 from seru.fields import Field, from_fields
 from seru.models.bayes import PRIORS, Prior
-from seru.models.bbb_ser import BBBSER, SAMPLERS, WEIGHT_SAMPLERS
+from seru.models.bbb_ser import BBBSER, PASS_SAMPLERS, SAMPLERS, WEIGHT_SAMPLERS
 from seru.models.extractors import COMPRESS, FRONTENDS, Extractor
 from seru.models.mtl_pu import MTLPU
 from seru.systems.base import Regression, System, median_filtered
@@ -107,11 +109,11 @@ MODEL_FIELDS = (
     Field("window", 50, "BBB window b: frames sharing one weight draw (50 = 2 s)"),
     Field("num_samples_train", 30, "MC passes inside the loss, Eq. (6) (paper: 30; >= 2 for "
           "lu / lu_t)"),
-    Field("sampler", "local", "training draws: weights per (window, sequence) as the "
+    Field("sampler", "local_pass", "training draws: weights per (window, sequence) as the "
           "authors, weights per window shared by the batch, local reparameterisation per "
-          "frame (default: the same objective in expectation, see the module docstring), or "
-          "per window", SAMPLERS),
-    Field("eval_sampler", "local_window", "sampler of evaluation and prediction; '' = the "
+          "frame or per window, or per window in the first layer and per pass after it "
+          "(default: the same objective in expectation, see the module docstring)", SAMPLERS),
+    Field("eval_sampler", "local_pass", "sampler of evaluation and prediction; '' = the "
           "training sampler", SAMPLERS + ("",)),
     Field("prior", "gaussian", "weight prior: N(0, prior_sigma) or the scale mixture of "
           "Blundell et al.", PRIORS),
@@ -143,10 +145,11 @@ MODEL_FIELDS = (
           "(as written), the head only, or the posterior scales rho only", LABEL_KL_GRAD),
     Field("std_ddof", 1, "s_hat = std over the MC passes with this ddof"),
     Field("mc_chunk", 8, "(pass, window) draws per chunk at evaluation (small chunks stay in "
-          "cache: benchmarks/mc_eval.py); 0 = no chunking"),
+          "cache: benchmarks/mc_eval.py; local_pass: as many passes as hold as many frames, "
+          "at least 1); 0 = no chunking"),
     Field("train_chunk", 0, "the same inside the loss; 0 = automatic: one vmap over all "
-          "draws for the local samplers, chunks of 8 whose weight draws are recomputed in "
-          "the backward pass (not stored) for faithful / batch_shared"),
+          "draws for local / local_window, chunks of 8 whose weight draws are recomputed in "
+          "the backward pass (not stored) for faithful / batch_shared / local_pass"),
     Field("mtl_weights", (1.0, 1.0), "(w_E, w_s) of han17 Eq. (7), mtl_pu only"),
 )
 
@@ -228,9 +231,10 @@ class Prabhu22(System):
         if self.variant in BBB_VARIANTS:
             prior = Prior(kind=mc_cfg.prior, sigma=mc_cfg.prior_sigma, pi=mc_cfg.mixture_pi,
                           sigma1=mc_cfg.mixture_sigma1, sigma2=mc_cfg.mixture_sigma2)
+            shared["window_frames"] = int(mc_cfg.window)
             self.model = BBBSER(**shared, sampler=mc_cfg.sampler, prior=prior,
                                 rho_init=tuple(mc_cfg.rho_init))
-            eval_sampler = mc_cfg.eval_sampler or mc_cfg.sampler
+            self.eval_sampler = eval_sampler = mc_cfg.eval_sampler or mc_cfg.sampler
             # Same parameters, another way of drawing the passes. The KL is not needed at
             # evaluation, so the prior only matters to the training model.
             self.eval_model = self.model if eval_sampler == mc_cfg.sampler else BBBSER(
@@ -274,6 +278,19 @@ class Prabhu22(System):
     def _chunk(value):
         return int(value) if value and int(value) > 0 else None
 
+    def _grid(self, sampler, num_frames, chunk):
+        """``(window, chunk)`` of :func:`seru.mc.sample_passes` for ``sampler``.
+
+        The window samplers: ``model.window`` frames a cell, ``chunk`` cells a
+        chunk. :data:`PASS_SAMPLERS`: one cell per pass over all ``num_frames``
+        frames, and as many passes a chunk as hold about the same number of
+        frames (``chunk * window / num_frames``, at least 1).
+        """
+        window = int(self.config.model.window)
+        if sampler not in PASS_SAMPLERS:
+            return window, chunk
+        return num_frames, (None if chunk is None else max(1, chunk * window // num_frames))
+
     # -- System interface --------------------------------------------------
     def init(self, rng, batch):
         """Parameters do not depend on the length: initialise on (at most) the first second."""
@@ -307,15 +324,17 @@ class Prabhu22(System):
         sampled_kl = cfg.sampler in WEIGHT_SAMPLERS
         prepare, window, mean = self._head_fns(params, with_complexity=sampled_kl)
         train_chunk = self._chunk(cfg.train_chunk)
-        if sampled_kl and train_chunk is None:
+        if train_chunk is None and (sampled_kl or cfg.sampler in PASS_SAMPLERS):
             # The authors' structure draws 262 k weights per (pass, window, sequence) at the
             # paper's sizes: stored for the backward pass they are ~1 GB a step. Recomputing
             # them from their keys in chunks of 8 cells took 4.1 s a step against 5.9 s
-            # (batch 5 x 300, n = 30; benchmarks/vs_authors.py).
+            # (batch 5 x 300, n = 30; benchmarks/vs_authors.py). The per-pass draws of
+            # local_pass likewise: the head's gradient took 258 ms against 425 ms stored.
             window, train_chunk = jax.checkpoint(window), TRAIN_CHUNK_WEIGHTS
         m_hat = mean(feats)
+        grid = self._grid(cfg.sampler, feats.shape[1], train_chunk)
         samples, comp = mc.sample_passes(window, prepare(feats), k_head, cfg.num_samples_train,
-                                         cfg.window, train_chunk)
+                                         *grid)
         # Eq. (6): -log P(D | w^(i)), Gaussian likelihood, averaged over passes and frames.
         sig = cfg.likelihood_sigma
         nll = (0.5 * jnp.square((gold[None] - samples) / sig) + math.log(sig)
@@ -339,10 +358,10 @@ class Prabhu22(System):
                 p = params if cfg.label_kl_grad == "head" else jax.tree_util.tree_map_with_path(
                     lambda path, x: x if "rho" in jax.tree_util.keystr(path) else sg(x), params)
                 p_prepare, p_window, _ = self._head_fns(p)
-                if sampled_kl:
+                if sampled_kl or cfg.sampler in PASS_SAMPLERS:
                     p_window = jax.checkpoint(p_window)
                 s_samples, _ = mc.sample_passes(p_window, p_prepare(sg(feats)), k_head,
-                                                cfg.num_samples_train, cfg.window, train_chunk)
+                                                cfg.num_samples_train, *grid)
                 s_kl = mc.sample_std(s_samples, cfg.std_ddof, eps=1e-12)
             if self.variant == "lu_t":
                 df = jnp.asarray(batch["num_raters"], jnp.float32)
@@ -368,8 +387,10 @@ class Prabhu22(System):
             out = self.model.apply(params, feats, method="head")
             return {k: v for k, v in out.items() if k in ("m_hat", "s_hat")}
         prepare, window, mean = self._head_fns(params, model=self.eval_model)
+        grid_window, chunk = self._grid(self.eval_sampler, feats.shape[1],
+                                        self._chunk(cfg.mc_chunk))
         return mc.mc_predict(prepare, window, mean, feats, rng, num_samples=n,
-                             window=cfg.window, chunk=self._chunk(cfg.mc_chunk),
+                             window=grid_window, chunk=chunk,
                              return_samples=True, ddof=cfg.std_ddof)
 
     def evaluate(self, predictions: Mapping[str, Any], targets: Mapping[str, Any]) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 from seru import mc
 from seru.models.bayes import Prior
-from seru.models.bbb_ser import BBBHead, BBBSER
+from seru.models.bbb_ser import PASS_SAMPLERS, BBBHead, BBBSER
 from seru.models.extractors import Extractor
 
 
@@ -56,7 +56,8 @@ def test_mean_pass_matches_numpy(head):
 
 def test_which_rows_share_a_draw_in_each_sampler(head):
     """faithful: one draw per (window, sequence); batch_shared: one per window for the whole
-    batch; local: per frame; local_window: one noise vector per window."""
+    batch; local: per frame; local_window: one noise vector per window; local_pass: one
+    noise vector per window of window_frames (first layer), one draw of the later layers."""
     m, v, _ = head
     x = jnp.tile(jnp.asarray([[0.3, -1.0, 0.5, 2.0]]), (2, 5, 1))  # identical frames and sequences
     y = np.asarray(m.apply(v, {"x": x}, jax.random.key(1), method="window")[0])
@@ -73,6 +74,11 @@ def test_which_rows_share_a_draw_in_each_sampler(head):
     mw = BBBHead(4, 1, hidden=(8, 6), sampler="local_window")
     yw, _ = mw.apply(v, mw.apply(v, x, method="prepare"), jax.random.key(1), method="window")
     assert np.ptp(np.asarray(yw)) < 1e-6  # one noise vector per window
+    mp = BBBHead(4, 1, hidden=(8, 6), sampler="local_pass", window_frames=3)
+    yp = np.asarray(mp.apply(v, mp.apply(v, x, method="prepare"), jax.random.key(1),
+                             method="window")[0])
+    assert yp.shape == (2, 5, 1) and np.ptp(yp[:, :3]) < 1e-6 and np.ptp(yp[:, 3:]) < 1e-6
+    assert abs(float(yp[0, 0, 0] - yp[0, 3, 0])) > 1e-4  # windows 0 and 1: own noise
 
 
 def test_faithful_sequence_draw_does_not_depend_on_the_batch(head):
@@ -135,24 +141,28 @@ def test_faithful_matches_a_numpy_monte_carlo_of_the_authors_structure(head):
 
 
 def _moments_by_sampler(sampler, v, x, n):
-    m = BBBHead(4, 1, hidden=(8, 6), sampler=sampler)
+    """n passes, windows of 3 frames; a per-pass sampler gets whole sequences."""
+    m = BBBHead(4, 1, hidden=(8, 6), sampler=sampler, window_frames=3)
     prepare = functools.partial(m.apply, v, method="prepare")
     window = functools.partial(m.apply, v, method="window")
-    ys, _ = jax.jit(lambda k: mc.sample_passes(window, prepare(jnp.asarray(x)), k, n, 3))(
+    grid = x.shape[1] if sampler in PASS_SAMPLERS else 3
+    ys, _ = jax.jit(lambda k: mc.sample_passes(window, prepare(jnp.asarray(x)), k, n, grid))(
         jax.random.key(11))
     ys = np.asarray(ys, np.float64)
     return ys.mean(0), ys.std(0), ys
 
 
 def test_samplers_agree_per_frame_within_mc_error(head):
-    """Faithful (weights per window), local reparameterisation and a numpy oracle
-    (independent weight draws per frame) give the same per-frame mean and std."""
+    """Every sampler (weights per window, local reparameterisation, later weights per pass)
+    and a numpy oracle (independent weight draws per frame) give the same per-frame mean
+    and std."""
     _, v, x = head
     n = 4000
     mean_f, std_f, _ = _moments_by_sampler("faithful", v, x, n)
     mean_b, std_b, _ = _moments_by_sampler("batch_shared", v, x, n)
     mean_l, std_l, _ = _moments_by_sampler("local", v, x, n)
     mean_w, std_w, _ = _moments_by_sampler("local_window", v, x, n)
+    mean_p, std_p, _ = _moments_by_sampler("local_pass", v, x, n)
     layers, slopes = _np_params(v)
     rng = np.random.default_rng(5)
     ref = []
@@ -164,7 +174,8 @@ def test_samplers_agree_per_frame_within_mc_error(head):
     mean_o, std_o = ref.mean(0), ref.std(0)
     se_mean = std_o / np.sqrt(n)
     se_std = std_o / np.sqrt(2 * n)
-    for mean, std in ((mean_f, std_f), (mean_b, std_b), (mean_l, std_l), (mean_w, std_w)):
+    for mean, std in ((mean_f, std_f), (mean_b, std_b), (mean_l, std_l), (mean_w, std_w),
+                      (mean_p, std_p)):
         assert np.all(np.abs(mean - mean_o) < 6 * np.sqrt(2) * se_mean)
         assert np.all(np.abs(std - std_o) < 6 * np.sqrt(2) * se_std)
 

@@ -71,7 +71,7 @@ def test_adam_steps_reduce_loss():
 
 
 @pytest.mark.parametrize("variant,sampler", [
-    ("lu_t", "local"), ("mtl_pu", "faithful"),
+    ("lu_t", "local"), ("mtl_pu", "faithful"), ("lu", "local_pass"),
     pytest.param("mu", "local", marks=pytest.mark.slow),
     pytest.param("stl", "faithful", marks=pytest.mark.slow)])
 def test_grad_is_finite(variant, sampler):
@@ -222,13 +222,14 @@ def test_label_kl_grad_config_error():
         "model.label_kl_grad='rho': expected one of 'all', 'head', 'scales'"]
 
 
-def test_eval_sampler_keeps_the_mean_pass_and_the_per_frame_spread():
-    """A faithful-trained model evaluated with the local_window sampler (the default
+@pytest.mark.parametrize("eval_sampler", ["local_window", "local_pass"])
+def test_eval_sampler_keeps_the_mean_pass_and_the_per_frame_spread(eval_sampler):
+    """A faithful-trained model evaluated with a fast sampler (local_pass: the default
     model.eval_sampler): the same m_hat, and per-frame s_hat that agrees with the
     faithful sampler's within Monte Carlo error (n = 400 passes)."""
     batch = _batch()
     ref = Prabhu22(_config("lu", "faithful", eval_sampler="", head_sizes=(8, 4)))
-    fast = Prabhu22(_config("lu", "faithful", eval_sampler="local_window", head_sizes=(8, 4)))
+    fast = Prabhu22(_config("lu", "faithful", eval_sampler=eval_sampler, head_sizes=(8, 4)))
     assert ref.eval_model is ref.model and fast.eval_model is not fast.model
     params = ref.init(jax.random.key(0), batch)
     # widen the posterior so the spread is well above float noise
@@ -246,7 +247,7 @@ def test_eval_sampler_keeps_the_mean_pass_and_the_per_frame_spread():
     assert abs(float(np.mean(sb / sa)) - 1.0) < 0.08
     assert _field_errors(eval_sampler="windowed") == [
         "model.eval_sampler='windowed': expected one of 'faithful', 'batch_shared', 'local', "
-        "'local_window', ''; "
+        "'local_window', 'local_pass', ''; "
         "did you mean 'local_window'?"]
 
 
@@ -307,12 +308,15 @@ def test_within_recording_r_of_the_spread():
         {"m_hat": base["gold"], "s_hat": s_hat}, base)
 
 
-def test_weight_samplers_recompute_their_draws_in_chunks_with_the_same_loss_and_gradient():
-    """train_chunk = 0 for faithful: chunks of TRAIN_CHUNK_WEIGHTS cells under jax.checkpoint;
-    the loss and the gradient equal one vmap over every draw with the draws stored."""
+@pytest.mark.parametrize("sampler", ["faithful", "local_pass"])
+def test_weight_samplers_recompute_their_draws_in_chunks_with_the_same_loss_and_gradient(
+        sampler):
+    """train_chunk = 0 for faithful / local_pass: chunks under jax.checkpoint (faithful:
+    TRAIN_CHUNK_WEIGHTS cells; local_pass: passes of as many frames); the loss and the
+    gradient equal one vmap over every draw with the draws stored."""
     batch = _batch()
-    auto = Prabhu22(_config("lu", "faithful", train_chunk=0))
-    stored = Prabhu22(_config("lu", "faithful", train_chunk=10_000))
+    auto = Prabhu22(_config("lu", sampler, train_chunk=0))
+    stored = Prabhu22(_config("lu", sampler, train_chunk=10_000))
     params = auto.init(jax.random.key(0), batch)
     out = [jax.jit(jax.value_and_grad(lambda p, s=s: s.loss(p, batch, jax.random.key(2)),
                                       has_aux=True))(params) for s in (auto, stored)]
