@@ -1,7 +1,8 @@
 """Benchmark of prabhu22's Monte Carlo evaluation and training step on CPU; prints JSON.
 
 Measures, for every head sampler (``seru.models.bbb_ser.SAMPLERS``: ``faithful``, the
-authors' per-(sequence, window) weight draws; ``batch_shared``; ``local``; ``local_window``):
+authors' per-(sequence, window) weight draws; ``batch_shared``; ``local``; ``local_window``;
+``local_pass``, the default):
 
 * ``throughput``: frames/s of MC evaluation (trunk + posterior-mean pass +
   n sampled passes) at n = 1, 10, 30, 100 for
@@ -229,7 +230,8 @@ def main():
         for s in samplers:
             result["train_step"][f"{s}/lu/n30"] = train_step(s, "lu", 30, reps)
             print(f"[mc_eval] train {s} done at {time.time() - t0:.0f}s", file=sys.stderr)
-        result["train_step"]["local_window/mu/n1"] = train_step("local_window", "mu", 1, reps)
+        default = model_defaults("prabhu22").sampler
+        result["train_step"][f"{default}/mu/n1"] = train_step(default, "mu", 1, reps)
     result["host"]["loadavg_end"] = os.getloadavg()
     result["wall_seconds"] = time.time() - t0
     print(json.dumps(result, indent=1))
