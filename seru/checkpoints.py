@@ -86,7 +86,9 @@ def load_params(workdir: str | Path, kind: str = "latest"):
     """The ``params`` of the newest ``kind`` checkpoint of another run, as numpy arrays.
 
     Eager (call it outside ``jit``, e.g. from ``System.warm_start``); no target
-    structure is needed. Raises ``FileNotFoundError`` naming the directory when
+    structure is needed, and the checkpoint may come from any number of devices
+    and processes (the arrays are read onto this process's first device, whatever
+    topology wrote them). Raises ``FileNotFoundError`` naming the directory when
     the run has no such checkpoint.
     """
     import jax
@@ -96,7 +98,12 @@ def load_params(workdir: str | Path, kind: str = "latest"):
     step = Checkpoints.newest_step(directory.parent, kind)
     if step is None:
         raise FileNotFoundError(f"{workdir}: no {kind!r} checkpoint in {directory}")
+    handlers = {"state": ocp.StandardCheckpointHandler(), "meta": ocp.JsonCheckpointHandler()}
     with ocp.CheckpointManager(directory, options=_reading_options(),
-                               item_names=("state", "meta")) as mngr:
-        out = mngr.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+                               item_handlers=handlers) as mngr:
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                              mngr.item_metadata(step)["state"])
+        out = mngr.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(target)))
     return jax.tree.map(np.asarray, out["state"]["params"])

@@ -493,16 +493,23 @@ def changed_fields(old, new) -> list[str]:
             for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
 
+#: Fields that say how a run is launched, not what it computes: a run may resume with
+#: others (e.g. on one process after a multi-process start, from a checkpoint of any topology).
+LAUNCH_FIELDS = ("train.distributed", "train.progress_bar")
+
+
 def check_workdir(config, workdir: str | Path) -> bool:
     """Whether ``workdir`` already holds a run; raises :class:`ConfigError` listing the
-    changed fields if that run's config differs from ``config``.
+    changed fields if that run's config differs from ``config`` (:data:`LAUNCH_FIELDS`
+    may differ).
 
     Nothing is written: the caller saves the config once the run has started
     cleanly (:func:`save`).
     """
     if not (Path(workdir) / "config.json").exists():
         return False
-    changes = changed_fields(load(workdir), config)
+    changes = [c for c in changed_fields(load(workdir), config)
+               if c.split(":", 1)[0] not in LAUNCH_FIELDS]
     if changes:
         raise ConfigError(
             f"{workdir} holds a run with another config ({len(changes)} changed field"

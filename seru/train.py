@@ -4,7 +4,9 @@ Parses the flags and calls :func:`seru.trainer.train_and_evaluate`, then
 evaluates the best checkpoint on ``config.eval.splits``
 (:func:`seru.evaluation.evaluate_checkpoint`). Running the same command again
 resumes from the latest checkpoint in ``DIR``; a changed config in an existing
-``DIR`` is refused with the list of changed fields. ``--print_config`` prints
+``DIR`` is refused with the list of changed fields. A SIGTERM (Slurm, TPU
+maintenance) or ``--stop_after_steps N`` saves a checkpoint at one step on
+every process and exits 0 without evaluating; the same command resumes. ``--print_config`` prints
 every field with its value, default and meaning, and exits.
 A config problem is one line on stderr (``config error: ...``) and exit code 2.
 """
@@ -16,6 +18,8 @@ FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file(
     "config", None, "Experiment config file, e.g. configs/quickstart.py", lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory of the run: checkpoints, metrics, eval.")
+flags.DEFINE_integer("stop_after_steps", None, "Save a checkpoint and stop once this many "
+                     "steps are done (e.g. a job's time limit); the same command resumes.")
 flags.DEFINE_bool("print_config", False, "Print every config field (value, default, meaning) "
                   "and exit.")
 flags.mark_flag_as_required("config")
@@ -35,7 +39,10 @@ def main(argv):
     if not FLAGS.workdir:
         raise app.UsageError("--workdir is required")
     trainer.maybe_initialize_distributed(config)  # before any device is touched
-    config_lib.exit_on_error(trainer.train_and_evaluate, config, FLAGS.workdir)
+    out = config_lib.exit_on_error(trainer.train_and_evaluate, config, FLAGS.workdir,
+                                   stop_after_steps=FLAGS.stop_after_steps)
+    if out["stopped"]:  # preempted (SIGTERM) or --stop_after_steps: exit 0, resume later
+        return
     for split in config.eval.splits:
         # In a multi-process run every process joins the evaluation; process 0 writes.
         evaluation.evaluate_checkpoint(FLAGS.workdir, split, checkpoint="best")

@@ -19,7 +19,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -100,18 +103,69 @@ def _better(new: float, old: float | None, mode: str) -> bool:
     return old is None or (new < old if mode == "min" else new > old)
 
 
+#: Environment variables of a run started by hand (JAX itself reads only the first).
+DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+
+
 def maybe_initialize_distributed(config) -> None:
     """``jax.distributed.initialize()`` once, before any device is touched (multi-host).
 
-    Coordinator, process count and id come from the cluster (Slurm, TPU pods,
-    or ``JAX_COORDINATOR_ADDRESS`` / ``JAX_NUM_PROCESSES`` / ``JAX_PROCESS_ID``).
+    Coordinator, process count and id come from the cluster (Slurm, Open MPI,
+    TPU pods: JAX detects them) or, set by hand, from ``JAX_COORDINATOR_ADDRESS``
+    (``host:port`` of process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``.
+    Raises ``ValueError`` naming the variable when one of those is set but not
+    an integer.
     """
     if not config.train.distributed:
         return
     from jax._src import distributed
 
-    if distributed.global_state.client is None:
-        jax.distributed.initialize()
+    if distributed.global_state.client is not None:
+        return
+    kwargs = {}
+    for name, key in zip(DISTRIBUTED_ENV[1:], ("num_processes", "process_id")):
+        value = os.environ.get(name)
+        if value is not None:
+            try:
+                kwargs[key] = int(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r}: expected an integer") from None
+    jax.distributed.initialize(**kwargs)
+
+
+class Preemption:
+    """A SIGTERM (what Slurm and TPU maintenance send) as a request to stop at a step.
+
+    Multi-process runs use JAX's preemption service (``jax.distributed`` catches
+    the signal on any process and every process agrees on the step to stop at:
+    ``multihost_utils.reached_preemption_sync_point``); a single process installs
+    its own handler (main thread only), which sets a flag. ``reached(step)`` is
+    called once per step by every process; True means: save and stop now.
+    """
+
+    def __init__(self):
+        from jax._src import distributed
+
+        self.multi = distributed.global_state.client is not None
+        self.requested = False
+        self._previous = None
+        if not self.multi and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum, frame):
+        self.requested = True
+
+    def reached(self, step: int) -> bool:
+        if self.multi:
+            from jax.experimental import multihost_utils
+
+            return multihost_utils.reached_preemption_sync_point(step)
+        return self.requested
+
+    def close(self):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
 
 
 def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None,
@@ -120,8 +174,10 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
 
     ``dataset`` / ``system`` replace the ones built from the config (tests).
     ``stop_after_steps`` checkpoints and returns once that many steps are done
-    (a simulated preemption). Returns ``{'state', 'step', 'stopped', 'loop'}`` (``loop``:
-    the best values so far and the running epoch loss).
+    (e.g. to fit a job's time limit). A SIGTERM does the same at the next step
+    every process reaches (:class:`Preemption`). Returns ``{'state', 'step',
+    'stopped', 'loop'}`` (``stopped``: ended before the last step; ``loop``: the
+    best values so far and the running epoch loss).
 
     Raises :class:`seru.config.ConfigError` -- before any file is written or
     any corpus built -- for a config that cannot run or a workdir that holds a
@@ -172,7 +228,8 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
     if start is None:
         nparams = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state["params"]))
         writer.write(0, "info", {"num_params": nparams, "steps_per_epoch": spe,
-                                 "total_steps": total, "devices": jax.device_count()})
+                                 "total_steps": total, "devices": jax.device_count(),
+                                 "processes": jax.process_count()})
 
     train_step = make_train_step(system, tx, repl)
     predict_fn = None
@@ -225,7 +282,8 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
 
     bar = tqdm(total=total, initial=step, disable=not (is_main and config.train.progress_bar),
                desc="train", dynamic_ncols=True, file=sys.stderr)
-    t0, last_log, stopped = time.time(), step, False
+    t0, last_log, stopped, stop_now = time.time(), step, False, False
+    preempt = Preemption()
     patience = config.train.patience_epochs
     for epoch in range(step // spe, num_epochs):
         if loop["early_stopped"]:
@@ -236,13 +294,16 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
             state, metrics = train_step(state, sharding.to_global(batch, data_sh),
                                         jax.random.fold_in(train_rng, step))
             step += 1
+            # Every process asks at every step (the multi-process agreement needs it).
+            stop_now = preempt.reached(step) or (stop_after_steps is not None
+                                                 and step >= stop_after_steps)
             pending.append(metrics)
             bar.update(1)
             if step % config.train.log_every_steps == 0:
                 flush(epoch, log=True)
             if step % spe == 0:
                 break  # the epoch is done: its end is handled below
-            if stop_after_steps is not None and step >= stop_after_steps:
+            if stop_now:
                 stopped = True
                 break
             if step % config.train.checkpoint_every_steps == 0:
@@ -283,12 +344,19 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
                     bar.write(f"early stop after epoch {epoch}: no dev {key} improvement "
                               f"in {since} epochs (best at epoch {loop['best_dev_epoch']})")
         checkpoint("latest")
-        if stop_after_steps is not None and step >= stop_after_steps:
+        if stop_now and step < total:
             stopped = True
             break
     bar.close()
     writer.close()
     ckpts.close()
+    preempt.close()
+    if stopped:
+        why = ("stop_after_steps" if stop_after_steps is not None and step >= stop_after_steps
+               else "SIGTERM")
+        print(f"stopped at step {step} of {total} ({why}); checkpoint "
+              f"{ckpts.directory / 'latest' / str(step)} saved: the same command resumes",
+              file=sys.stderr)
     return {"state": state, "step": step, "stopped": stopped, "loop": loop}
 
 
