@@ -1,10 +1,12 @@
 """``python -m seru.evaluate --workdir DIR [--split dev|test] [--num_samples N] [--checkpoint best]
-[--seed S] [--corpus NAME] [--variant NAME]``.
+[--seed S] [--corpus NAME] [--variant NAME] [--distributed]``.
 
 Reads ``DIR/config.json``, loads the selected checkpoint, runs the system's
 vectorised MC prediction on the split, post-processes, runs the evaluators of
 ``config.eval.evaluators`` and writes ``DIR/eval/<split>/metrics.json``,
 ``predictions.npz`` and the figures (:func:`seru.evaluation.evaluate_checkpoint`).
+With ``--distributed`` it is one process of a multi-process job: the items are
+shared over every device of every process, process 0 writes.
 
 Cross-corpus evaluation (sridhar21 Tables I-II): ``--corpus`` / ``--variant``
 override ``config.data.corpus`` / ``config.data.variant``; the input is
@@ -28,6 +30,10 @@ flags.DEFINE_integer("seed", None, "PRNG seed of the MC passes (default: config.
 flags.DEFINE_string("corpus", None, "Evaluate on this corpus instead of config.data.corpus "
                     "(cross-corpus; the input prepared as the training run expects it).")
 flags.DEFINE_string("variant", None, "Evaluate on this variant instead of config.data.variant.")
+flags.DEFINE_bool("distributed", False, "One process of a multi-process job "
+                  "(jax.distributed.initialize(): Slurm, TPU pods, or JAX_COORDINATOR_ADDRESS / "
+                  "JAX_NUM_PROCESSES / JAX_PROCESS_ID); every process evaluates its share of the "
+                  "items, process 0 writes.")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -37,8 +43,10 @@ def main(argv):
     if not FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # Orbax / TFDS info lines drown the progress bar
     from seru import config as config_lib
-    from seru import evaluation
+    from seru import evaluation, sharding
 
+    if FLAGS.distributed:
+        sharding.initialize_distributed()  # before any device is touched
     config_lib.exit_on_error(evaluation.evaluate_checkpoint, FLAGS.workdir, FLAGS.split,
                              FLAGS.num_samples, FLAGS.checkpoint, seed=FLAGS.seed,
                              corpus=FLAGS.corpus, variant=FLAGS.variant)

@@ -221,7 +221,8 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     info = {"split": split, "checkpoint": kind, "step": step, "num_samples": num_samples,
             "postprocess": {**system.postprocess_info(), **fitted}, "num_items": len(targets),
             "num_frames": int(sum(np.asarray(t["mask"]).size for t in targets.values())),
-            "outputs": [{"kind": type(o).__name__, **vars(o)} for o in system.outputs]}
+            "outputs": [{"kind": type(o).__name__, **vars(o)} for o in system.outputs],
+            "devices": jax.device_count(), "processes": jax.process_count()}
     split_info = getattr(dataset, "split_info", {}).get(split)
     if split_info:  # what the input made of this split (e.g. the noise of a noisy copy)
         info["input"] = split_info

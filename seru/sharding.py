@@ -10,6 +10,7 @@ The train state is ``{step, params, opt_state}``, made by one function
 
 from __future__ import annotations
 
+import os
 from typing import Mapping
 
 import jax
@@ -17,6 +18,34 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+
+#: Environment variables of a run started by hand (JAX itself reads only the first).
+DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
+
+
+def initialize_distributed() -> None:
+    """``jax.distributed.initialize()`` once, before any device is touched (multi-host).
+
+    Coordinator, process count and id come from the cluster (Slurm, Open MPI,
+    TPU pods: JAX detects them) or, set by hand, from ``JAX_COORDINATOR_ADDRESS``
+    (``host:port`` of process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``.
+    A second call does nothing. Raises ``ValueError`` naming the variable when
+    one of the last two is set but not an integer.
+    """
+    from jax._src import distributed
+
+    if distributed.global_state.client is not None:
+        return
+    kwargs = {}
+    for name, key in zip(DISTRIBUTED_ENV[1:], ("num_processes", "process_id")):
+        value = os.environ.get(name)
+        if value is not None:
+            try:
+                kwargs[key] = int(value)
+            except ValueError:
+                raise ValueError(f"{name}={value!r}: expected an integer") from None
+    jax.distributed.initialize(**kwargs)
 
 
 def make_mesh() -> Mesh:

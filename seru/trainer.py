@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import signal
 import sys
 import threading
@@ -103,34 +102,10 @@ def _better(new: float, old: float | None, mode: str) -> bool:
     return old is None or (new < old if mode == "min" else new > old)
 
 
-#: Environment variables of a run started by hand (JAX itself reads only the first).
-DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "JAX_NUM_PROCESSES", "JAX_PROCESS_ID")
-
-
 def maybe_initialize_distributed(config) -> None:
-    """``jax.distributed.initialize()`` once, before any device is touched (multi-host).
-
-    Coordinator, process count and id come from the cluster (Slurm, Open MPI,
-    TPU pods: JAX detects them) or, set by hand, from ``JAX_COORDINATOR_ADDRESS``
-    (``host:port`` of process 0), ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``.
-    Raises ``ValueError`` naming the variable when one of those is set but not
-    an integer.
-    """
-    if not config.train.distributed:
-        return
-    from jax._src import distributed
-
-    if distributed.global_state.client is not None:
-        return
-    kwargs = {}
-    for name, key in zip(DISTRIBUTED_ENV[1:], ("num_processes", "process_id")):
-        value = os.environ.get(name)
-        if value is not None:
-            try:
-                kwargs[key] = int(value)
-            except ValueError:
-                raise ValueError(f"{name}={value!r}: expected an integer") from None
-    jax.distributed.initialize(**kwargs)
+    """:func:`seru.sharding.initialize_distributed` when ``config.train.distributed``."""
+    if config.train.distributed:
+        sharding.initialize_distributed()
 
 
 class Preemption:

@@ -68,8 +68,9 @@ def run_processes(module_args, processes, devices, cwd, timeout=300):
     procs = []
     for i in range(processes):
         env = _env(devices, *((i, processes, port) if processes > 1 else ()))
-        extra = ["--config.train.distributed=True"] if processes > 1 and \
-            module_args[0] == "seru.train" else []
+        extra = [] if processes == 1 else (
+            ["--config.train.distributed=True"] if module_args[0] == "seru.train"
+            else ["--distributed"])
         procs.append(subprocess.Popen([sys.executable, "-m", *module_args, *extra], cwd=cwd,
                                       env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True))
@@ -157,6 +158,8 @@ def test_evaluation_on_two_processes_writes_the_same_metrics(runs):
     single = _evaluate(runs, 1, 1)
     four = _evaluate(runs, 1, 4)
     two = _evaluate(runs, 2, 2)
+    assert [(r["devices"], r["processes"]) for r in (single, four, two)] == [
+        (1, 1), (4, 1), (4, 2)]
     assert single["num_items"] == two["num_items"] > 0
     for other in (four, two):
         assert set(other["metrics"]) == set(single["metrics"])
