@@ -38,8 +38,17 @@ def get_config(arg=None):
     c.data.seq_len, c.data.eval_seq_len = 50, 100
     c.train.num_epochs, c.train.eval_every_epochs = 2, 0
     c.eval.splits, c.eval.plot = (), False
+    if arg == "long":  # 10 epochs of 30 steps, for a SIGTERM to land mid-run
+        c.data.seq_len, c.train.num_epochs = 5, 10
+        c.train.checkpoint_every_steps = 10_000
     return c
 '''
+
+
+def write_config(root):
+    """The config file ``root/toy.py`` (``toy.py:long``: 300 steps) on a corpus under root."""
+    (root / "toy.py").write_text(CONFIG_FILE.format(tests=str(REPO / "tests"),
+                                                    data=str(root / "data")))
 STEPS = 6  # 2 epochs of 3 steps of 4 crops
 
 
@@ -49,7 +58,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _env(devices, process_id=None, num_processes=None, port=None):
+def clean_env(devices, process_id=None, num_processes=None, port=None):
+    """This environment without JAX_* / SLURM_* settings, on CPU with ``devices`` devices
+    (with ``num_processes``: process ``process_id`` of a loopback job on ``port``)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("JAX_", "SLURM_")) and k != "XLA_FLAGS"}
     env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO / "tests"),
@@ -67,7 +78,7 @@ def run_processes(module_args, processes, devices, cwd, timeout=300):
     port = _free_port()
     procs = []
     for i in range(processes):
-        env = _env(devices, *((i, processes, port) if processes > 1 else ()))
+        env = clean_env(devices, *((i, processes, port) if processes > 1 else ()))
         extra = [] if processes == 1 else (
             ["--config.train.distributed=True"] if module_args[0] == "seru.train"
             else ["--distributed"])
@@ -88,18 +99,18 @@ def run_processes(module_args, processes, devices, cwd, timeout=300):
     return outs
 
 
-def train(root, workdir, processes, devices, *flags):
-    return run_processes(["seru.train", "--config", str(root / "toy.py"), "--workdir",
+def train(root, workdir, processes, devices, *flags, config="toy.py"):
+    return run_processes(["seru.train", "--config", str(root / config), "--workdir",
                           str(root / workdir), *flags], processes, devices, root)
 
 
-def _rows(workdir, kind):
+def rows(workdir, kind):
     lines = (workdir / "metrics.jsonl").read_text().splitlines()
     return [r for r in map(json.loads, lines) if r["kind"] == kind]
 
 
-def _losses(workdir):
-    return [(r["step"], r["loss"]) for r in _rows(workdir, "train")]
+def losses(workdir):
+    return [(r["step"], r["loss"]) for r in rows(workdir, "train")]
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +118,7 @@ def runs(tmp_path_factory):
     """The reference (1 process, 4 devices; it also builds the corpus), the same run on 2
     processes, and runs that change topology at a checkpoint (step 3) in both directions."""
     root = tmp_path_factory.mktemp("multiprocess")
-    (root / "toy.py").write_text(CONFIG_FILE.format(tests=str(REPO / "tests"),
-                                                    data=str(root / "data")))
+    write_config(root)
     train(root, "one", 1, 4)
     train(root, "two", 2, 2)
     train(root, "two_then_one", 2, 2, "--stop_after_steps=3")
@@ -118,9 +128,11 @@ def runs(tmp_path_factory):
     return root
 
 
-def _assert_same_run(a, b):
-    la, lb = _losses(a), _losses(b)
-    assert [s for s, _ in la] == [s for s, _ in lb] == list(range(1, STEPS + 1))
+def assert_same_run(a, b, steps=STEPS):
+    """Runs ``a`` and ``b`` logged the same loss at every step and ended with the same
+    parameters (rtol 1e-5, see the module docstring)."""
+    la, lb = losses(a), losses(b)
+    assert [s for s, _ in la] == [s for s, _ in lb] == list(range(1, steps + 1))
     np.testing.assert_allclose([x for _, x in la], [x for _, x in lb], rtol=1e-5)
     pa, pb = load_params(a), load_params(b)
     assert jax.tree.structure(pa) == jax.tree.structure(pb)
@@ -130,19 +142,19 @@ def _assert_same_run(a, b):
 
 def test_two_processes_train_as_one_process_with_four_devices(runs):
     one, two = runs / "one", runs / "two"
-    (info_one,), (info_two,) = _rows(one, "info"), _rows(two, "info")
+    (info_one,), (info_two,) = rows(one, "info"), rows(two, "info")
     assert (info_one["devices"], info_one["processes"]) == (4, 1)
     assert (info_two["devices"], info_two["processes"]) == (4, 2)
-    _assert_same_run(one, two)
+    assert_same_run(one, two)
     # Only process 0 writes the run's files: one metrics row per step, not two.
-    assert len(_rows(two, "epoch")) == 2
+    assert len(rows(two, "epoch")) == 2
 
 
 @pytest.mark.parametrize("workdir", ["two_then_one", "one_then_two"])
 def test_a_checkpoint_continues_on_another_topology(runs, workdir):
     """Stopped at step 3 on one topology, resumed on the other: the same run as the
     uninterrupted reference (losses logged after the resume, final parameters)."""
-    _assert_same_run(runs / "one", runs / workdir)
+    assert_same_run(runs / "one", runs / workdir)
 
 
 def _evaluate(root, processes, devices):
