@@ -77,6 +77,12 @@ class Checkpoints:
             state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
         return out["state"], dict(out["meta"])
 
+    def meta(self, kind: str, step: int) -> dict:
+        """The loop bookkeeping saved with checkpoint ``step`` of ``kind`` (no arrays read)."""
+        out = self.managers[kind].restore(step, args=ocp.args.Composite(
+            meta=ocp.args.JsonRestore()))
+        return dict(out["meta"])
+
     def close(self) -> None:
         for m in self.managers.values():
             m.close()

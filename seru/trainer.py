@@ -16,7 +16,6 @@ stopped when it is started again.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import signal
@@ -33,6 +32,7 @@ import optax
 from seru import config as config_lib
 from seru import evaluation, sharding
 from seru.checkpoints import Checkpoints
+from seru.data import loader
 
 
 def make_train_step(system, tx, replicated):
@@ -195,6 +195,8 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
             "early_stopped": False, "epoch_loss_sum": 0.0, "epoch_loss_count": 0}
     if start is not None:
         state, saved = ckpts.restore("latest", state, start)
+        # Checkpoints written before the loader's state was saved: its position is the step.
+        data_state = saved.pop("data_iterator", {"next_index": start})
         loop.update(saved)
         print(f"resumed from {ckpts.directory / 'latest'} at step {start}", file=sys.stderr)
     step = int(state["step"])
@@ -235,7 +237,7 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
 
     def checkpoint(kind):
         flush()
-        ckpts.save(kind, step, state, dict(loop))
+        ckpts.save(kind, step, state, dict(loop, data_iterator=batches.get_state()))
 
     def do_eval():
         nonlocal predict_fn
@@ -257,6 +259,13 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
 
     bar = tqdm(total=total, initial=step, disable=not (is_main and config.train.progress_bar),
                desc="train", dynamic_ncols=True, file=sys.stderr)
+    # The run's batches (seru/data/loader.py); a resumed run continues at the next example.
+    batches = loader.train_iterator(dataset, config.seed, total, config.data.loader_threads,
+                                    config.data.loader_prefetch,
+                                    data_state if start is not None else None)
+    if batches.get_state().get("next_index", step) != step:
+        raise RuntimeError(f"the training data is at step {batches.get_state()} but the "
+                           f"train state at step {step} ({ckpts.directory / 'latest'})")
     t0, last_log, stopped, stop_now = time.time(), step, False, False
     preempt = Preemption()
     patience = config.train.patience_epochs
@@ -265,7 +274,8 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
             break
         first = step - epoch * spe
         n_this = min(spe, total - epoch * spe)
-        for batch in itertools.islice(dataset.train_iter(config.seed, epoch), first, n_this):
+        for _ in range(first, n_this):
+            batch = next(batches)
             state, metrics = train_step(state, sharding.to_global(batch, data_sh),
                                         jax.random.fold_in(train_rng, step))
             step += 1
@@ -286,8 +296,6 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
         if stopped:
             checkpoint("latest")
             break
-        if step < min((epoch + 1) * spe, total):
-            break  # the iterator ran short (should not happen)
         # --- end of epoch: selection by training loss (prabhu22), dev eval ---
         flush(epoch)
         train_loss = loop["epoch_loss_sum"] / max(loop["epoch_loss_count"], 1)

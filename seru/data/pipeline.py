@@ -314,13 +314,19 @@ class ContinuousDataset:
         per = global_batch // self.process_count
         return rows[self.process_index * per:(self.process_index + 1) * per]
 
-    def train_iter(self, seed: int, epoch: int) -> Iterator[dict[str, np.ndarray]]:
+    def train_batch(self, seed: int, epoch: int, b: int) -> dict[str, np.ndarray]:
+        """Batch ``b`` of epoch ``epoch``: this process' rows of crops ``[b B, (b + 1) B)``
+        of :meth:`crops` (random access, for the grain loader of ``seru/data/loader.py``)."""
+        crops = epoch_cached(self.crops, self, seed, epoch)
+        rows = self._local_rows(crops[b * self.batch_size:(b + 1) * self.batch_size],
+                                self.batch_size)
         recs = self.recordings[self.train_split]
-        crops = self.crops(seed, epoch)
+        return _stack([self._segment(recs[i], s, self.seq_len) for i, s in rows])
+
+    def train_iter(self, seed: int, epoch: int) -> Iterator[dict[str, np.ndarray]]:
+        """The epoch's batches in order (:meth:`train_batch` for ``b = 0, 1, ...``)."""
         for b in range(self.steps_per_epoch):
-            rows = self._local_rows(crops[b * self.batch_size:(b + 1) * self.batch_size],
-                                    self.batch_size)
-            yield _stack([self._segment(recs[i], s, self.seq_len) for i, s in rows])
+            yield self.train_batch(seed, epoch, b)
 
     def example_batch(self) -> dict[str, np.ndarray]:
         rec = self.recordings[self.train_split][0]
@@ -375,6 +381,18 @@ class ContinuousDataset:
     def _check_split(self, split):
         if split not in self.recordings:
             raise UnknownSplit(f"no split {split!r}; this corpus has {list(self.recordings)}")
+
+
+def epoch_cached(fn, dataset, seed: int, epoch: int):
+    """``fn(seed, epoch)`` of ``dataset``, computed once per (seed, epoch): the last
+    result is kept on the dataset (``_epoch_cache``; one tuple, replaced atomically, so
+    loader threads may share it)."""
+    key = (fn.__name__, int(seed), int(epoch))
+    cached = getattr(dataset, "_epoch_cache", None)
+    if cached is None or cached[0] != key:
+        cached = (key, fn(int(seed), int(epoch)))
+        dataset._epoch_cache = cached
+    return cached[1]
 
 
 def _stack(items: list[dict]) -> dict[str, np.ndarray]:

@@ -27,6 +27,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from seru.data.errors import UnknownSplit
+from seru.data.pipeline import epoch_cached
 
 
 class UtteranceBatches:
@@ -80,21 +81,27 @@ class UtteranceBatches:
         per = global_batch // self.process_count
         return x[self.process_index * per:(self.process_index + 1) * per]
 
-    def train_iter(self, seed: int, epoch: int) -> Iterator[dict[str, np.ndarray]]:
-        """Training batches: a pure function of ``(seed, epoch)``, a permutation of the split.
-
-        ``steps_per_epoch`` (= max(1, N // batch_size)) batches of this process'
-        ``batch_size // process_count`` rows (``mask`` all 1). The last partial batch is
-        dropped; a split smaller than one batch is repeated.
-        """
+    def epoch_order(self, seed: int, epoch: int) -> np.ndarray:
+        """The epoch's ``steps_per_epoch * batch_size`` training rows in batch order: a
+        permutation of the split, a pure function of ``(seed, epoch)``. The last partial
+        batch is dropped; a split smaller than one batch is repeated."""
         n = len(self.data[self.train_split]["ids"])
         order = np.random.default_rng([int(seed), int(epoch)]).permutation(n)
         total = self.steps_per_epoch * self.batch_size
-        order = np.resize(order, max(total, n))[:total]
+        return np.resize(order, max(total, n))[:total]
+
+    def train_batch(self, seed: int, epoch: int, b: int) -> dict[str, np.ndarray]:
+        """Batch ``b`` of epoch ``epoch``: this process' ``batch_size // process_count`` rows
+        of :meth:`epoch_order` ``[b B, (b + 1) B)`` (``mask`` all 1; random access, for the
+        grain loader of ``seru/data/loader.py``)."""
+        order = epoch_cached(self.epoch_order, self, seed, epoch)
+        idx = self._local(order[b * self.batch_size:(b + 1) * self.batch_size], self.batch_size)
+        return self._rows(self.train_split, idx, np.ones(len(idx), bool))
+
+    def train_iter(self, seed: int, epoch: int) -> Iterator[dict[str, np.ndarray]]:
+        """The epoch's ``steps_per_epoch`` batches in order (:meth:`train_batch`)."""
         for b in range(self.steps_per_epoch):
-            idx = self._local(order[b * self.batch_size:(b + 1) * self.batch_size],
-                              self.batch_size)
-            yield self._rows(self.train_split, idx, np.ones(len(idx), bool))
+            yield self.train_batch(seed, epoch, b)
 
     def example_batch(self) -> dict[str, np.ndarray]:
         """A batch of the shapes and dtypes of :meth:`train_iter`'s (the first row repeated)."""
