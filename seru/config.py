@@ -63,8 +63,9 @@ FIELDS = (
           ("none", "recording")),
     Field("data.seq_len", 300, "training crop in frames (prabhu22: 300 frames of 40 ms = 12 s)"),
     Field("data.batch_size", 5, "global training batch (prabhu22: 5)"),
-    Field("data.loader_threads", 1, "threads building training batches ahead of the device "
-          "(grain; 0 = in the training loop's thread): speed only, same batches"),
+    Field("data.loader_threads", 0, "threads building training batches ahead of the device "
+          "(grain; 0 = in the training loop's thread): speed only, same batches; no gain "
+          "measured for in-memory corpora (benchmarks/loader.py)"),
     Field("data.loader_prefetch", 2, "training batches read ahead by those threads"),
     Field("data.eval_seq_len", 1500, "evaluation segment in frames (bounds the memory)"),
     Field("data.eval_context", 150, "frames of left context run (and dropped) before each "
