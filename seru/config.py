@@ -139,6 +139,9 @@ FIELDS = (
     # --- evaluation -------------------------------------------------------------
     Field("eval.batch_size", 5, "global evaluation batch (segments or utterances)"),
     Field("eval.num_samples", 30, "MC passes at evaluation and prediction (prabhu22: n = 30)"),
+    Field("eval.pass_shards", 1, "devices the MC passes of the evaluation job are split over "
+          "(a 'passes' mesh axis; the items are split over the other devices); a divisor of "
+          "the device count"),
     Field("eval.median_window", 50, "median filter in frames (prabhu22: 50 = 2 s); 0 or 1 = "
           "none"),
     Field("eval.splits", ("dev",), "splits python -m seru.train evaluates at the end"),

@@ -1,5 +1,5 @@
 """``python -m seru.evaluate --workdir DIR [--split dev|test] [--num_samples N] [--checkpoint best]
-[--seed S] [--corpus NAME] [--variant NAME] [--distributed]``.
+[--seed S] [--corpus NAME] [--variant NAME] [--pass_shards P] [--distributed]``.
 
 Reads ``DIR/config.json``, loads the selected checkpoint, runs the system's
 vectorised MC prediction on the split, post-processes, runs the evaluators of
@@ -30,6 +30,8 @@ flags.DEFINE_integer("seed", None, "PRNG seed of the MC passes (default: config.
 flags.DEFINE_string("corpus", None, "Evaluate on this corpus instead of config.data.corpus "
                     "(cross-corpus; the input prepared as the training run expects it).")
 flags.DEFINE_string("variant", None, "Evaluate on this variant instead of config.data.variant.")
+flags.DEFINE_integer("pass_shards", None, "Devices the MC passes are split over (default: "
+                     "config.eval.pass_shards); the items go over the others.")
 flags.DEFINE_bool("distributed", False, "One process of a multi-process job "
                   "(jax.distributed.initialize(): Slurm, TPU pods, or JAX_COORDINATOR_ADDRESS / "
                   "JAX_NUM_PROCESSES / JAX_PROCESS_ID); every process evaluates its share of the "
@@ -49,7 +51,8 @@ def main(argv):
         sharding.initialize_distributed()  # before any device is touched
     config_lib.exit_on_error(evaluation.evaluate_checkpoint, FLAGS.workdir, FLAGS.split,
                              FLAGS.num_samples, FLAGS.checkpoint, seed=FLAGS.seed,
-                             corpus=FLAGS.corpus, variant=FLAGS.variant)
+                             corpus=FLAGS.corpus, variant=FLAGS.variant,
+                             pass_shards=FLAGS.pass_shards)
 
 
 if __name__ == "__main__":

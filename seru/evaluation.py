@@ -49,10 +49,11 @@ def predict_split(system, params, dataset, split: str, rng, num_samples: int, me
     if predict_fn is None:
         predict_fn = make_predict_fn(system, num_samples, mesh)
     outs, metas = [], []
-    for i, (batch, meta) in enumerate(dataset.eval_iter(split)):
-        outs.append(predict_fn(params, sharding.to_global(batch, data_sh),
-                               jax.random.fold_in(rng, i)))
-        metas.append(meta)
+    with jax.set_mesh(mesh):  # a "passes" axis of the mesh shards the MC passes (seru.mc)
+        for i, (batch, meta) in enumerate(dataset.eval_iter(split)):
+            outs.append(predict_fn(params, sharding.to_global(batch, data_sh),
+                                   jax.random.fold_in(rng, i)))
+            metas.append(meta)
     # One device->host copy after the loop: dispatch of the next batch never waits for the
     # previous one's transfer.
     outs = jax.device_get(outs)
@@ -111,10 +112,11 @@ def format_table(metrics: Mapping[str, float], title: str = "") -> str:
 # =============================================================================
 
 
-def restore_params(workdir, config, system, dataset, checkpoint: str = "best"):
-    """``(params, step)`` of the ``checkpoint`` (best | latest | best_train_loss | best_dev)."""
+def restore_params(workdir, config, system, dataset, checkpoint: str = "best", mesh=None):
+    """``(params, step)`` of the ``checkpoint`` (best | latest | best_train_loss | best_dev),
+    replicated over ``mesh`` (default: every device on one ``"data"`` axis)."""
     kind = config_lib.checkpoint_kind(config, checkpoint)
-    mesh = sharding.make_mesh()
+    mesh = mesh or sharding.make_mesh()
     example = sharding.to_global(dataset.example_batch(), sharding.data_sharding(mesh))
     abstract = sharding.abstract_state(system, sharding.make_optimizer(config.optimizer),
                                        example, mesh)
@@ -164,7 +166,8 @@ def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh,
 def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: int | None = None,
                         checkpoint: str = "best", *, dataset=None, system=None,
                         seed: int | None = None, verbose: bool = True,
-                        corpus: str | None = None, variant: str | None = None) -> dict:
+                        corpus: str | None = None, variant: str | None = None,
+                        pass_shards: int | None = None) -> dict:
     """Evaluates a checkpoint of ``workdir`` on ``split``; returns the metrics.
 
     Writes ``workdir/eval/<split>/metrics.json`` (run info + ``metrics``),
@@ -172,9 +175,12 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     evaluators write. ``corpus`` / ``variant`` evaluate another corpus or
     variant as the training run expects its input (cross-corpus evaluation,
     ``InputType.other_corpus``); the results then go to
-    ``workdir/eval/<corpus>-<variant>/<split>/``. Raises ``FileNotFoundError``
+    ``workdir/eval/<corpus>-<variant>/<split>/``. ``pass_shards`` (default
+    ``config.eval.pass_shards``): the MC passes are split over that many devices,
+    the items over the others (same metrics). Raises ``FileNotFoundError``
     for a workdir without a config or checkpoint, :class:`seru.config.ConfigError`
-    for a bad ``checkpoint`` name or a split the corpus does not have.
+    for a bad ``checkpoint`` name, a split the corpus does not have or a
+    ``pass_shards`` that does not divide the device count.
     """
     from seru.data import inputs
 
@@ -182,7 +188,11 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     config = config_lib.load(workdir)
     num_samples = num_samples or config.eval.num_samples
     kind = config_lib.checkpoint_kind(config, checkpoint)
-    mesh = sharding.make_mesh()
+    pass_shards = pass_shards or config.eval.pass_shards
+    try:
+        mesh = sharding.make_mesh(pass_shards)
+    except ValueError as e:
+        raise config_lib.ConfigError(f"eval.pass_shards: {e}") from None
     pi, pc = jax.process_index(), jax.process_count()
     itype = inputs.get(config.data.input)
     cross = (corpus not in (None, config.data.corpus)
@@ -207,7 +217,7 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     if system is None:
         system = config_lib.get_system(config, dataset.time_base)
     rng = eval_rng(config, seed)
-    params, step = restore_params(workdir, config, system, dataset, checkpoint)
+    params, step = restore_params(workdir, config, system, dataset, checkpoint, mesh)
     t0 = time.time()
     raw = predict_split(system, params, dataset, split, rng, num_samples, mesh)
     # Fitted on the training corpus' dev split, whatever is evaluated (dev itself: its
@@ -222,7 +232,8 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
             "postprocess": {**system.postprocess_info(), **fitted}, "num_items": len(targets),
             "num_frames": int(sum(np.asarray(t["mask"]).size for t in targets.values())),
             "outputs": [{"kind": type(o).__name__, **vars(o)} for o in system.outputs],
-            "devices": jax.device_count(), "processes": jax.process_count()}
+            "devices": jax.device_count(), "processes": jax.process_count(),
+            "pass_shards": pass_shards}
     split_info = getattr(dataset, "split_info", {}).get(split)
     if split_info:  # what the input made of this split (e.g. the noise of a noisy copy)
         info["input"] = split_info

@@ -37,6 +37,10 @@ stochastic part is ``jax.vmap``-ed over the Monte Carlo keys. Three samplers:
    first pre-activation), summarised by :func:`average_soft`.
 
 Keys of 2 and 3: pass ``i`` uses ``jax.random.split(rng, n)[i]``.
+
+Under a mesh with a ``"passes"`` axis (``jax.set_mesh``; ``seru.sharding.make_mesh``
+with ``pass_shards > 1``) the passes (the cells of 1) are sharded over that axis
+(:func:`on_pass_shards`): each device runs its share; the draws do not change.
 """
 
 from __future__ import annotations
@@ -47,6 +51,22 @@ import jax
 import jax.numpy as jnp
 
 from seru import sampling
+
+
+#: The mesh axis the Monte Carlo passes are sharded over, when the current mesh has it.
+PASSES_AXIS = "passes"
+
+
+def on_pass_shards(x, axis: int = 0):
+    """``x`` with its axis ``axis`` (a pass or cell axis) sharded over the ``"passes"``
+    axis of the current mesh (``jax.set_mesh``), so that each device of that axis runs its
+    share of the passes; ``x`` unchanged outside such a mesh. The values do not change."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if PASSES_AXIS not in mesh.axis_names:
+        return x
+    spec = [None] * x.ndim
+    spec[axis] = PASSES_AXIS
+    return jax.lax.with_sharding_constraint(x, jax.sharding.PartitionSpec(*spec))
 
 
 def _to_windows(x, window: int):
@@ -93,19 +113,20 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
     if chunk is not None and chunk < 1:
         raise ValueError(f"chunk must be >= 1 or None, got {chunk}")
     if chunk is None or chunk >= grid:
-        ys, cs = jax.vmap(body)(pass_idx, win_idx)
+        ys, cs = jax.vmap(body)(on_pass_shards(pass_idx), on_pass_shards(win_idx))
     else:
         # Whole chunks through lax.map, the remainder (< chunk cells) as one more vmap:
         # no cell is computed twice or padded.
         num_chunks, rest = divmod(grid, chunk)
         full = num_chunks * chunk
-        pi = pass_idx[:full].reshape(num_chunks, chunk)
-        wi = win_idx[:full].reshape(num_chunks, chunk)
+        pi = on_pass_shards(pass_idx[:full].reshape(num_chunks, chunk), 1)
+        wi = on_pass_shards(win_idx[:full].reshape(num_chunks, chunk), 1)
         ys, cs = jax.lax.map(lambda ij: jax.vmap(body)(*ij), (pi, wi))
         ys = ys.reshape(full, *ys.shape[2:])
         cs = cs.reshape(full)
         if rest:
-            ys_r, cs_r = jax.vmap(body)(pass_idx[full:], win_idx[full:])
+            ys_r, cs_r = jax.vmap(body)(on_pass_shards(pass_idx[full:]),
+                                        on_pass_shards(win_idx[full:]))
             ys = jnp.concatenate([ys, ys_r])
             cs = jnp.concatenate([cs, cs_r])
     if n_win == 1:  # [n, B, T, D] already (not padded)
@@ -150,10 +171,10 @@ def mc_predict(prepare_fn: Callable, window_fn: Callable, mean_fn: Callable, fea
 
 
 def _pass_keys(rng, num_samples: int):
-    """``jax.random.split(rng, num_samples)``: one key per MC pass."""
+    """``jax.random.split(rng, num_samples)``: one key per MC pass (on the pass shards)."""
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-    return jax.random.split(rng, num_samples)
+    return on_pass_shards(jax.random.split(rng, num_samples))
 
 
 def dropout_passes(apply_fn: Callable, rng, num_samples: int):

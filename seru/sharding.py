@@ -48,9 +48,18 @@ def initialize_distributed() -> None:
     jax.distributed.initialize(**kwargs)
 
 
-def make_mesh() -> Mesh:
-    """All devices of all processes on one ``"data"`` axis."""
-    return Mesh(np.asarray(jax.devices()), ("data",))
+def make_mesh(pass_shards: int = 1) -> Mesh:
+    """All devices of all processes on one ``"data"`` axis or, with ``pass_shards > 1``, on
+    ``("data", "passes")`` of shape ``[devices / pass_shards, pass_shards]``: batches split
+    over ``"data"``, Monte Carlo passes over ``"passes"`` (``seru.mc.on_pass_shards``).
+    Raises ``ValueError`` if the device count is not a multiple of ``pass_shards``."""
+    devices = np.asarray(jax.devices())
+    if pass_shards < 1 or devices.size % pass_shards:
+        raise ValueError(f"pass_shards={pass_shards}: expected a divisor of the "
+                         f"{devices.size} devices")
+    if pass_shards == 1:
+        return Mesh(devices, ("data",))
+    return Mesh(devices.reshape(-1, pass_shards), ("data", "passes"))
 
 
 def data_sharding(mesh: Mesh) -> NamedSharding:

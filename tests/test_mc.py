@@ -182,3 +182,60 @@ def test_average_soft_matches_scipy():
     p_bar = np.asarray(mc.average_soft(logp))
     np.testing.assert_allclose(p_bar, scipy.special.softmax(logits, -1).mean(0), rtol=1e-5)
     np.testing.assert_allclose(p_bar.sum(-1), 1.0, rtol=1e-6)
+
+
+PASS_SHARDS_SCRIPT = r'''
+import json, jax, jax.numpy as jnp, numpy as np
+from seru import mc, sharding
+
+x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 20, 64)), jnp.float32)
+w = jnp.asarray(np.random.default_rng(1).normal(size=(64, 64)), jnp.float32) / 8
+
+
+def window_fn(cache, key):
+    h = jnp.tanh(cache @ (w + 0.1 * jax.random.normal(key, w.shape)))
+    return jnp.tanh(h @ w).sum(-1, keepdims=True), jnp.zeros(())
+
+
+def dropout_fn(key):
+    keep = jax.random.bernoulli(key, 0.5, x.shape)
+    return jnp.tanh(jnp.where(keep, x, 0.0) @ w) @ w
+
+
+fns = {"cells": lambda x, k: mc.sample_passes(window_fn, x, k, 15, 5)[0],
+       "cells_chunked": lambda x, k: mc.sample_passes(window_fn, x, k, 15, 5, chunk=4)[0],
+       "dropout": lambda x, k: mc.dropout_passes(dropout_fn, k, 15)}
+out = {}
+# 2 devices on "data" against those 2 groups x 2 pass shards on 4: the same rows per device
+meshes = {1: jax.sharding.Mesh(np.asarray(jax.devices()[:2]), ("data",)),
+          2: sharding.make_mesh(2)}
+for p, mesh in meshes.items():
+    with jax.set_mesh(mesh):
+        xs = jax.device_put(x, sharding.data_sharding(mesh))
+        for name, f in fns.items():
+            c = jax.jit(f).lower(xs, jax.random.key(3)).compile()
+            out[f"{name}/{p}"] = {"flops": c.cost_analysis()["flops"],
+                                  "y": np.asarray(c(xs, jax.random.key(3))).tolist()}
+print(json.dumps(out))
+'''
+
+
+def test_passes_shard_over_a_mesh_axis_of_their_own():
+    """2 virtual devices on "data", and 4 as ("data" 2, "passes" 2): the same passes, and
+    with the same rows per device each device computes about half the FLOPs in the second
+    (15 passes: an uneven split)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+               JAX_PLATFORMS="cpu")
+    res = subprocess.run([sys.executable, "-c", PASS_SHARDS_SCRIPT], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    for name in ("cells", "cells_chunked", "dropout"):
+        one, two = out[f"{name}/1"], out[f"{name}/2"]
+        np.testing.assert_allclose(two["y"], one["y"], rtol=1e-5, atol=1e-6)
+        assert two["flops"] < 0.7 * one["flops"], (name, two["flops"], one["flops"])

@@ -157,23 +157,26 @@ def test_a_checkpoint_continues_on_another_topology(runs, workdir):
     assert_same_run(runs / "one", runs / workdir)
 
 
-def _evaluate(root, processes, devices):
+def _evaluate(root, processes, devices, *flags):
     run_processes(["seru.evaluate", "--workdir", str(root / "one"), "--split", "dev",
-                   "--checkpoint", "latest"], processes, devices, root)
+                   "--checkpoint", "latest", *flags], processes, devices, root)
     return json.loads((root / "one" / "eval" / "dev" / "metrics.json").read_text())
 
 
 def test_evaluation_on_two_processes_writes_the_same_metrics(runs):
-    """seru.evaluate on 1 device, on 4 devices of one process and on 2 processes of 2: the
-    same metrics.json (MC dropout passes included: the random bits do not depend on the
-    sharding)."""
+    """seru.evaluate on 1 device, on 4 devices of one process and on 2 processes of 2, the
+    MC passes also split over 2 of the devices (--pass_shards=2): the same metrics.json
+    (the random bits of the MC dropout passes do not depend on the sharding)."""
     single = _evaluate(runs, 1, 1)
     four = _evaluate(runs, 1, 4)
     two = _evaluate(runs, 2, 2)
-    assert [(r["devices"], r["processes"]) for r in (single, four, two)] == [
-        (1, 1), (4, 1), (4, 2)]
+    four_p = _evaluate(runs, 1, 4, "--pass_shards=2")
+    two_p = _evaluate(runs, 2, 2, "--pass_shards=2")
+    assert [(r["devices"], r["processes"], r["pass_shards"])
+            for r in (single, four, two, four_p, two_p)] == [
+        (1, 1, 1), (4, 1, 1), (4, 2, 1), (4, 1, 2), (4, 2, 2)]
     assert single["num_items"] == two["num_items"] > 0
-    for other in (four, two):
+    for other in (four, two, four_p, two_p):
         assert set(other["metrics"]) == set(single["metrics"])
         for k, v in single["metrics"].items():
             assert other["metrics"][k] == pytest.approx(v, rel=1e-5, abs=1e-7), k

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from seru import mc
 from seru.data.timebase import CONTINUOUS
 from seru.fields import Field
 from seru.systems.base import Regression, System, median_filtered
@@ -83,7 +84,7 @@ class ToySystem(System):
         def one(key):
             return self.model.apply(params, batch["audio"], True, rngs={"dropout": key})
 
-        ms, ss = jax.vmap(one)(jax.random.split(rng, num_samples))
+        ms, ss = mc.dropout_passes(one, rng, num_samples)
         return {"m_hat": ms.mean(0), "s_hat": ss.mean(0), "samples": ms}
 
     def evaluate(self, predictions, targets):
