@@ -13,9 +13,11 @@ running epoch loss) so that a resumed run continues exactly where it stopped.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
+import jax
 import orbax.checkpoint as ocp
 
 KINDS = ("latest", "best_train_loss", "best_dev")
@@ -76,6 +78,37 @@ class Checkpoints:
         out = mngr.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
         return out["state"], dict(out["meta"])
+
+    def restore_readable(self, kind: str, abstract_state: Any):
+        """``(state, meta, step)`` of the newest checkpoint of ``kind`` that can be read.
+
+        A checkpoint that cannot be read (truncated or corrupt files, e.g. a
+        node that died while writing) is reported on stderr with its path and
+        the error, renamed to ``unreadable-<step>`` beside the others (kept for
+        inspection; the run writes that step again), and the one before it is
+        tried, down to the oldest kept. Raises ``FileNotFoundError`` if there
+        is none, ``RuntimeError`` naming every path tried if none can be read.
+        """
+        steps = sorted(self.all_steps(kind), reverse=True)
+        if not steps:
+            raise FileNotFoundError(f"no {kind!r} checkpoint in {self.directory / kind}")
+        failed = []
+        for step in steps:
+            try:
+                state, meta = self.restore(kind, abstract_state, step)
+            except Exception as e:  # any reader error: report it and fall back
+                path = self.directory / kind / str(step)
+                why = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}"
+                failed.append(f"{path}: {why}")
+                aside = path.with_name(f"unreadable-{step}")
+                if jax.process_index() == 0 and path.exists() and not aside.exists():
+                    path.rename(aside)
+                print(f"checkpoint {path} cannot be read ({why}); moved to {aside.name}, "
+                      f"trying the one before it", file=sys.stderr)
+                continue
+            self.managers[kind].reload()  # forget the steps moved aside
+            return state, meta, step
+        raise RuntimeError("no readable checkpoint; tried:\n  " + "\n  ".join(failed))
 
     def meta(self, kind: str, step: int) -> dict:
         """The loop bookkeeping saved with checkpoint ``step`` of ``kind`` (no arrays read)."""

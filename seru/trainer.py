@@ -194,7 +194,7 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
     loop = {"best_train_loss": None, "best_dev": None, "best_dev_epoch": None,
             "early_stopped": False, "epoch_loss_sum": 0.0, "epoch_loss_count": 0}
     if start is not None:
-        state, saved = ckpts.restore("latest", state, start)
+        state, saved, start = ckpts.restore_readable("latest", state)
         # Checkpoints written before the loader's state was saved: its position is the step.
         data_state = saved.pop("data_iterator", {"next_index": start})
         loop.update(saved)

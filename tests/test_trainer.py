@@ -180,3 +180,38 @@ def test_metrics_writer_drops_rows_after_resume_point(tmp_path):
     trainer.MetricsWriter(tmp_path, resume_step=2)
     rows = trainer.MetricsWriter.read(tmp_path / "metrics.jsonl")
     assert [(r["step"], r["loss"], r["nan"]) for r in rows] == [(1, 0.5, None), (2, 1.0, None)]
+
+
+def test_an_unreadable_latest_checkpoint_falls_back_to_the_one_before(toy_config, toy_records,
+                                                                       tmp_path, capsys):
+    """The newest checkpoint truncated (every file of its state emptied, as a node dying
+    mid-write leaves it): the resume reports it by path, moves it aside, restores the one
+    before and ends as an uninterrupted run."""
+    toy_config.train.eval_every_epochs = 0
+    ds = _dataset(toy_config, toy_records)
+    full = trainer.train_and_evaluate(toy_config, tmp_path / "a", dataset=ds)
+    trainer.train_and_evaluate(toy_config, tmp_path / "b", dataset=ds, stop_after_steps=5)
+    ck_dir = tmp_path / "b" / "checkpoints" / "latest"
+    assert Checkpoints(tmp_path / "b" / "checkpoints").all_steps() == [2, 4, 5]
+    files = [f for f in (ck_dir / "5" / "state").rglob("*") if f.is_file()]
+    assert files
+    for f in files:
+        f.write_bytes(b"")
+    capsys.readouterr()
+    resumed = trainer.train_and_evaluate(toy_config, tmp_path / "b", dataset=ds)
+    err = capsys.readouterr().err
+    assert f"checkpoint {ck_dir / '5'} cannot be read" in err
+    assert "resumed from" in err and "at step 4" in err
+    assert (ck_dir / "unreadable-5").is_dir()
+    assert resumed["step"] == full["step"] == 6
+    for x, y in zip(_leaves(full["state"]), _leaves(resumed["state"])):
+        np.testing.assert_array_equal(x, y)
+    # Nothing readable: one error naming every checkpoint tried.
+    steps = Checkpoints(tmp_path / "b" / "checkpoints").all_steps()
+    for step in steps:
+        for f in (ck_dir / str(step) / "state").rglob("*"):
+            if f.is_file():
+                f.write_bytes(b"")
+    with pytest.raises(RuntimeError, match="no readable checkpoint") as e:
+        trainer.train_and_evaluate(toy_config, tmp_path / "b", dataset=ds)
+    assert all(str(ck_dir / str(step)) in str(e.value) for step in steps)
