@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 
 from absl import logging
 
-__all__ = ["FormatError", "SkipLog", "require", "read_csv", "parse_float", "rel"]
+__all__ = ["FormatError", "SkipLog", "require", "read_csv", "parse_float", "rel", "discover"]
 
 
 class FormatError(ValueError):
@@ -73,6 +73,16 @@ def require(manual_dir, *relative: str, corpus: str, instructions: str = "") -> 
             f"manual dir {root}.\n{instructions}"
         )
     return root
+
+
+def discover(directory, pattern: str) -> list[Path]:
+    """The files of ``directory`` matching ``pattern`` (``Path.glob``), sorted, without the
+    hidden and foreign ones every copy of a corpus picks up: names starting with ``.``
+    (macOS AppleDouble ``._*`` companions, ``.DS_Store``, editor swap files) and editor
+    backups (``*~``, ``#*#``)."""
+    return sorted(p for p in Path(directory).glob(pattern)
+                  if p.is_file() and not p.name.startswith((".", "#"))
+                  and not p.name.endswith("~"))
 
 
 def rel(path, root) -> str:

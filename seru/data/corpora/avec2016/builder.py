@@ -132,7 +132,7 @@ class Avec2016(tfds.core.GeneratorBasedBuilder):
         self._skips = _manual.SkipLog("avec2016")
         self.info.metadata["skipped"] = self._skips.entries
         by_split = {s: [] for s in SPLITS}
-        for wav in sorted((root / "recordings_audio").glob("*.wav")):
+        for wav in _manual.discover(root / "recordings_audio", "*.wav"):
             m = _NAME.match(wav.stem)
             if not m:
                 self._skips.add(_manual.rel(wav, root), None,

@@ -136,7 +136,7 @@ class CremaD(tfds.core.GeneratorBasedBuilder):
         self.info.metadata["skipped"] = skips.entries
         votes = read_voice_votes(root / "processedResults" / "tabulatedVotes.csv", skips)
         sexes = read_demographics(root / "VideoDemographics.csv", skips)
-        for wav in sorted((root / "AudioWAV").glob("*.wav")):
+        for wav in _manual.discover(root / "AudioWAV", "*.wav"):
             if wav.stem not in votes:
                 skips.add(wav, None, "no voice-only row in processedResults/tabulatedVotes.csv", "clip")
         split_of = actor_split({_NAME.match(n).group(1) for n in votes})

@@ -201,7 +201,8 @@ class Iemocap(tfds.core.GeneratorBasedBuilder):
         turns = {}
         for s in sessions:
             turns[s] = []
-            for txt in sorted((root / f"Session{s}" / "dialog" / "EmoEvaluation").glob("*.txt")):
+            evaluations = root / f"Session{s}" / "dialog" / "EmoEvaluation"
+            for txt in _manual.discover(evaluations, "*.txt"):
                 ok, errors = read_emo_evaluation(txt)
                 for name, e in errors:
                     self._skips.add_error(e, f"turn {name}")

@@ -238,7 +238,7 @@ class Sewa(tfds.core.GeneratorBasedBuilder):
         md = self.info.metadata
         md["skipped"] = self._skips.entries
         by_split = {s: [] for s in SPLITS.values()}
-        for wav in sorted((root / "audio").glob("*.wav")):
+        for wav in _manual.discover(root / "audio", "*.wav"):
             rid = recording_id(wav.stem)
             if rid is None:
                 self._skips.add(_manual.rel(wav, root), None,
@@ -256,7 +256,7 @@ class Sewa(tfds.core.GeneratorBasedBuilder):
     def _rater_union(self, root: Path) -> list[str]:
         names: list[str] = []
         for dim in DIMENSIONS:
-            for p in sorted((root / "ratings_individual" / dim).glob("*.csv")):
+            for p in _manual.discover(root / "ratings_individual" / dim, "*.csv"):
                 try:
                     header = read_rater_header(p)
                 except _manual.FormatError:
