@@ -98,15 +98,21 @@ class Predictor:
     # -- predictions ----------------------------------------------------------------
 
     def predict(self, signal: np.ndarray, sample_rate: int, file: str = "signal"):
-        """Predictions for one mono signal (float ``[samples]``, any rate in Hz)."""
+        """Predictions for one mono signal (float ``[samples]``, any rate in Hz). Raises
+        ``ValueError`` for a signal that is not 1-D and ``seru.data.audio.AudioError``
+        (naming ``file``) for one that is empty, non-finite or digital zero."""
+        from seru.data import audio as audio_lib
+
         x = np.asarray(signal, np.float32)
         if x.ndim != 1:
             raise ValueError(f"predict: expected a mono signal [samples], got shape {x.shape}")
+        audio_lib.check_samples(x, int(sample_rate), file)
         return self._frame([(file, x, int(sample_rate))])
 
     def predict_files(self, paths: Sequence[str | Path]):
         """Predictions for audio files (any format soundfile reads); ids from :func:`item_ids`.
-        Raises ``seru.data.audio.AudioError`` naming a file that cannot be read."""
+        Raises ``seru.data.audio.AudioError`` naming a file that cannot be read or is
+        empty, non-finite or digital zero (``seru.data.audio.load_wav``)."""
         from seru.data import audio as audio_lib
 
         signals = []

@@ -113,3 +113,30 @@ def test_predictor_compiles_once_for_any_length(trained):
         df = p.predict((0.1 * rng.normal(size=n * 640)).astype(np.float32), 16000)
         assert len(df) == n
     assert p._predict_fn._cache_size() == 1
+
+
+def test_predict_stops_on_audio_it_cannot_predict(trained):
+    """A 0-sample wav, a float wav whose second half is NaN, digital zero: the Predictor
+    raises AudioError naming the file (an array names its ``file``), the command line stops
+    with that message and exit status 1; nothing is written."""
+    from seru.data.audio import AudioError
+
+    tmp = trained["tmp"] / "bad"
+    tmp.mkdir()
+    half = np.full(16000, 0.1, np.float32)
+    half[8000:] = np.nan
+    soundfile.write(tmp / "nan.wav", half, 16000, subtype="FLOAT")
+    soundfile.write(tmp / "empty.wav", np.zeros(0, np.float32), 16000)
+    soundfile.write(tmp / "zero.wav", np.zeros(1600, np.float32), 16000)
+    p = Predictor.from_workdir(trained["workdir"])
+    for name, what in (("nan", "not finite"), ("empty", "0 samples"), ("zero", "digital zero")):
+        with pytest.raises(AudioError, match=f"{name}.wav: .*{what}"):
+            p.predict_files([tmp / f"{name}.wav"])
+    with pytest.raises(AudioError, match="mine: 8000 of 16000 samples are not finite"):
+        p.predict(half, 16000, file="mine")
+    out = subprocess.run([sys.executable, "-m", "seru.predict", "--workdir",
+                          str(trained["workdir"]), "--out", str(tmp / "p.csv"),
+                          str(tmp / "empty.wav")], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(REPO / "tests")), timeout=300)
+    assert out.returncode == 1 and "empty.wav: empty audio (0 samples)" in out.stderr
+    assert not (tmp / "p.csv").exists()

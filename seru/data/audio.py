@@ -9,31 +9,63 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["AudioError", "load_wav", "mono_16k", "resample"]
+__all__ = ["AudioError", "load_wav", "check_samples", "mono_16k", "resample"]
 
 
 class AudioError(ValueError):
     """An audio file that cannot be read; the message names the file."""
 
 
+#: The first line of a Git LFS pointer file (what a clone without ``git lfs pull`` holds).
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+
+
 def load_wav(path) -> tuple[np.ndarray, int]:
     """Reads an audio file with soundfile: ``(float32 mono samples, sample_rate)``.
 
-    Integer PCM is scaled to ``[-1, 1)`` by soundfile; multichannel audio is
-    mixed down to mono by averaging the channels. Raises :class:`AudioError`
-    naming the file when it is missing or not readable audio.
+    The one audio loader of the corpus readers and of prediction. Integer PCM
+    is scaled to ``[-1, 1)`` by soundfile; multichannel audio is mixed down to
+    mono by averaging the channels. Raises :class:`AudioError` naming the file
+    and what was found when it is missing, a Git LFS pointer (with what to
+    run), not readable audio, empty (0 samples), non-finite (any NaN or inf
+    sample: how many, and the first one's time), or digital zero (every sample
+    exactly 0: silence by definition, nothing to rate or predict).
     """
     import soundfile as sf
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise AudioError(f"{path}: audio file not found")
+    with open(path, "rb") as f:
+        head = f.read(len(LFS_POINTER))
+    if head == LFS_POINTER:
+        raise AudioError(f"{path}: a Git LFS pointer, not audio: the corpus was cloned "
+                         f"without its large files; run `git lfs pull` in its repository")
     try:
         data, sr = sf.read(path, dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises LibsndfileError / RuntimeError
         raise AudioError(f"{path}: cannot read audio ({type(e).__name__}: {e})") from e
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    check_samples(mono, sr, path)
     return np.ascontiguousarray(mono, dtype=np.float32), int(sr)
+
+
+def check_samples(x: np.ndarray, sample_rate: int, where: str) -> None:
+    """Refuses audio that cannot be rated or predicted: raises :class:`AudioError` starting
+    with ``where`` (a file name) when ``x`` ``[samples]`` is empty, holds a non-finite
+    sample (how many, and the first one's index and time at ``sample_rate`` Hz) or is
+    digital zero (every sample exactly 0)."""
+    if x.size == 0:
+        raise AudioError(f"{where}: empty audio (0 samples)")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise AudioError(f"{where}: {int(bad.sum())} of {x.size} samples are not finite "
+                         f"(NaN or inf), the first at sample {first} "
+                         f"({first / sample_rate:.3f} s)")
+    if not x.any():
+        raise AudioError(f"{where}: every one of its {x.size} samples is digital zero "
+                         f"(silence by definition)")
 
 
 def resample(x, sr_in: int, sr_out: int) -> np.ndarray:

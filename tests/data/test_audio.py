@@ -37,6 +37,40 @@ def test_load_wav_errors_name_the_file(tmp_path):
         audio.load_wav(bad)
 
 
+def test_load_wav_refuses_what_cannot_be_rated_or_predicted(tmp_path):
+    """A Git LFS pointer (a clone without `git lfs pull`), 0 samples, a 32-bit float file
+    whose second half is NaN, and digital zero: each an AudioError naming the file and what
+    was found."""
+    lfs = tmp_path / "1001_DFA_ANG_XX.wav"
+    lfs.write_text("version https://git-lfs.github.com/spec/v1\n"
+                   "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+                   "size 74812\n")
+    with pytest.raises(audio.AudioError, match=r"1001_DFA_ANG_XX\.wav: a Git LFS pointer, "
+                                               r"not audio.*git lfs pull"):
+        audio.load_wav(lfs)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), 16000)
+    with pytest.raises(audio.AudioError, match=r"empty\.wav: empty audio \(0 samples\)"):
+        audio.load_wav(empty)
+    half = np.full(16000, 0.1, np.float32)
+    half[8000:] = np.nan
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, half, 16000, subtype="FLOAT")
+    with pytest.raises(audio.AudioError, match=r"nan\.wav: 8000 of 16000 samples are not "
+                                               r"finite \(NaN or inf\), the first at sample "
+                                               r"8000 \(0\.500 s\)"):
+        audio.load_wav(nan)
+    zero = tmp_path / "zero.wav"
+    sf.write(zero, np.zeros(320, np.int16), 16000, subtype="PCM_16")
+    with pytest.raises(audio.AudioError, match=r"zero\.wav: every one of its 320 samples is "
+                                               r"digital zero"):
+        audio.load_wav(zero)
+    one = np.zeros(320, np.int16)
+    one[5] = 1  # one least significant bit is audio
+    sf.write(zero, one, 16000, subtype="PCM_16")
+    assert audio.load_wav(zero)[0].any()
+
+
 @pytest.mark.parametrize("sr_in,sr_out", [(48000, 16000), (44100, 16000), (8000, 16000)])
 def test_resample_sine(sr_in, sr_out):
     f, dur = 440.0, 0.5
