@@ -622,13 +622,14 @@ def parse_flags(argv: Sequence[str]):
 
 def exit_on_error(fn, *args, **kwargs):
     """Runs ``fn``; a :class:`ConfigError`, a :class:`seru.data.errors.CorpusMismatch` (the
-    corpus lacks what the config asks for) or a missing workdir file ends the program with its
-    message (``config error: ...``) and exit code 2, without a traceback."""
-    from seru.data.errors import CorpusMismatch
+    corpus lacks what the config asks for), a :class:`seru.data.errors.CorpusBuildError` (a
+    corpus build that stopped) or a missing workdir file ends the program with its message
+    (``config error: ...``) and exit code 2, without a traceback."""
+    from seru.data.errors import CorpusBuildError, CorpusMismatch
 
     try:
         return fn(*args, **kwargs)
-    except (ConfigError, CorpusMismatch, FileNotFoundError) as e:
+    except (ConfigError, CorpusMismatch, CorpusBuildError, FileNotFoundError) as e:
         sys.stderr.write(f"error: {e}\n" if isinstance(e, FileNotFoundError)
                          else f"config error: {e}\n")
         raise SystemExit(2) from None

@@ -11,6 +11,8 @@ import importlib
 import os
 from pathlib import Path
 
+from seru.data.errors import CorpusBuildError
+
 #: corpus name -> "module:BuilderClass"
 CORPORA = {
     "seru_synth_continuous": "seru.data.corpora.seru_synth_continuous.builder:SeruSynthContinuous",
@@ -71,8 +73,32 @@ def prepare(builder, manual_dir: str | None = None):
         if not Path(manual_dir).is_dir():
             raise FileNotFoundError(f"manual dir {manual_dir} does not exist")
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
-    builder.download_and_prepare(download_config=config)
+    try:
+        builder.download_and_prepare(download_config=config)
+    except Exception as e:  # TFDS' own errors (e.g. "No examples were yielded") included
+        skips = getattr(getattr(builder, "_skips", None), "entries", None)
+        if not skips:
+            raise
+        raise CorpusBuildError(_build_failure(builder, e, skips)) from e
     return builder
+
+
+#: Skipped items quoted in the message of a failed build (all are in the skip-list file).
+FIRST_REASONS = 5
+
+
+def _build_failure(builder, error: Exception, skips: list[str]) -> str:
+    """The message of a build that stopped: the cause, the first skipped items and the file
+    the whole skip list is written to (beside the corpus' data directory)."""
+    path = Path(builder.data_dir_root) / f"{builder.name}-build-failed-skipped.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{s}\n" for s in skips))
+    first = "".join(f"\n  {s}" for s in skips[:FIRST_REASONS])
+    more = f"\n  ... and {len(skips) - FIRST_REASONS} more" if len(skips) > FIRST_REASONS else ""
+    cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return (f"corpus {builder.name!r}: the build stopped ({cause}); nothing was kept. "
+            f"{len(skips)} items were skipped, the first:{first}{more}\n"
+            f"all of them: {path}")
 
 
 def load(name: str, variant: str | None = None, data_dir: str | None = None,
