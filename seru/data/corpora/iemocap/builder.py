@@ -27,9 +27,12 @@ Splits (builder configs): ``default`` = sessions 1-3 train, 4 dev, 5 test;
 ``loso<k>`` (k = 1..5, leave one session out) = session k test, session
 k mod 5 + 1 dev, the other three train.
 
-A malformed turn (header, evaluator line or unknown category) is skipped with
-its file and line; so is a turn whose wav is missing or unreadable; all of it
-is logged and listed in ``info.metadata["skipped"]``.
+A malformed turn (a bad header, a line that is no evaluator line) is skipped
+with its file and line; so is a turn whose wav is missing or unreadable. What
+one rater gets wrong costs only that rater's value: a missing or malformed
+``val`` / ``act`` / ``dom`` is NaN for that rater (the schema's missing
+rating), a ``C-E`` line with an unknown category gives no vote. All of it is
+logged and listed in ``info.metadata["skipped"]`` with file and line.
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ _CATEGORY = {
 }
 _HEADER = re.compile(r"^\[\s*([\d.]+)\s*-\s*([\d.]+)\s*\]\s+(\S+)\s+(\S+)\s+\[([^\]]*)\]\s*$")
 _EVAL = re.compile(r"^([CA])-([A-Z])(\d+)\s*:\s*(.*)$")
-_DIMS = re.compile(r"^val\s*([\d.]+)\s*;\s*act\s*([\d.]+)\s*;\s*dom\s*([\d.]+)\s*;?\s*(\(.*\))?\s*$")
+_DIMS = re.compile(r"^val\s*([^;]*?)\s*;\s*act\s*([^;]*?)\s*;\s*dom\s*([^;(]*?)\s*;?\s*"
+                   r"(\(.*\))?\s*$")
+_NUMBER = re.compile(r"^\d+(\.\d*)?$")
 _TURN = re.compile(r"^(Ses(\d\d))[FM]_.*_([FM])\d+$")
 
 
@@ -79,9 +84,14 @@ def _category(text: str, path, line) -> int:
     return CLASSES.index(_CATEGORY[name])
 
 
-def read_emo_evaluation(path) -> tuple[list[Turn], list[tuple[str, _manual.FormatError]]]:
-    """The turns of one EmoEvaluation file, and ``(turn name, error)`` of its malformed turns."""
-    turns, errors = [], []
+def read_emo_evaluation(path) -> tuple[list[Turn], list[tuple[str, _manual.FormatError]],
+                                        list[tuple[_manual.FormatError, str]]]:
+    """The turns of one EmoEvaluation file, ``(turn name, error)`` of its malformed turns
+    (a bad header or a line that is no evaluator line: the turn is skipped), and ``(error,
+    what)`` of what one rater lost inside a kept turn: a missing or malformed ``val`` /
+    ``act`` / ``dom`` value is NaN for that rater, an ``A-E`` line without that structure
+    NaN for all three, a ``C-E`` line with an unknown or no category gives no vote."""
+    turns, errors, losses = [], [], []
     cur, cur_err = None, None
 
     def close():
@@ -122,24 +132,38 @@ def read_emo_evaluation(path) -> tuple[list[Turn], list[tuple[str, _manual.Forma
             kind, who, body = m.group(1), m.group(2), m.group(4)
             if who != "E":  # the speakers' self-assessment
                 continue
-            try:
-                if kind == "C":
+            rater = f"{kind}-E{m.group(3)}"
+            if kind == "C":
+                try:
                     cats = re.sub(r"\(.*\)\s*$", "", body)
                     chosen = {_category(c, path, line_no) for c in cats.split(";") if c.strip()}
                     if not chosen:
                         raise _manual.FormatError(path, line_no, f"no category in {s!r}")
-                    for k in chosen:
-                        cur.votes[k] += 1
-                else:
-                    d = _DIMS.match(body.strip())
-                    if not d:
-                        raise _manual.FormatError(
-                            path, line_no, f"{s!r}: expected 'A-E<n>: val x; act y; dom z;'")
-                    cur.dims.append(tuple(float(d.group(i)) for i in (1, 2, 3)))
-            except _manual.FormatError as e:
-                cur_err = e
+                except _manual.FormatError as e:
+                    losses.append((e, f"the votes of {rater} in turn {cur.name}"))
+                    continue
+                for k in chosen:
+                    cur.votes[k] += 1
+                continue
+            d = _DIMS.match(body.strip())
+            if not d:
+                losses.append((_manual.FormatError(
+                    path, line_no, f"{s!r}: expected 'A-E<n>: val x; act y; dom z;'"),
+                    f"{rater}'s val, act, dom in turn {cur.name}: NaN"))
+                cur.dims.append((float("nan"),) * 3)
+                continue
+            values = []
+            for key, text in zip(("val", "act", "dom"), (d.group(1), d.group(2), d.group(3))):
+                if _NUMBER.match(text):
+                    values.append(float(text))
+                    continue
+                values.append(float("nan"))
+                what = "missing" if not text else f"{text!r}, expected a number"
+                losses.append((_manual.FormatError(path, line_no, f"{key} {what} in {s!r}"),
+                               f"{rater}'s {key} in turn {cur.name}: NaN"))
+            cur.dims.append(tuple(values))
     close()
-    return turns, errors
+    return turns, errors, losses
 
 
 def speaker_and_gender(turn: str) -> tuple[str, str]:
@@ -203,9 +227,11 @@ class Iemocap(tfds.core.GeneratorBasedBuilder):
             turns[s] = []
             evaluations = root / f"Session{s}" / "dialog" / "EmoEvaluation"
             for txt in _manual.discover(evaluations, "*.txt"):
-                ok, errors = read_emo_evaluation(txt)
+                ok, errors, losses = read_emo_evaluation(txt)
                 for name, e in errors:
                     self._skips.add_error(e, f"turn {name}")
+                for e, what in losses:
+                    self._skips.add_error(e, what)
                 turns[s].extend(ok)
         return {
             split: self._generate_examples(root, [(s, t) for s in ss for t in turns[s]])
