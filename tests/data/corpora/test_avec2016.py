@@ -67,3 +67,30 @@ def test_avec2016_header_and_time_checks(tmp_path):
 def test_avec2016_missing_manual_dir(tmp_path):
     with pytest.raises(FileNotFoundError, match="recordings_audio"):
         corpora.load("avec2016", data_dir=str(tmp_path / "data"), manual_dir=str(tmp_path))
+
+
+def test_audio_and_ratings_that_disagree_in_length_keep_the_overlap(tmp_path):
+    """train_2's audio lasts half its 21 rating rows (the issue's 10 s against 501 rows),
+    dev_1's audio twice them, train_1's is one frame short (within the tolerance): the
+    overlap is kept and each disagreeing file reported with both names and lengths."""
+    wrote = fixtures.write_avec2016(tmp_path / "manual", frames=21)
+    audio = tmp_path / "manual" / "recordings_audio"
+    fixtures._wav(audio / "train_2.wav", 0.4, 1000, 5)    # 11 frames
+    fixtures._wav(audio / "dev_1.wav", 1.6, 1000, 6)      # 41 frames
+    fixtures._wav(audio / "train_1.wav", 0.76, 1000, 7)   # 20 frames: within one
+    b, sources = corpora.load("avec2016", data_dir=str(tmp_path / "data"),
+                              manual_dir=str(tmp_path / "manual"))
+    train, dev = _by_id(sources["train"]), _by_id(sources["dev"])
+    for dim in ("arousal", "valence"):
+        np.testing.assert_array_equal(train["train_2"][dim],
+                                      wrote["ratings"][("train_2", dim)][:11])
+        np.testing.assert_array_equal(dev["dev_1"][dim], wrote["ratings"][("dev_1", dim)])
+        np.testing.assert_array_equal(train["train_1"][dim], wrote["ratings"][("train_1", dim)])
+    skipped = b.info.metadata["skipped"]
+    assert len(skipped) == 4, skipped
+    assert ("ratings_individual/arousal/train_2.csv: 21 rating rows (0.84 s) but "
+            "recordings_audio/train_2.wav lasts 0.40 s (11 frames): kept the first 11 frames "
+            "(skipped 10 rating rows after 0.44 s)") in skipped
+    assert ("ratings_individual/valence/dev_1.csv: 21 rating rows (0.84 s) but "
+            "recordings_audio/dev_1.wav lasts 1.60 s (41 frames): kept the first 21 frames "
+            "(skipped the audio after 0.84 s)") in skipped
