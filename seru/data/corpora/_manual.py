@@ -20,7 +20,8 @@ from typing import Iterator, Sequence
 
 from absl import logging
 
-__all__ = ["FormatError", "SkipLog", "require", "read_csv", "parse_float", "rel", "discover"]
+__all__ = ["FormatError", "SkipLog", "require", "read_csv", "split_fields", "parse_float", "rel",
+           "discover"]
 
 
 class FormatError(ValueError):
@@ -96,7 +97,9 @@ def rel(path, root) -> str:
 def read_csv(path, delimiter: str = ",", expect: Sequence[str] = ()) -> tuple[list[str], Iterator]:
     """Header (stripped names) and an iterator of ``(row_number, fields)`` of a CSV file.
 
-    ``row_number`` is the 1-based line number of the record (header = 1).
+    ``row_number`` is the 1-based line number of the record (header = 1). A UTF-8
+    byte-order mark, CRLF line endings and a trailing delimiter (empty fields
+    after the last column, on the header or a row) read as in a clean file.
     Raises :class:`FormatError` when the file is empty or a column of
     ``expect`` is missing from the header.
     """
@@ -108,7 +111,7 @@ def read_csv(path, delimiter: str = ",", expect: Sequence[str] = ()) -> tuple[li
     except StopIteration:
         f.close()
         raise FormatError(path, 1, "empty file, expected a header row") from None
-    header = [h.strip() for h in header]
+    header = _without_trailing_empty([h.strip() for h in header])
     missing = [c for c in expect if c not in header]
     if missing:
         f.close()
@@ -121,9 +124,24 @@ def read_csv(path, delimiter: str = ",", expect: Sequence[str] = ()) -> tuple[li
             for fields in reader:
                 if not fields or all(not x.strip() for x in fields):
                     continue
-                yield reader.line_num, fields
+                yield reader.line_num, _without_trailing_empty(fields, len(header))
 
     return header, rows()
+
+
+def _without_trailing_empty(fields: list[str], keep: int = 0) -> list[str]:
+    """``fields`` without the empty (or blank) fields at its end beyond the first ``keep``
+    (a trailing delimiter)."""
+    n = len(fields)
+    while n > keep and not fields[n - 1].strip():
+        n -= 1
+    return fields[:n]
+
+
+def split_fields(line: str, delimiter: str, expected: int = 0) -> list[str]:
+    """The stripped fields of one delimited line; empty fields after the first ``expected``
+    (a trailing delimiter) are dropped, empty ones within them (a missing value) kept."""
+    return _without_trailing_empty([x.strip() for x in line.split(delimiter)], expected)
 
 
 def parse_float(text: str, path, row, what: str) -> float:

@@ -82,7 +82,7 @@ def read_ratings(path) -> np.ndarray:
 def read_arff_gold_standard(path) -> np.ndarray:
     """The last numeric column of the ``@data`` rows of an AVEC gold-standard ARFF file."""
     values, in_data = [], False
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for line_no, line in enumerate(f, start=1):
             s = line.strip()
             if not s or s.startswith("%"):

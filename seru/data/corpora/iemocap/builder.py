@@ -100,7 +100,7 @@ def read_emo_evaluation(path) -> tuple[list[Turn], list[tuple[str, _manual.Forma
         elif cur_err is not None:
             errors.append((cur.name if cur is not None else "?", cur_err))
 
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         for line_no, raw in enumerate(f, start=1):
             s = raw.strip()
             if not s or s.startswith("%"):

@@ -134,7 +134,7 @@ def read_labels(path, rid: str | None = None) -> dict[str, np.ndarray]:
     """
     values = []
     for line, s in _lines(path):
-        fields = [x.strip() for x in s.split(";")]
+        fields = _manual.split_fields(s, ";", len(_LABEL_HEADER))
         if not values and fields[0].strip("'\"").lower() == "name":
             if tuple(f.lower() for f in fields) != _LABEL_HEADER:
                 raise _manual.FormatError(
@@ -160,7 +160,7 @@ def read_labels(path, rid: str | None = None) -> dict[str, np.ndarray]:
 def read_rater_header(path) -> list[str]:
     """The rater names of a ``ratings_individual`` file (header after ``time``)."""
     for line, s in _lines(path):
-        fields = [x.strip() for x in s.split(";")]
+        fields = _manual.split_fields(s, ";")
         if fields[0].lower() != "time" or len(fields) < 2 or any(not f for f in fields[1:]):
             raise _manual.FormatError(
                 path, line, f"header {fields}, expected 'time;<rater>;<rater>...' (';'-separated)"
@@ -190,7 +190,7 @@ def read_ratings(path, raters=None) -> tuple[list[str], np.ndarray]:
     it = _lines(path)
     next(it)  # header, checked above
     for line, s in it:
-        fields = [x.strip() for x in s.split(";")]
+        fields = _manual.split_fields(s, ";", 1 + len(names))
         if len(fields) != 1 + len(names):
             raise _manual.FormatError(
                 path, line, f"{len(fields)} fields, expected {1 + len(names)} (time + {len(names)} raters)"
