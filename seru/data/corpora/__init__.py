@@ -73,11 +73,15 @@ def prepare(builder, manual_dir: str | None = None):
         if not Path(manual_dir).is_dir():
             raise FileNotFoundError(f"manual dir {manual_dir} does not exist")
     config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    from seru.data.corpora._manual import FormatError
+
     try:
         builder.download_and_prepare(download_config=config)
+    except FormatError as e:  # a file every item needs (a vote table, a header) is malformed
+        raise CorpusBuildError(f"corpus {builder.name!r}: the build stopped: {e}") from e
     except Exception as e:  # TFDS' own errors (e.g. "No examples were yielded") included
         skips = getattr(getattr(builder, "_skips", None), "entries", None)
-        if not skips:
+        if skips is None:  # not a reader of files a user provides
             raise
         raise CorpusBuildError(_build_failure(builder, e, skips)) from e
     return builder
@@ -96,6 +100,9 @@ def _build_failure(builder, error: Exception, skips: list[str]) -> str:
     first = "".join(f"\n  {s}" for s in skips[:FIRST_REASONS])
     more = f"\n  ... and {len(skips) - FIRST_REASONS} more" if len(skips) > FIRST_REASONS else ""
     cause = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if not skips:
+        return (f"corpus {builder.name!r}: the build stopped ({cause}); nothing was kept and "
+                f"nothing was skipped: the files hold no item for that split")
     return (f"corpus {builder.name!r}: the build stopped ({cause}); nothing was kept. "
             f"{len(skips)} items were skipped, the first:{first}{more}\n"
             f"all of them: {path}")

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -86,6 +87,19 @@ def discover(directory, pattern: str) -> list[Path]:
                   and not p.name.endswith("~"))
 
 
+def unique_keys(examples, skips: "SkipLog", source: str):
+    """``examples`` (``(key, record)`` pairs of one split) without repeated keys: a key
+    seen before is reported in ``skips`` (``source`` names where the keys come from) and
+    its repeat left out, so that TFDS never meets a duplicated key."""
+    seen = set()
+    for key, record in examples:
+        if key in seen:
+            skips.add(source, None, f"item {key!r} a second time", f"the repeat of {key}")
+            continue
+        seen.add(key)
+        yield key, record
+
+
 def rel(path, root) -> str:
     """``path`` relative to ``root`` when possible (shorter skip entries)."""
     try:
@@ -145,8 +159,13 @@ def split_fields(line: str, delimiter: str, expected: int = 0) -> list[str]:
 
 
 def parse_float(text: str, path, row, what: str) -> float:
-    """``float(text)`` or a :class:`FormatError` naming file, row and field."""
+    """``float(text)`` or a :class:`FormatError` naming file, row and field; ``nan``,
+    ``inf`` and numbers beyond float range are refused (no corpus writes them: a rating
+    that is missing is an empty field where a format allows one)."""
     try:
-        return float(text)
+        value = float(text)
     except (TypeError, ValueError):
         raise FormatError(path, row, f"expected a number for {what}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise FormatError(path, row, f"expected a finite number for {what}, got {text!r}")
+    return value

@@ -143,7 +143,9 @@ class Avec2016(tfds.core.GeneratorBasedBuilder):
             by_split[m.group(1)].append(wav)
         for s in by_split:
             by_split[s].sort(key=lambda p: int(p.stem.split("_")[1]))
-        return {s: self._generate_examples(root, wavs) for s, wavs in by_split.items() if wavs}
+        return {s: _manual.unique_keys(self._generate_examples(root, wavs), self._skips,
+                                       "recordings_audio")
+                for s, wavs in by_split.items() if wavs}
 
     def _generate_examples(self, root: Path, wavs):
         for wav in wavs:

@@ -98,6 +98,8 @@ def read_demographics(path, skips: _manual.SkipLog) -> dict:
             skips.add_error(_manual.FormatError(
                 path, line, f"{len(fields)} fields, expected {len(header)} ({','.join(header)})"),
                 "demographics row (that actor's gender becomes unknown)")
+            if col["ActorID"] < len(fields):  # reported once, here
+                out[fields[col["ActorID"]].strip()] = "unknown"
             continue
         sex = fields[col["Sex"]].strip().lower()
         out[fields[col["ActorID"]].strip()] = sex if sex in ("female", "male") else "unknown"
@@ -136,15 +138,25 @@ class CremaD(tfds.core.GeneratorBasedBuilder):
         self.info.metadata["skipped"] = skips.entries
         votes = read_voice_votes(root / "processedResults" / "tabulatedVotes.csv", skips)
         sexes = read_demographics(root / "VideoDemographics.csv", skips)
-        for wav in _manual.discover(root / "AudioWAV", "*.wav"):
+        wavs = _manual.discover(root / "AudioWAV", "*.wav")
+        for wav in wavs:
             if wav.stem not in votes:
                 skips.add(wav, None, "no voice-only row in processedResults/tabulatedVotes.csv", "clip")
-        split_of = actor_split({_NAME.match(n).group(1) for n in votes})
+        # Actors from the audio files as well as the votes: a vote row that cannot be read
+        # must not move other actors to another split.
+        actors = {_NAME.match(n).group(1) for n in votes} | {
+            m.group(1) for m in map(_NAME.match, (w.stem for w in wavs)) if m}
+        split_of = actor_split(actors)
+        for actor in sorted(actors - set(sexes)):
+            skips.add(root / "VideoDemographics.csv", None, f"no row for actor {actor}",
+                      f"the gender of actor {actor}: unknown")
         by_split = {"train": [], "dev": [], "test": []}
         for name in sorted(votes):
             actor = _NAME.match(name).group(1)
             by_split[split_of[actor]].append((name, actor, sexes.get(actor, "unknown"), votes[name]))
-        return {s: self._generate_examples(root, items) for s, items in by_split.items() if items}
+        return {s: _manual.unique_keys(self._generate_examples(root, items), skips,
+                                       "processedResults/tabulatedVotes.csv")
+                for s, items in by_split.items() if items}
 
     def _generate_examples(self, root: Path, items):
         for name, actor, gender, votes in items:

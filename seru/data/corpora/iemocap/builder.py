@@ -92,10 +92,13 @@ def read_emo_evaluation(path) -> tuple[list[Turn], list[tuple[str, _manual.Forma
     ``act`` / ``dom`` value is NaN for that rater, an ``A-E`` line without that structure
     NaN for all three, a ``C-E`` line with an unknown or no category gives no vote."""
     turns, errors, losses = [], [], []
-    cur, cur_err = None, None
+    cur, cur_err, cur_raters = None, None, {}
 
     def close():
-        if cur is not None and cur_err is None:
+        if cur is not None and cur_err is None and not cur.dims and not cur.votes.any():
+            errors.append((cur.name, _manual.FormatError(
+                path, cur.line, f"turn {cur.name} has no evaluator (C-E / A-E) line")))
+        elif cur is not None and cur_err is None:
             turns.append(cur)
         elif cur_err is not None:
             errors.append((cur.name if cur is not None else "?", cur_err))
@@ -115,6 +118,7 @@ def read_emo_evaluation(path) -> tuple[list[Turn], list[tuple[str, _manual.Forma
                         "'[START - END]<TAB>SesNNX_..._XNNN<TAB>EMOTION<TAB>[V, A, D]'")
                     continue
                 cur = Turn(m.group(3), line_no, np.zeros(len(CLASSES), np.int32), [])
+                cur_raters = {}
                 continue
             if cur is None:
                 if cur_err is None:
@@ -133,6 +137,12 @@ def read_emo_evaluation(path) -> tuple[list[Turn], list[tuple[str, _manual.Forma
             if who != "E":  # the speakers' self-assessment
                 continue
             rater = f"{kind}-E{m.group(3)}"
+            if rater in cur_raters:
+                losses.append((_manual.FormatError(
+                    path, line_no, f"{rater} rated turn {cur.name} already (line "
+                    f"{cur_raters[rater]})"), f"the repeated line of {rater} in turn {cur.name}"))
+                continue
+            cur_raters[rater] = line_no
             if kind == "C":
                 try:
                     cats = re.sub(r"\(.*\)\s*$", "", body)
@@ -222,7 +232,7 @@ class Iemocap(tfds.core.GeneratorBasedBuilder):
             corpus="iemocap", instructions=self.MANUAL_DOWNLOAD_INSTRUCTIONS)
         self._skips = _manual.SkipLog("iemocap")
         self.info.metadata["skipped"] = self._skips.entries
-        turns = {}
+        turns, reported = {}, set()
         for s in sessions:
             turns[s] = []
             evaluations = root / f"Session{s}" / "dialog" / "EmoEvaluation"
@@ -230,11 +240,31 @@ class Iemocap(tfds.core.GeneratorBasedBuilder):
                 ok, errors, losses = read_emo_evaluation(txt)
                 for name, e in errors:
                     self._skips.add_error(e, f"turn {name}")
+                    reported.add(name)
                 for e, what in losses:
                     self._skips.add_error(e, what)
-                turns[s].extend(ok)
+                turns[s].extend((txt, t) for t in ok)
+            # A turn with audio and no evaluation (e.g. an EmoEvaluation file cut short).
+            named = {t.name for _, t in turns[s]} | reported
+            for wav in _manual.discover(root / f"Session{s}" / "sentences" / "wav", "*/*.wav"):
+                if wav.stem not in named and _TURN.match(wav.stem):
+                    txt = evaluations / f"{wav.parent.name}.txt"
+                    self._skips.add(txt, None, f"no evaluation of turn {wav.stem} (its audio: "
+                                    f"{_manual.rel(wav, root)})", f"turn {wav.stem}")
+        seen: dict[str, list] = {}
+        for s in sessions:
+            for txt, t in turns[s]:
+                seen.setdefault(t.name, []).append((txt, t.line))
+        for name, where in seen.items():
+            if len(where) > 1:
+                for txt, line in where:
+                    self._skips.add(txt, line, f"turn {name} appears {len(where)} times "
+                                    f"(at {', '.join(f'{p.name}:{n}' for p, n in where)})",
+                                    f"turn {name}")
+        turns = {s: [t for _, t in ts if len(seen[t.name]) == 1] for s, ts in turns.items()}
         return {
-            split: self._generate_examples(root, [(s, t) for s in ss for t in turns[s]])
+            split: _manual.unique_keys(self._generate_examples(
+                root, [(s, t) for s in ss for t in turns[s]]), self._skips, "EmoEvaluation")
             for split, ss in (("train", c.train), ("dev", c.dev), ("test", c.test))
         }
 

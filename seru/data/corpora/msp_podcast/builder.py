@@ -151,7 +151,12 @@ def read_detailed(path, skips: _manual.SkipLog) -> tuple[dict, dict]:
         except _manual.FormatError as err:
             bad.setdefault(name, err)
             continue
-        out.setdefault(name, []).append((worker, k, dims))
+        rated = out.setdefault(name, [])
+        if any(w == worker for w, _, _ in rated):  # a repeated row: counted once
+            skips.add(path, line, f"worker {worker!r} rated {name} already",
+                      f"the repeated row of worker {worker!r} for {name}")
+            continue
+        rated.append((worker, k, dims))
     return out, bad
 
 
@@ -173,7 +178,13 @@ def read_consensus(path, skips: _manual.SkipLog) -> dict:
             continue
         g = fields[col["Gender"]].strip().lower()
         gender = g if g in ("female", "male") else "unknown"
-        out[fields[col["FileName"]].strip()] = (split, fields[col["SpkrID"]].strip(), gender)
+        speaker = fields[col["SpkrID"]].strip()
+        if not (speaker.isdigit() or speaker.lower() == "unknown"):
+            skips.add_error(_manual.FormatError(
+                path, line, f"SpkrID {speaker!r}, expected a number or Unknown"),
+                "utterance")
+            continue
+        out[fields[col["FileName"]].strip()] = (split, speaker, gender)
     return out
 
 
@@ -224,8 +235,14 @@ class MspPodcast(tfds.core.GeneratorBasedBuilder):
             if name in bad:
                 skips.add_error(bad[name], f"utterance {name}")
                 continue
-            by_split.setdefault(split, []).append((name, spk, gender, detailed.get(name, [])))
-        return {s: self._generate_examples(root, items) for s, items in sorted(by_split.items())}
+            if not detailed.get(name):
+                skips.add(root / "Labels" / "labels_detailed.csv", None,
+                          f"no rows for {name} (listed in {cons_path.name})", f"utterance {name}")
+                continue
+            by_split.setdefault(split, []).append((name, spk, gender, detailed[name]))
+        return {s: _manual.unique_keys(self._generate_examples(root, items), self._skips,
+                                       "Labels")
+                for s, items in sorted(by_split.items())}
 
     def _generate_examples(self, root: Path, items):
         for name, spk, gender, workers in items:

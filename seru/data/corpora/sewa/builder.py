@@ -188,9 +188,13 @@ def read_ratings(path, raters=None) -> tuple[list[str], np.ndarray]:
     cols = [raters.index(n) for n in names]
     rows = []
     it = _lines(path)
-    next(it)  # header, checked above
+    # A trailing delimiter is the file's style when its header has one: then every row may
+    # end with one more (empty) field. Otherwise an empty last field is a missing rating.
+    trailing = next(it)[1].endswith(";")
     for line, s in it:
-        fields = _manual.split_fields(s, ";", 1 + len(names))
+        fields = [x.strip() for x in s.split(";")]
+        if trailing and len(fields) == 2 + len(names) and not fields[-1]:
+            fields.pop()
         if len(fields) != 1 + len(names):
             raise _manual.FormatError(
                 path, line, f"{len(fields)} fields, expected {1 + len(names)} (time + {len(names)} raters)"
@@ -198,7 +202,8 @@ def read_ratings(path, raters=None) -> tuple[list[str], np.ndarray]:
         _check_time(_manual.parse_float(fields[0], path, line, "time"), len(rows), path, line)
         row = [math.nan] * len(raters)
         for c, n, v in zip(cols, names, fields[1:]):
-            row[c] = math.nan if v == "" else _manual.parse_float(v, path, line, f"rater {n}")
+            row[c] = (math.nan if v == "" or v.lower() == "nan"
+                      else _manual.parse_float(v, path, line, f"rater {n}"))
         rows.append(row)
     if not rows:
         raise _manual.FormatError(path, 2, "no rating rows after the header")
@@ -251,7 +256,8 @@ class Sewa(tfds.core.GeneratorBasedBuilder):
         self._raters = list(md["annotators"])
         for s in by_split:
             by_split[s].sort()
-        return {s: self._generate_examples(root, items) for s, items in by_split.items() if items}
+        return {s: _manual.unique_keys(self._generate_examples(root, items), self._skips, "audio")
+                for s, items in by_split.items() if items}
 
     def _rater_union(self, root: Path) -> list[str]:
         names: list[str] = []
