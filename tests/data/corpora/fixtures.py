@@ -80,7 +80,7 @@ def write_msp_podcast(root, old: bool = False, bad_row: bool = False, sr: int = 
     ``FileName,Workers,EmoClass_Major,EmoClass_Second,EmoAct,EmoVal,EmoDom``).
 
     ``bad_row=True`` gives the detailed row of one worker of ``MSP-PODCAST_0003_0001.wav``
-    a non-numeric arousal (that utterance is then skipped).
+    a non-numeric arousal (that rating is then NaN).
     """
     root = Path(root)
     utts = [

@@ -56,17 +56,29 @@ def test_msp_podcast_builds_and_reads_back(tmp_path, old):
         np.testing.assert_array_equal(rec["emotion_votes"], _expected_votes(u["workers"]))
 
 
-def test_msp_podcast_malformed_row_is_skipped_and_reported(tmp_path):
+def test_msp_podcast_one_raters_bad_value_costs_only_that_value(tmp_path):
+    """A worker's non-numeric arousal: the utterance is kept with every other rating and
+    that worker's vote, the arousal is NaN, the entry names file, row and value."""
     fixtures.write_msp_podcast(tmp_path / "manual", bad_row=True)
     b, sources = corpora.load("msp_podcast", data_dir=str(tmp_path / "data"),
                               manual_dir=str(tmp_path / "manual"))
     recs = _all_records(sources)
-    assert "MSP-PODCAST_0003_0001" not in recs and len(recs) == 4  # the rest is kept
+    assert len(recs) == 5
+    clean_dir = tmp_path / "clean"
+    fixtures.write_msp_podcast(clean_dir / "manual")
+    _, clean = corpora.load("msp_podcast", data_dir=str(clean_dir / "data"),
+                            manual_dir=str(clean_dir / "manual"))
+    ref = _all_records(clean)["MSP-PODCAST_0003_0001"][1]
+    got = recs["MSP-PODCAST_0003_0001"][1]
+    np.testing.assert_array_equal(got["emotion_votes"], ref["emotion_votes"])
+    np.testing.assert_array_equal(got["valence"], ref["valence"])
+    assert np.isnan(got["arousal"][1]) and np.array_equal(np.delete(got["arousal"], 1),
+                                                         np.delete(ref["arousal"], 1))
     (entry,) = b.info.metadata["skipped"]
     # header = line 1; rows of 0001_0001 (3), 0001_0002 (2), 0002_0001 (4) take lines 2-10,
     # 0003_0001's first worker line 11, its second (the bad one) line 12
     assert "labels_detailed.csv:12: expected a number for A:, got 'abc'" in entry
-    assert entry.endswith("(skipped utterance MSP-PODCAST_0003_0001.wav)")
+    assert entry.endswith("for MSP-PODCAST_0003_0001.wav: NaN)")
 
 
 def test_msp_podcast_parsers():

@@ -30,11 +30,12 @@ Development | Validation -> dev, TestN -> testN.
 
 An utterance listed in the consensus file without any detailed row is kept
 with empty (length-0) ratings and zero votes
-(``info.metadata["without_detailed_labels"]`` counts them). A malformed
-detailed row skips its utterance (its annotation would be incomplete); a
-malformed consensus row or an unreadable wav skips that utterance; detailed
-rows of files not in the consensus file are skipped. All of it is logged and
-listed in ``info.metadata["skipped"]``.
+(``info.metadata["without_detailed_labels"]`` counts them; each is reported).
+A malformed detailed row costs only its rater (:func:`read_detailed`: a bad
+value is NaN, an unknown class no vote, a row without structure is left out);
+a malformed consensus row (fields, Split_Set, SpkrID) or an unreadable wav
+skips that utterance; detailed rows of files not in the consensus file are
+skipped. All of it is logged and listed in ``info.metadata["skipped"]``.
 """
 
 from __future__ import annotations
@@ -88,8 +89,20 @@ def class_index(spelling: str) -> int | None:
     return schema.MSP_CLASSES.index(name) if name else None
 
 
-def parse_emo_detail(text: str, path, row) -> tuple[str, str, dict]:
-    """``"WORKERn; Primary; secondaries; A:x; V:y; D:z;"`` -> (worker, primary, {dim: value})."""
+def _value(text: str, path, row, what: str, losses: list) -> float:
+    """The rating ``text``, or NaN with its error appended to ``losses``."""
+    try:
+        return _manual.parse_float(text, path, row, what)
+    except _manual.FormatError as e:
+        losses.append(e)
+        return float("nan")
+
+
+def parse_emo_detail(text: str, path, row, losses: list | None = None) -> tuple[str, str, dict]:
+    """``"WORKERn; Primary; secondaries; A:x; V:y; D:z;"`` -> (worker, primary, {dim: value}).
+
+    A value that is not a finite number is NaN, its error appended to ``losses`` (raised
+    when ``losses`` is None); a malformed structure raises :class:`_manual.FormatError`."""
     fields = [f.strip() for f in text.strip().split(";")]
     while fields and not fields[-1]:
         fields.pop()
@@ -101,14 +114,22 @@ def parse_emo_detail(text: str, path, row) -> tuple[str, str, dict]:
         code, _, value = f.partition(":")
         if code.strip() not in _DIM_CODES or not _:
             raise _manual.FormatError(path, row, f"EmoDetail {text!r}: field {f!r}, expected {expect}")
-        dims[_DIM_CODES[code.strip()]] = _manual.parse_float(value.strip(), path, row, f"{code.strip()}:")
+        what = f"{code.strip()}:"
+        dims[_DIM_CODES[code.strip()]] = (
+            _manual.parse_float(value.strip(), path, row, what) if losses is None
+            else _value(value.strip(), path, row, what, losses))
     if set(dims) != set(DIMENSIONS):
         raise _manual.FormatError(path, row, f"EmoDetail {text!r}: expected A:, V: and D: fields")
     return fields[0], fields[1], dims
 
 
-def read_detailed(path, skips: _manual.SkipLog) -> tuple[dict, dict]:
-    """``{FileName: [(worker, class_index, {dim: value}), ...]}`` and ``{FileName: error}``."""
+def read_detailed(path, skips: _manual.SkipLog) -> dict:
+    """``{FileName: [(worker, class_index or None, {dim: value}), ...]}``.
+
+    What one row gets wrong costs only that row's rater: a value that is not a finite
+    number is NaN, an unknown primary class gives no vote (``None``), a row without its
+    structure (fields, EmoDetail) is left out, a worker's repeated row is counted once;
+    each reported in ``skips`` with file and line."""
     header, rows = _manual.read_csv(path, expect=("FileName",))
     col = {h: i for i, h in enumerate(header)}
     if "EmoDetail" in col:
@@ -123,41 +144,40 @@ def read_detailed(path, skips: _manual.SkipLog) -> tuple[dict, dict]:
                 f"{list(_WORKER_COLUMNS)}, one of {list(_CLASS_COLUMNS)}, EmoAct, EmoVal, EmoDom",
             )
         form = "columns"
-    out, bad = {}, {}
+    out = {}
     for line, fields in rows:
         if len(fields) != len(header):
             err = _manual.FormatError(path, line, f"{len(fields)} fields, expected {len(header)} ({','.join(header)})")
             name = fields[col["FileName"]].strip() if len(fields) > col["FileName"] else None
-            if name:
-                bad.setdefault(name, err)
-            else:
-                skips.add_error(err, "row")
+            skips.add_error(err, f"one rater's row of {name}" if name else "row")
             continue
         name = fields[col["FileName"]].strip()
+        losses: list = []
         try:
             if form == "detail":
-                worker, primary, dims = parse_emo_detail(fields[col["EmoDetail"]], path, line)
+                worker, primary, dims = parse_emo_detail(fields[col["EmoDetail"]], path, line,
+                                                         losses)
             else:
                 worker, primary = fields[col[worker_col]].strip(), fields[col[class_col]]
-                dims = {d: _manual.parse_float(fields[col[c]].strip(), path, line, c)
+                dims = {d: _value(fields[col[c]].strip(), path, line, c, losses)
                         for c, d in _DIM_COLUMNS.items()}
-            k = class_index(primary)
-            if k is None:
-                raise _manual.FormatError(
-                    path, line,
-                    f"primary class {primary.strip()!r}, expected one of {list(schema.MSP_CLASSES)} "
-                    f"(or codes {''.join(_CODES)})",
-                )
-        except _manual.FormatError as err:
-            bad.setdefault(name, err)
+        except _manual.FormatError as err:  # no rater and no value to keep from this row
+            skips.add_error(err, f"one rater's row of {name}")
             continue
+        for e in losses:
+            skips.add_error(e, f"a rating of {worker} for {name}: NaN")
+        k = class_index(primary)
+        if k is None:
+            skips.add(path, line, f"primary class {primary.strip()!r}, expected one of "
+                      f"{list(schema.MSP_CLASSES)} (or codes {''.join(_CODES)})",
+                      f"the vote of {worker} for {name}")
         rated = out.setdefault(name, [])
         if any(w == worker for w, _, _ in rated):  # a repeated row: counted once
             skips.add(path, line, f"worker {worker!r} rated {name} already",
                       f"the repeated row of worker {worker!r} for {name}")
             continue
         rated.append((worker, k, dims))
-    return out, bad
+    return out
 
 
 def read_consensus(path, skips: _manual.SkipLog) -> dict:
@@ -225,21 +245,18 @@ class MspPodcast(tfds.core.GeneratorBasedBuilder):
         self.info.metadata["skipped"] = skips.entries
         self._skips = skips
         consensus = read_consensus(cons_path, skips)
-        detailed, bad = read_detailed(root / "Labels" / "labels_detailed.csv", skips)
-        for name in sorted(set(detailed) | set(bad)):
+        detailed = read_detailed(root / "Labels" / "labels_detailed.csv", skips)
+        for name in sorted(detailed):
             if name not in consensus:
                 skips.add(root / "Labels" / "labels_detailed.csv", None,
                           f"detailed labels of {name}, which is not in {cons_path.name}", "rows")
         by_split = {}
         for name, (split, spk, gender) in consensus.items():
-            if name in bad:
-                skips.add_error(bad[name], f"utterance {name}")
-                continue
-            if not detailed.get(name):
+            if not detailed.get(name):  # kept (counted in without_detailed_labels), reported
                 skips.add(root / "Labels" / "labels_detailed.csv", None,
-                          f"no rows for {name} (listed in {cons_path.name})", f"utterance {name}")
-                continue
-            by_split.setdefault(split, []).append((name, spk, gender, detailed[name]))
+                          f"no rows for {name} (listed in {cons_path.name})",
+                          f"the ratings of {name}: kept without ratings")
+            by_split.setdefault(split, []).append((name, spk, gender, detailed.get(name, [])))
         return {s: _manual.unique_keys(self._generate_examples(root, items), self._skips,
                                        "Labels")
                 for s, items in sorted(by_split.items())}
@@ -255,7 +272,8 @@ class MspPodcast(tfds.core.GeneratorBasedBuilder):
                 self.info.metadata["without_detailed_labels"] += 1
             votes = np.zeros(len(schema.MSP_CLASSES), np.int32)
             for _, k, _ in workers:
-                votes[k] += 1
+                if k is not None:  # None: the rater's class could not be read (reported)
+                    votes[k] += 1
             rec = {"id": Path(name).stem, "speaker": spk, "gender": gender, "audio": x,
                    "sample_rate": sr, "emotion_votes": votes}
             for d in DIMENSIONS:
