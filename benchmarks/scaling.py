@@ -19,8 +19,10 @@ system's vectorised MC prediction, outputs gathered to every device):
   also what the data-parallel step all-reduces (one gradient per parameter, float32);
 * ``other_jobs_cpu_seconds``: CPU time other processes used while a topology ran
   (``/proc/stat`` busy time minus this benchmark's own; near 0 on a quiet machine).
-  Every topology runs ``--repeats`` times, interleaved; ``measured`` keeps, per
-  topology, the repeat with the least CPU taken by other jobs (all in ``repeats``).
+  Before each topology the benchmark waits (``--wait_quiet``) for 2 s in which other
+  jobs leave the CPU idle; every topology runs ``--repeats`` times, interleaved;
+  ``measured`` keeps, per topology, the repeat with the least CPU taken by other jobs
+  (all in ``repeats``).
 
 On this machine (2 CPU cores) every virtual device and process shares the same two
 cores: the measured curve shows the overhead of sharding (partitioned programs,
@@ -226,6 +228,21 @@ def _own_cpu_seconds() -> float:
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
+def wait_for_quiet(max_wait: float, probe: float = 2.0, threshold: float = 0.2) -> float:
+    """Sleep until other jobs used less than ``threshold`` CPU seconds during a ``probe``
+    of that many seconds, or ``max_wait`` seconds have passed; returns the seconds
+    waited (0 without ``/proc/stat``)."""
+    t0 = time.time()
+    while time.time() - t0 < max_wait:
+        busy = _busy_cpu_seconds()
+        if busy is None:
+            return 0.0
+        time.sleep(probe)
+        if _busy_cpu_seconds() - busy < threshold:
+            break
+    return time.time() - t0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -324,6 +341,9 @@ def main():
     ap.add_argument("--per_node", type=int, default=8, help="accelerators per node (default 8)")
     ap.add_argument("--hop_latency_us", type=float, default=5.0,
                     help="ASSUMED latency of one ring hop, microseconds (default 5)")
+    ap.add_argument("--wait_quiet", type=float, default=120.0,
+                    help="before each topology, wait up to this many seconds for other jobs "
+                         "to leave the CPU idle for 2 s (default 120; 0: do not wait)")
     ap.add_argument("--project_to", default="8,64", help="accelerator counts to project to")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per topology")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -357,6 +377,7 @@ def main():
     for r in range(args.repeats):
         for processes, devices in TOPOLOGIES:
             top = f"{processes}x{devices}"
+            waited = wait_for_quiet(args.wait_quiet)
             busy, own = _busy_cpu_seconds(), _own_cpu_seconds()
             outs = run_topology(processes, devices, names, args.reps, args.eval_reps,
                                 args.timeout)
@@ -364,7 +385,8 @@ def main():
                       (_busy_cpu_seconds() - busy) - (_own_cpu_seconds() - own))
             rows = {}
             for n in names:
-                row = dict(outs[0]["systems"][n], other_jobs_cpu_seconds=others, repeat=r)
+                row = dict(outs[0]["systems"][n], other_jobs_cpu_seconds=others, repeat=r,
+                           waited_for_quiet_s=waited)
                 if processes > 1:  # every process times the same synchronous steps
                     row["train_step_s_per_process"] = [o["systems"][n]["train_step_s"]
                                                        for o in outs]
@@ -375,7 +397,7 @@ def main():
             if top not in quietest or (others or 0.0) < (quietest[top][0] or 0.0):
                 quietest[top] = (others, rows)
             print(f"[scaling] repeat {r}: {processes} x {devices} done at "
-                  f"{time.time() - t0:.0f} s (other jobs: {others} CPU s)", file=sys.stderr)
+                  f"{time.time() - t0:.0f} s (other jobs: {others:.1f} CPU s, waited {waited:.0f} s)", file=sys.stderr)
     for top, (_, rows) in quietest.items():
         for n in names:
             result["measured"][n][top] = rows[n]
