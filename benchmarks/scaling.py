@@ -39,7 +39,10 @@ accelerator to these 2 CPU cores (``--speedup``); the gradient all-reduce as a r
 bandwidth of one link inside a node (``--intra_gbps``, NVLink / ICI class) while p
 fits in one node (``--per_node``), else across nodes (``--inter_gbps``, the slowest
 link sets a flat ring's pace); no overlap of the all-reduce with the backward pass
-(pessimistic: XLA may overlap them). ``step = compute + all-reduce``,
+(pessimistic: XLA may overlap them), and a flat ring's 2 (p - 1) hops of latency
+(pessimistic for small gradients: NCCL's tree algorithms take about 2 log2 p hops,
+and for prabhu22's 0.3 MB the latency is most of the projected all-reduce).
+``step = compute + all-reduce``,
 ``efficiency = compute / step``. For the evaluation, the all-gather of the outputs
 (``(p - 1) * output_bytes / bandwidth + (p - 1) * hop_latency``) is the only traffic.
 ``speedup_at_half_efficiency_64``: the accelerator speed-up at which, on 64 devices, the
@@ -47,7 +50,8 @@ all-reduce takes as long as the compute. Every assumption is in the JSON.
 
 Usage::
 
-    python benchmarks/scaling.py --out benchmarks/results/scaling.json   # ~5 min, 2 cores
+    python benchmarks/scaling.py --out benchmarks/results/scaling.json   # ~5 min on 2 idle cores
+    # (before each topology it waits up to --wait_quiet s for other jobs to leave the CPU)
     python benchmarks/scaling.py --systems prabhu22 --reps 5             # quicker
 """
 
