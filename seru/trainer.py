@@ -269,71 +269,73 @@ def train_and_evaluate(config, workdir: str | Path, *, dataset=None, system=None
     t0, last_log, stopped, stop_now = time.time(), step, False, False
     preempt = Preemption()
     patience = config.train.patience_epochs
-    for epoch in range(step // spe, num_epochs):
-        if loop["early_stopped"]:
-            break
-        first = step - epoch * spe
-        n_this = min(spe, total - epoch * spe)
-        for _ in range(first, n_this):
-            batch = next(batches)
-            state, metrics = train_step(state, sharding.to_global(batch, data_sh),
-                                        jax.random.fold_in(train_rng, step))
-            step += 1
-            # Every process asks at every step (the multi-process agreement needs it).
-            stop_now = preempt.reached(step) or (stop_after_steps is not None
-                                                 and step >= stop_after_steps)
-            pending.append(metrics)
-            bar.update(1)
-            if step % config.train.log_every_steps == 0:
-                flush(epoch, log=True)
-            if step % spe == 0:
-                break  # the epoch is done: its end is handled below
-            if stop_now:
+    try:  # the SIGTERM handler is restored however the loop ends
+        for epoch in range(step // spe, num_epochs):
+            if loop["early_stopped"]:
+                break
+            first = step - epoch * spe
+            n_this = min(spe, total - epoch * spe)
+            for _ in range(first, n_this):
+                batch = next(batches)
+                state, metrics = train_step(state, sharding.to_global(batch, data_sh),
+                                            jax.random.fold_in(train_rng, step))
+                step += 1
+                # Every process asks at every step (the multi-process agreement needs it).
+                stop_now = preempt.reached(step) or (stop_after_steps is not None
+                                                     and step >= stop_after_steps)
+                pending.append(metrics)
+                bar.update(1)
+                if step % config.train.log_every_steps == 0:
+                    flush(epoch, log=True)
+                if step % spe == 0:
+                    break  # the epoch is done: its end is handled below
+                if stop_now:
+                    stopped = True
+                    break
+                if step % config.train.checkpoint_every_steps == 0:
+                    checkpoint("latest")
+            if stopped:
+                checkpoint("latest")
+                break
+            # --- end of epoch: selection by training loss (prabhu22), dev eval ---
+            flush(epoch)
+            train_loss = loop["epoch_loss_sum"] / max(loop["epoch_loss_count"], 1)
+            loop["epoch_loss_sum"], loop["epoch_loss_count"] = 0.0, 0
+            writer.write(step, "epoch", {"epoch": epoch, "train_loss": train_loss})
+            if _better(train_loss, loop["best_train_loss"], "min"):
+                loop["best_train_loss"] = train_loss
+                checkpoint("best_train_loss")
+            every = config.train.eval_every_epochs
+            last_epoch = epoch == num_epochs - 1
+            if every and config.data.dev_split and ((epoch + 1) % every == 0 or last_epoch):
+                metrics = do_eval()
+                bar.write(evaluation.format_table(metrics, f"dev @ step {step}"))
+                if select_dev:
+                    key = config.train.select_by[4:]
+                    if key not in metrics:
+                        raise KeyError(f"train.select_by={config.train.select_by!r}: the system's "
+                                       f"metrics are {sorted(metrics)}")
+                    if _better(metrics[key], loop["best_dev"], config.train.select_mode):
+                        loop["best_dev"], loop["best_dev_epoch"] = metrics[key], epoch
+                        checkpoint("best_dev")
+                    since = epoch - (loop["best_dev_epoch"] if loop["best_dev_epoch"] is not None
+                                     else -1)
+                    if patience and since >= patience and not last_epoch:
+                        loop["early_stopped"] = True
+                        writer.write(step, "early_stop", {
+                            "epoch": epoch, "best_dev_epoch": loop["best_dev_epoch"],
+                            "best_dev": loop["best_dev"], "patience_epochs": patience})
+                        bar.write(f"early stop after epoch {epoch}: no dev {key} improvement "
+                                  f"in {since} epochs (best at epoch {loop['best_dev_epoch']})")
+            checkpoint("latest")
+            if stop_now and step < total:
                 stopped = True
                 break
-            if step % config.train.checkpoint_every_steps == 0:
-                checkpoint("latest")
-        if stopped:
-            checkpoint("latest")
-            break
-        # --- end of epoch: selection by training loss (prabhu22), dev eval ---
-        flush(epoch)
-        train_loss = loop["epoch_loss_sum"] / max(loop["epoch_loss_count"], 1)
-        loop["epoch_loss_sum"], loop["epoch_loss_count"] = 0.0, 0
-        writer.write(step, "epoch", {"epoch": epoch, "train_loss": train_loss})
-        if _better(train_loss, loop["best_train_loss"], "min"):
-            loop["best_train_loss"] = train_loss
-            checkpoint("best_train_loss")
-        every = config.train.eval_every_epochs
-        last_epoch = epoch == num_epochs - 1
-        if every and config.data.dev_split and ((epoch + 1) % every == 0 or last_epoch):
-            metrics = do_eval()
-            bar.write(evaluation.format_table(metrics, f"dev @ step {step}"))
-            if select_dev:
-                key = config.train.select_by[4:]
-                if key not in metrics:
-                    raise KeyError(f"train.select_by={config.train.select_by!r}: the system's "
-                                   f"metrics are {sorted(metrics)}")
-                if _better(metrics[key], loop["best_dev"], config.train.select_mode):
-                    loop["best_dev"], loop["best_dev_epoch"] = metrics[key], epoch
-                    checkpoint("best_dev")
-                since = epoch - (loop["best_dev_epoch"] if loop["best_dev_epoch"] is not None
-                                 else -1)
-                if patience and since >= patience and not last_epoch:
-                    loop["early_stopped"] = True
-                    writer.write(step, "early_stop", {
-                        "epoch": epoch, "best_dev_epoch": loop["best_dev_epoch"],
-                        "best_dev": loop["best_dev"], "patience_epochs": patience})
-                    bar.write(f"early stop after epoch {epoch}: no dev {key} improvement "
-                              f"in {since} epochs (best at epoch {loop['best_dev_epoch']})")
-        checkpoint("latest")
-        if stop_now and step < total:
-            stopped = True
-            break
+    finally:
+        preempt.close()
     bar.close()
     writer.close()
     ckpts.close()
-    preempt.close()
     if stopped:
         why = ("stop_after_steps" if stop_after_steps is not None and step >= stop_after_steps
                else "SIGTERM")
