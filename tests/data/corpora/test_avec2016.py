@@ -39,16 +39,27 @@ def test_avec2016_builds_and_reads_back(tmp_path):
                 np.testing.assert_array_equal(rec[dim], wrote["ratings"][(rid, dim)])
 
 
-def test_avec2016_malformed_row_is_skipped_and_reported(tmp_path):
-    fixtures.write_avec2016(tmp_path / "manual", frames=6, bad_row=True)
-    with pytest.raises(avec._manual.FormatError, match=r"train_2\.csv, row 4: expected a number for FM3, got 'oops'"):
-        avec.read_ratings(tmp_path / "manual/ratings_individual/valence/train_2.csv")
+def test_avec2016_one_bad_rating_is_nan_and_reported(tmp_path):
+    """Rater FM3's valence at frame 2 of train_2 is 'oops': that value is NaN, every other
+    rating of the recording is kept, the entry names file, row and value."""
+    wrote = fixtures.write_avec2016(tmp_path / "manual", frames=6, bad_row=True)
+    csv_path = tmp_path / "manual/ratings_individual/valence/train_2.csv"
+    with pytest.raises(avec._manual.FormatError,
+                       match=r"train_2\.csv, row 4: expected a number for FM3, got 'oops'"):
+        avec.read_ratings(csv_path)
     b, sources = corpora.load("avec2016", data_dir=str(tmp_path / "data"),
                               manual_dir=str(tmp_path / "manual"))
-    assert sorted(_by_id(sources["train"])) == ["train_1"]  # the rest is kept
+    train = _by_id(sources["train"])
+    assert sorted(train) == ["train_1", "train_2"]
+    want = wrote["ratings"][("train_2", "valence")].copy()
+    want[2] = [0.1, 0.2, np.nan, 0.4, 0.5, 0.6]  # the fixture's bad row
+    np.testing.assert_array_equal(train["train_2"]["valence"], want)
+    np.testing.assert_array_equal(train["train_2"]["arousal"],
+                                  wrote["ratings"][("train_2", "arousal")])
     skipped = b.info.metadata["skipped"]
     assert len(skipped) == 1
     assert "valence/train_2.csv:4: expected a number for FM3, got 'oops'" in skipped[0]
+    assert skipped[0].endswith("(skipped that rating of train_2: NaN)")
     # the skip list survives a reload from disk
     b2, _ = corpora.load("avec2016", data_dir=str(tmp_path / "data"), build=False)
     assert b2.info.metadata["skipped"] == skipped

@@ -48,11 +48,13 @@ def frames_for_duration(num_samples: int, sample_rate: int, hop_s: float = schem
     return int(np.floor(num_samples / sample_rate / hop_s + 1e-6)) + 1
 
 
-def read_ratings(path) -> np.ndarray:
+def read_ratings(path, losses: list | None = None) -> np.ndarray:
     """``[frames, 6]`` float32 ratings of one ``ratings_individual`` CSV.
 
-    Raises :class:`_manual.FormatError` naming the file and row: wrong header,
-    wrong field count, a non-number, or a time that is not ``row * 0.04``.
+    A rating that is not a finite number is NaN for that rater and frame, its
+    :class:`_manual.FormatError` appended to ``losses`` (raised when ``losses``
+    is None). Raises :class:`_manual.FormatError` naming the file and row for a
+    wrong header, a wrong field count or a time that is not ``row * 0.04``.
     """
     header, rows = _manual.read_csv(path, delimiter=";")
     if tuple(header) != ("time",) + ANNOTATORS:
@@ -71,9 +73,16 @@ def read_ratings(path) -> np.ndarray:
             raise _manual.FormatError(
                 path, line, f"time {t}, expected {want:.3f} (frames every {schema.FRAME_HOP_S} s from 0)"
             )
-        out.append([
-            _manual.parse_float(v, path, line, ANNOTATORS[i]) for i, v in enumerate(fields[1:])
-        ])
+        row = []
+        for i, v in enumerate(fields[1:]):
+            try:
+                row.append(_manual.parse_float(v, path, line, ANNOTATORS[i]))
+            except _manual.FormatError as e:
+                if losses is None:
+                    raise
+                losses.append(e)
+                row.append(np.nan)
+        out.append(row)
     if not out:
         raise _manual.FormatError(path, 2, "no rating rows after the header")
     return np.asarray(out, dtype=np.float32)
@@ -163,7 +172,11 @@ class Avec2016(tfds.core.GeneratorBasedBuilder):
         for dim in DIMENSIONS:
             csv_path = root / "ratings_individual" / dim / f"{rid}.csv"
             if csv_path.is_file():
-                ratings[dim] = read_ratings(csv_path)
+                losses = []
+                ratings[dim] = read_ratings(csv_path, losses)
+                for e in losses:  # one rater's value at one frame: NaN, reported
+                    e.path = _manual.rel(e.path, root)
+                    self._skips.add_error(e, f"that rating of {rid}: NaN")
             elif split != "test":
                 raise _manual.FormatError(
                     _manual.rel(csv_path, root), None,
