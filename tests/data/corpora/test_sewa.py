@@ -65,7 +65,7 @@ def test_sewa_gold_standard_only(tmp_path):
     assert test["liking"].shape == (6, 1) and np.all(np.isnan(test["liking"]))
 
 
-def test_sewa_malformed_rows_are_skipped_and_reported(tmp_path):
+def test_sewa_malformed_rows_cost_only_themselves_and_are_reported(tmp_path):
     fixtures.write_sewa(tmp_path / "manual", frames=6, bad_row=True)
     man = tmp_path / "manual"
     with pytest.raises(sewa._manual.FormatError,
@@ -75,11 +75,15 @@ def test_sewa_malformed_rows_are_skipped_and_reported(tmp_path):
                        match=r"labels/Train_02\.csv, row 4: expected a number for valence, got 'oops'"):
         sewa.read_labels(man / "labels/Train_02.csv", "Train_02")
     b, sources = _load(tmp_path)
-    assert sorted(_by_id(sources["train"])) == ["Train_01"]  # the rest is kept
+    train = _by_id(sources["train"])
+    assert sorted(train) == ["Train_01", "Train_02"]  # one bad rating costs only itself
+    assert np.isnan(train["Train_02"]["valence"][2, 1])
+    assert np.isfinite(np.delete(train["Train_02"]["valence"].ravel(), 2 * 3 + 1)).sum() > 0
     skipped = b.info.metadata["skipped"]
-    assert len(skipped) == 1
-    assert "valence/Train_02.csv:4: expected a number for rater R2, got 'abc'" in skipped[0]
-    assert "(skipped recording Train_02)" in skipped[0]
+    assert len(skipped) == 2
+    assert skipped[0] == ("ratings_individual/valence/Train_02.csv:4: expected a number for "
+                          "rater R2, got 'abc' (skipped that rating of Train_02: NaN)")
+    assert "labels/Train_02.csv:4: expected a number for valence, got 'oops'" in skipped[1]
     b2, _ = _load(tmp_path, build=False)  # the skip list survives a reload from disk
     assert b2.info.metadata["skipped"] == skipped
 

@@ -171,14 +171,16 @@ def read_rater_header(path) -> list[str]:
     raise _manual.FormatError(path, 1, "empty file, expected a header row 'time;<rater>;...'")
 
 
-def read_ratings(path, raters=None) -> tuple[list[str], np.ndarray]:
+def read_ratings(path, raters=None, losses: list | None = None) -> tuple[list[str], np.ndarray]:
     """``(rater names, float32 [frames, raters])`` of one ``ratings_individual`` file.
 
     ``raters`` (optional) is the column order of the result: the file's raters
     are placed by name and the others are NaN; a rater of the file missing from
-    ``raters`` is an error. An empty field or ``nan`` is NaN. Raises
-    :class:`_manual.FormatError` naming the file and row: header, field count,
-    a non-number, or a time that is not ``row * 0.1``.
+    ``raters`` is an error. An empty field or ``nan`` is NaN (the format's missing
+    rating); any other value that is not a finite number is NaN too, its
+    :class:`_manual.FormatError` appended to ``losses`` (raised when ``losses`` is
+    None). Raises :class:`_manual.FormatError` naming the file and row: header,
+    field count, or a time that is not ``row * 0.1``.
     """
     names = read_rater_header(path)
     raters = list(names) if raters is None else list(raters)
@@ -202,8 +204,14 @@ def read_ratings(path, raters=None) -> tuple[list[str], np.ndarray]:
         _check_time(_manual.parse_float(fields[0], path, line, "time"), len(rows), path, line)
         row = [math.nan] * len(raters)
         for c, n, v in zip(cols, names, fields[1:]):
-            row[c] = (math.nan if v == "" or v.lower() == "nan"
-                      else _manual.parse_float(v, path, line, f"rater {n}"))
+            if v == "" or v.lower() == "nan":
+                continue  # the format's missing rating
+            try:
+                row[c] = _manual.parse_float(v, path, line, f"rater {n}")
+            except _manual.FormatError as e:
+                if losses is None:
+                    raise
+                losses.append(e)
         rows.append(row)
     if not rows:
         raise _manual.FormatError(path, 2, "no rating rows after the header")
@@ -293,7 +301,11 @@ class Sewa(tfds.core.GeneratorBasedBuilder):
                 if not p.is_file():
                     raise _manual.FormatError(
                         p, None, f"missing: {split} recordings need ratings_individual/{dim}/{rid}.csv")
-                _, ratings[dim] = read_ratings(p, self._raters)
+                losses = []
+                _, ratings[dim] = read_ratings(p, self._raters, losses)
+                for e in losses:  # one rater's value at one frame: NaN, reported
+                    e.path = _manual.rel(e.path, root)
+                    self._skips.add_error(e, f"that rating of {rid}: NaN")
             source = first
         elif label_path.is_file():
             gold = read_labels(label_path, rid)
