@@ -100,6 +100,36 @@ def unique_keys(examples, skips: "SkipLog", source: str):
         yield key, record
 
 
+def keep_overlap(ratings: dict, seconds: float, hop_s: float, audio_name: str,
+                 rating_names: dict, skips: "SkipLog") -> dict:
+    """The ratings of one recording cut to what its audio and every dimension cover.
+
+    ``ratings``: ``{dim: [frames, ...]}``, one frame per ``hop_s`` seconds from t = 0;
+    ``seconds``: the audio's duration (its frames: ``floor(seconds / hop_s) + 1``).
+    Rule: files agree when their frame counts differ by at most one frame. Otherwise the
+    overlap is kept -- the first ``min`` frames of every dimension; audio past the last
+    kept frame is not used (the pipeline cuts it) -- and every rating file
+    (``rating_names[dim]``; one entry per distinct file) that disagrees is reported in
+    ``skips`` with both file names, both lengths in rows and seconds, and what was left
+    out."""
+    audio_frames = int(math.floor(seconds / hop_s + 1e-6)) + 1
+    rows = {dim: len(r) for dim, r in ratings.items()}
+    keep = min(audio_frames, *rows.values())
+    if max(audio_frames, *rows.values()) - keep <= 1:
+        return ratings
+    reported = set()
+    for dim, n in rows.items():
+        name = rating_names[dim]
+        if (abs(n - audio_frames) <= 1 and n - keep <= 1) or name in reported:
+            continue
+        reported.add(name)
+        what = (f"{n - keep} rating rows after {keep * hop_s:.2f} s" if n > keep
+                else f"the audio after {keep * hop_s:.2f} s")
+        skips.add(name, None, f"{n} rating rows ({n * hop_s:.2f} s) but {audio_name} lasts "
+                  f"{seconds:.2f} s ({audio_frames} frames): kept the first {keep} frames", what)
+    return {dim: r[:keep] for dim, r in ratings.items()}
+
+
 def rel(path, root) -> str:
     """``path`` relative to ``root`` when possible (shorter skip entries)."""
     try:

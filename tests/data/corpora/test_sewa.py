@@ -88,13 +88,19 @@ def test_sewa_malformed_rows_cost_only_themselves_and_are_reported(tmp_path):
     assert b2.info.metadata["skipped"] == skipped
 
 
-def test_sewa_audio_and_ratings_length_mismatch_is_reported(tmp_path):
+def test_sewa_audio_and_ratings_length_mismatch_keeps_the_overlap(tmp_path):
+    """Train_01's audio 2 s longer than its 6 rating frames: the recording is kept with its
+    ratings, each rating file reported with both names and both lengths."""
     fixtures.write_sewa(tmp_path / "manual", frames=6, long_audio=True)
     b, sources = _load(tmp_path)
-    assert sorted(_by_id(sources["train"])) == ["Train_02"]
-    (entry,) = b.info.metadata["skipped"]
-    assert "arousal/Train_01.csv: 6 rating frames (0.5 s" in entry
-    assert "audio/Train_01.wav lasts 2.50 s (26 frames)" in entry
+    train = _by_id(sources["train"])
+    assert sorted(train) == ["Train_01", "Train_02"]
+    assert all(train["Train_01"][d].shape[0] == 6 for d in ("arousal", "valence", "liking"))
+    skipped = b.info.metadata["skipped"]
+    assert len(skipped) == 3, skipped  # one per dimension's rating file
+    assert ("ratings_individual/arousal/Train_01.csv: 6 rating rows (0.60 s) but "
+            "audio/Train_01.wav lasts 2.50 s (26 frames): kept the first 6 frames "
+            "(skipped the audio after 0.60 s)") in skipped
 
 
 def test_sewa_label_format_checks(tmp_path):

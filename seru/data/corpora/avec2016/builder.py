@@ -16,7 +16,7 @@ the ``[frames, 6]`` ratings in the column order ``FM1 .. FF3``.
   ``[frames, 6]`` with ``frames = floor(duration / 0.04) + 1`` (7501 for 300 s).
   A train/dev recording whose rating file is missing or malformed is skipped.
 * Ratings and audio must agree in length within one frame; when they do not,
-  the overlap is kept and the mismatch reported (``Avec2016._agree_in_length``).
+  the overlap is kept and the mismatch reported (``_manual.keep_overlap``).
 * Gold-standard ARFF files are only *verified* (``@data`` rows parse and their
   count equals the rating frames); they are not stored, since
   :func:`seru.data.labels.avec_gold_standard` recomputes it from the raw
@@ -183,8 +183,11 @@ class Avec2016(tfds.core.GeneratorBasedBuilder):
                     f"missing: {split} recordings need ratings_individual/{dim}/{rid}.csv",
                 )
         x, sr = audio_lib.load_wav(wav)
-        if ratings:
-            ratings = self._agree_in_length(root, wav, x.size / sr, ratings)
+        if ratings:  # lengths agree within a frame, else the overlap is kept (reported)
+            names = {d: _manual.rel(root / "ratings_individual" / d / f"{rid}.csv", root)
+                     for d in ratings}
+            ratings = _manual.keep_overlap(ratings, x.size / sr, schema.FRAME_HOP_S,
+                                           _manual.rel(wav, root), names, self._skips)
         for dim in DIMENSIONS:
             if dim not in ratings:  # test partition: no public ratings
                 ratings[dim] = np.full(
@@ -192,35 +195,6 @@ class Avec2016(tfds.core.GeneratorBasedBuilder):
                 )
             self._verify_gold(root, dim, rid, len(ratings[dim]))
         return {"id": rid, "speaker": rid, "audio": x, "sample_rate": sr, **ratings}
-
-    def _agree_in_length(self, root: Path, wav: Path, seconds: float, ratings: dict) -> dict:
-        """The ratings cut to what the audio and every dimension cover (the overlap).
-
-        Rule: rating files and audio agree when their frame counts (rows; the
-        audio's ``floor(duration / 0.04) + 1``) differ by at most one frame.
-        Otherwise the overlap is kept -- the first ``min`` frames of every
-        dimension; audio beyond the last kept frame is not used (the pipeline
-        cuts it) -- and each file that disagrees is reported in the skip list
-        with both file names and both lengths in rows and seconds, and what
-        was left out.
-        """
-        hop = schema.FRAME_HOP_S
-        audio_frames = int(np.floor(seconds / hop + 1e-6)) + 1
-        rows = {dim: len(r) for dim, r in ratings.items()}
-        keep = min(audio_frames, *rows.values())
-        if max(audio_frames, *rows.values()) - keep <= 1:
-            return ratings
-        wav_rel = _manual.rel(wav, root)
-        for dim, n in rows.items():
-            if abs(n - audio_frames) <= 1 and n - keep <= 1:
-                continue
-            csv_rel = _manual.rel(root / "ratings_individual" / dim / f"{wav.stem}.csv", root)
-            what = (f"{n - keep} rating rows after {keep * hop:.2f} s" if n > keep
-                    else f"the audio after {keep * hop:.2f} s")
-            self._skips.add(csv_rel, None, f"{n} rating rows ({n * hop:.2f} s) but {wav_rel} "
-                            f"lasts {seconds:.2f} s ({audio_frames} frames): kept the first "
-                            f"{keep} frames", what)
-        return {dim: r[:keep] for dim, r in ratings.items()}
 
     def _verify_gold(self, root: Path, dim: str, rid: str, frames: int) -> None:
         arff = root / "ratings_gold_standard" / dim / f"{rid}.arff"

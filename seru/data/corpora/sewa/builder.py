@@ -57,8 +57,9 @@ and per dimension ``arousal`` / ``valence`` / ``liking`` float32
 * Test recordings have no public labels: all-NaN ``[frames, raters]`` with
   ``frames = floor(duration / 0.1) + 1``; if a test label file is present it is
   read like the others.
-* A recording whose label frames and audio duration differ by more than
-  :data:`LENGTH_TOLERANCE_S` is skipped, with both lengths in the message.
+* Label frames and audio must agree in length within one frame; when they do
+  not, the overlap is kept and the mismatch reported with both files and both
+  lengths (``_manual.keep_overlap``).
 * A malformed file (wrong field count, non-number, name or time out of order,
   header) raises :class:`seru.data.corpora._manual.FormatError` naming file and
   row; a train/dev recording without labels, or with an unreadable wav, is
@@ -83,8 +84,6 @@ DIMENSIONS = ("arousal", "valence", "liking")
 FRAME_HOP_S = 0.1
 #: Audio is stored at this rate (Hz).
 SAMPLE_RATE = 16_000
-#: Largest accepted difference between label frames and audio duration (s).
-LENGTH_TOLERANCE_S = 0.5
 GOLD = "gold_standard"
 SPLITS = {"Train": "train", "Devel": "dev", "Test": "test"}
 _NAME = re.compile(r"^(Train|Devel|Test)_(?:([A-Z]{2})_)?(\d+)$")
@@ -320,14 +319,12 @@ class Sewa(tfds.core.GeneratorBasedBuilder):
 
         x, sr = audio_lib.load_wav(wav)
         expected = frames_for_duration(len(x), sr)
-        if ratings:
-            frames = next(iter(lengths.values()))
-            if abs(frames - expected) * FRAME_HOP_S > LENGTH_TOLERANCE_S + 1e-9:
-                raise _manual.FormatError(
-                    source, None,
-                    f"{frames} rating frames ({(frames - 1) * FRAME_HOP_S:.1f} s at {FRAME_HOP_S} s) but "
-                    f"{_manual.rel(wav, root)} lasts {len(x) / sr:.2f} s ({expected} frames); "
-                    f"expected them to agree within {LENGTH_TOLERANCE_S} s")
+        if ratings:  # lengths agree within a frame, else the overlap is kept (reported)
+            frames = next(iter(lengths.values()))  # as read: what the gold file must match
+            names = {d: _manual.rel(root / "ratings_individual" / d / f"{rid}.csv"
+                                    if source is first else label_path, root) for d in ratings}
+            ratings = _manual.keep_overlap(ratings, len(x) / sr, FRAME_HOP_S,
+                                           _manual.rel(wav, root), names, self._skips)
             if self._individual and label_path.is_file():
                 self._verify_gold(root, label_path, rid, frames)
         else:  # test partition: no public labels
