@@ -145,9 +145,10 @@ FIELDS = (
     Field("eval.median_window", 50, "median filter in frames (prabhu22: 50 = 2 s); 0 or 1 = "
           "none"),
     Field("eval.splits", ("dev",), "splits python -m seru.train evaluates at the end"),
-    Field("eval.evaluators", ("metrics", "figures", "reject_curve"), "what the evaluation "
-          "job computes and draws, in order (seru/evaluators.py: metrics, per_speaker, "
-          "per_gender, figures, spread_distribution, reject_curve, classes, class_figures)"),
+    Field("eval.evaluators", ("metrics", "figures", "reject_curve", "calibration"),
+          "what the evaluation job computes and draws, in order (seru/evaluators.py: "
+          "metrics, per_speaker, per_gender, figures, spread_distribution, reject_curve, "
+          "calibration, classes, class_figures)"),
     Field("eval.plot", True, "write the figures"),
     Field("eval.plot_recordings", 1, "recordings that get a time-series figure"),
 )

@@ -275,6 +275,55 @@ def reject_curve(ctx: Context) -> dict[str, float]:
     return {}
 
 
+@register("calibration")
+def calibration_metrics(ctx: Context) -> dict[str, float]:
+    """How honest each predicted std is about the errors of the predicted mean
+    (``seru/calibration.py``), for every :class:`Regression` output whose spread is a std
+    on the rating scale: ``cal_error`` (mean |observed - nominal| coverage over 10-90 %),
+    ``cal_ence``, ``cal_pit_ks`` (Kolmogorov-Smirnov distance of the PIT from uniform,
+    scipy), ``cal_sharpness_90`` (mean width of the 90 % interval, rating units) and, with
+    ``targets['ratings']``, ``cal_coverage_90_ratings``. Per dimension ``<name>/<dim>``
+    when there are several; the plain names hold their mean. Figure:
+    ``calibration.png`` (calibration curve and PIT histogram)."""
+    from scipy.stats import kstest
+
+    from seru import calibration, plots
+
+    outs = [o for o in ctx.system.outputs if isinstance(o, Regression) and o.mean
+            and o.spread and o.spread_name == "std" and o.spread_on_rating_scale]
+    if not outs:
+        return {}
+    out = outs[0]
+    preds, targets = ctx.pooled
+    dims = tuple(ctx.config.data.dimensions)
+    m_hat = np.asarray(preds[out.mean], np.float64).reshape(-1, len(dims))
+    s_hat = np.asarray(preds[out.spread], np.float64).reshape(-1, len(dims))
+    gold = np.asarray(targets["gold"], np.float64).reshape(-1, len(dims))
+    ratings = targets.get("ratings")
+    per_dim, curves, pits = [], {}, {}
+    for k, dim in enumerate(dims):
+        y, m, s = gold[:, k], m_hat[:, k], s_hat[:, k]
+        u = calibration.pit(y, m, s)
+        curves[dim], pits[dim] = calibration.quantile_calibration(y, m, s), u
+        res = {"cal_error": calibration.calibration_error(y, m, s),
+               "cal_ence": calibration.ence(y, m, s, bins=min(10, y.size)),
+               "cal_pit_ks": float(kstest(u, "uniform").statistic),
+               "cal_sharpness_90": calibration.sharpness(s, 0.9)}
+        if ratings is not None:
+            r = np.asarray(ratings, np.float64)[:, k]
+            res["cal_coverage_90_ratings"] = calibration.ratings_coverage(r, m, s, 0.9)
+        per_dim.append(res)
+    metrics = dict(per_dim[0]) if len(dims) == 1 else {
+        **{f"{key}/{dim}": res[key] for dim, res in zip(dims, per_dim) for key in res},
+        **{key: float(np.mean([res[key] for res in per_dim])) for key in per_dim[0]}}
+    if ctx.write:
+        ctx.outdir.mkdir(parents=True, exist_ok=True)
+        split = ctx.info.get("split", ctx.outdir.name)
+        plots.plot_calibration(curves, pits, ctx.outdir / "calibration.png",
+                               title=f"calibration of {out.spread} ({split})")
+    return metrics
+
+
 # the class-distribution evaluators (classes, class_figures) have a module of their own
 from seru.class_evaluators import EVALUATORS as _CLASS_EVALUATORS  # noqa: E402
 

@@ -195,6 +195,37 @@ def plot_std_scatter(s_hat: np.ndarray, std: np.ndarray, path: str | Path,
     return path
 
 
+def plot_calibration(curves: Mapping[str, tuple], pits: Mapping[str, np.ndarray],
+                     path: str | Path, title: str = "", bins: int = 10) -> Path:
+    """Calibration of a predicted spread, one colour per dimension: left, the observed
+    coverage of the central intervals against their nominal level (the diagonal is
+    calibrated; below it: overconfident); right, the PIT histogram (flat = calibrated,
+    U-shaped = overconfident, hump = underconfident). ``curves[dim] = (levels, observed)``
+    (:func:`seru.calibration.quantile_calibration`), ``pits[dim]``: PIT values in [0, 1]."""
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 4))
+    a.plot([0, 1], [0, 1], color="0.3", lw=0.8, ls="--")
+    for dim, (levels, observed) in curves.items():
+        a.plot(levels, observed, marker="o", label=dim)
+    a.set_xlabel("nominal coverage of the central interval")
+    a.set_ylabel("observed coverage")
+    a.set_xlim(0, 1)
+    a.set_ylim(0, 1)
+    a.legend(fontsize=8)
+    edges = np.linspace(0, 1, bins + 1)
+    for dim, u in pits.items():
+        b.hist(np.asarray(u).ravel(), bins=edges, density=True, histtype="step", label=dim)
+    b.axhline(1.0, color="0.3", lw=0.8, ls="--")
+    b.set_xlabel("PIT = Φ((y − m̂) / ŝ)")
+    b.set_ylabel("density")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_reject_curves(curves: Mapping[str, list], path: str | Path, title: str = "",
                        ylabel: str = "CCC") -> Path:
     """CCC against test coverage, one curve per method (reject option, sridhar21 Fig. 3).

@@ -89,7 +89,8 @@ def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_
                                           dataset=ds, system=ToySystem(cfg), verbose=False)
     out = tmp_path / "eval" / "dev"
     saved = json.loads((out / "metrics.json").read_text())
-    assert set(saved["metrics"]) == {"ccc_m", "ccc_s", "rmse"}
+    assert set(saved["metrics"]) == {"ccc_m", "ccc_s", "rmse", "cal_error", "cal_ence",
+                                     "cal_pit_ks", "cal_sharpness_90", "cal_coverage_90_ratings"}
     assert saved["metrics"] == metrics
     assert (saved["split"], saved["checkpoint"], saved["step"], saved["num_samples"]) == (
         "dev", "latest", 2, 4)
@@ -301,3 +302,33 @@ def test_figures_of_a_spread_on_the_rating_scale_keep_the_band_plot(tmp_path, mo
         "std_scatter_arousal.png", "std_scatter_valence.png"]
     assert matplotlib.image.imread(out / "recording_rec_a_valence.png").shape[:2] == (660, 1210)
     assert matplotlib.image.imread(out / "std_scatter_valence.png").shape[:2] == (550, 550)
+
+
+def test_calibration_evaluator_matches_seru_calibration_and_draws_its_figure(tmp_path):
+    """The 'calibration' evaluator on two recordings of two dimensions: each metric equals
+    seru.calibration's on the valid frames of that dimension (its own oracle tests are in
+    tests/test_calibration.py), the plain names are the dimensions' mean, the figure is
+    written; a system without a std on the rating scale gets nothing."""
+    from scipy.stats import kstest
+
+    from seru import calibration, evaluators
+    from seru.systems.base import Regression
+
+    ctx = _eval_context(tmp_path, Regression(), ratings=True)
+    got = evaluators.run(["calibration"], ctx)
+    for k, dim in enumerate(("arousal", "valence")):
+        y = _valid(ctx, ctx.targets, "gold")[:, k].astype(np.float64)
+        m = _valid(ctx, ctx.preds, "m_hat")[:, k].astype(np.float64)
+        s = _valid(ctx, ctx.preds, "s_hat")[:, k].astype(np.float64)
+        r = _valid(ctx, ctx.targets, "ratings")[:, k]
+        assert got[f"cal_error/{dim}"] == pytest.approx(calibration.calibration_error(y, m, s))
+        assert got[f"cal_ence/{dim}"] == pytest.approx(calibration.ence(y, m, s))
+        assert got[f"cal_pit_ks/{dim}"] == pytest.approx(
+            kstest(calibration.pit(y, m, s), "uniform").statistic)
+        assert got[f"cal_coverage_90_ratings/{dim}"] == pytest.approx(
+            calibration.ratings_coverage(r, m, s, 0.9))
+    assert got["cal_error"] == pytest.approx(
+        (got["cal_error/arousal"] + got["cal_error/valence"]) / 2)
+    assert (tmp_path / "out" / "calibration.png").stat().st_size > 0
+    entropy = _eval_context(tmp_path / "e", Regression(spread_name="entropy"))
+    assert evaluators.run(["calibration"], entropy) == {}
