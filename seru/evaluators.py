@@ -296,13 +296,13 @@ def calibration_metrics(ctx: Context) -> dict[str, float]:
     out = outs[0]
     preds, targets = ctx.pooled
     dims = tuple(ctx.config.data.dimensions)
-    m_hat = np.asarray(preds[out.mean], np.float64).reshape(-1, len(dims))
-    s_hat = np.asarray(preds[out.spread], np.float64).reshape(-1, len(dims))
+    means = np.asarray(preds[out.mean], np.float64).reshape(-1, len(dims))
+    spreads = np.asarray(preds[out.spread], np.float64).reshape(-1, len(dims))
     gold = np.asarray(targets["gold"], np.float64).reshape(-1, len(dims))
     ratings = targets.get("ratings")
     per_dim, curves, pits = [], {}, {}
     for k, dim in enumerate(dims):
-        y, m, s = gold[:, k], m_hat[:, k], s_hat[:, k]
+        y, m, s = gold[:, k], means[:, k], spreads[:, k]
         u = calibration.pit(y, m, s)
         curves[dim], pits[dim] = calibration.quantile_calibration(y, m, s), u
         res = {"cal_error": calibration.calibration_error(y, m, s),
