@@ -281,11 +281,13 @@ def calibration_metrics(ctx: Context) -> dict[str, float]:
     (``seru/calibration.py``), for every :class:`Regression` output whose spread is a std
     on the rating scale: ``cal_error`` (mean |observed - nominal| coverage over 10-90 %),
     ``cal_ence``, ``cal_pit_ks`` (Kolmogorov-Smirnov distance of the PIT from uniform,
-    scipy), ``cal_sharpness_90`` (mean width of the 90 % interval, rating units) and, with
+    scipy), ``cal_sharpness_90`` (mean width of the 90 % interval, rating units),
+    ``cal_spearman_std`` (Spearman's rank correlation of the predicted std with the
+    raters' std, scipy: the uncertainty as a ranking of the raters' disagreement) and, with
     ``targets['ratings']``, ``cal_coverage_90_ratings``. Per dimension ``<name>/<dim>``
     when there are several; the plain names hold their mean. Figure:
     ``calibration.png`` (calibration curve and PIT histogram)."""
-    from scipy.stats import kstest
+    from scipy.stats import kstest, spearmanr
 
     from seru import calibration, plots
 
@@ -305,7 +307,9 @@ def calibration_metrics(ctx: Context) -> dict[str, float]:
         y, m, s = gold[:, k], means[:, k], spreads[:, k]
         u = calibration.pit(y, m, s)
         curves[dim], pits[dim] = calibration.quantile_calibration(y, m, s), u
+        std = np.asarray(targets["std"], np.float64).reshape(-1, len(dims))[:, k]
         res = {"cal_error": calibration.calibration_error(y, m, s),
+               "cal_spearman_std": float(spearmanr(s, std).statistic),
                "cal_ence": calibration.ence(y, m, s, bins=min(10, y.size)),
                "cal_pit_ks": float(kstest(u, "uniform").statistic),
                "cal_sharpness_90": calibration.sharpness(s, 0.9)}

@@ -90,7 +90,8 @@ def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_
     out = tmp_path / "eval" / "dev"
     saved = json.loads((out / "metrics.json").read_text())
     assert set(saved["metrics"]) == {"ccc_m", "ccc_s", "rmse", "cal_error", "cal_ence",
-                                     "cal_pit_ks", "cal_sharpness_90", "cal_coverage_90_ratings"}
+                                     "cal_pit_ks", "cal_sharpness_90", "cal_spearman_std",
+                                     "cal_coverage_90_ratings"}
     assert saved["metrics"] == metrics
     assert (saved["split"], saved["checkpoint"], saved["step"], saved["num_samples"]) == (
         "dev", "latest", 2, 4)
@@ -309,7 +310,7 @@ def test_calibration_evaluator_matches_seru_calibration_and_draws_its_figure(tmp
     seru.calibration's on the valid frames of that dimension (its own oracle tests are in
     tests/test_calibration.py), the plain names are the dimensions' mean, the figure is
     written; a system without a std on the rating scale gets nothing."""
-    from scipy.stats import kstest
+    from scipy.stats import kstest, spearmanr
 
     from seru import calibration, evaluators
     from seru.systems.base import Regression
@@ -327,6 +328,8 @@ def test_calibration_evaluator_matches_seru_calibration_and_draws_its_figure(tmp
             kstest(calibration.pit(y, m, s), "uniform").statistic)
         assert got[f"cal_coverage_90_ratings/{dim}"] == pytest.approx(
             calibration.ratings_coverage(r, m, s, 0.9))
+        std = _valid(ctx, ctx.targets, "std")[:, k]
+        assert got[f"cal_spearman_std/{dim}"] == pytest.approx(spearmanr(s, std).statistic)
     assert got["cal_error"] == pytest.approx(
         (got["cal_error/arousal"] + got["cal_error/valence"]) / 2)
     assert (tmp_path / "out" / "calibration.png").stat().st_size > 0
