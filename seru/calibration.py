@@ -12,7 +12,9 @@ a predicted standard deviation is judged by, whatever system made it.
   rows binned by ``s_hat``; per bin the root mean predicted variance (RMV) against the
   root mean squared error (RMSE); ``mean_b |RMV_b - RMSE_b| / RMV_b``.
 * :func:`sharpness` -- mean width of the central interval at a level (Gneiting et al.).
-* :func:`ratings_coverage` -- the share of the individual raters' ratings inside it.
+
+The share of the individual raters' ratings inside an interval is
+``seru.metrics.interval_coverage`` with a mask of the missing ratings.
 
 Why our own code: these are a few lines of numpy each; the kept libraries that have them
 (uncertainty-toolbox, properscoring) would add a dependency for that, and the tests check
@@ -95,25 +97,3 @@ def sharpness(s_hat, level: float = 0.9) -> float:
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
     return float(2 * norm.ppf((1 + level) / 2) * np.mean(np.asarray(s_hat, np.float64)))
-
-
-def ratings_coverage(ratings, m_hat, s_hat, level: float = 0.9) -> float:
-    """The share of the individual raters' ratings inside the central ``level`` interval.
-
-    ``ratings`` ``[N, A]`` (NaN = no rating), ``m_hat`` / ``s_hat`` ``[N]``; in [0, 1]
-    (NaN without any rating). Raises ``ValueError`` for mismatched shapes or a level
-    outside (0, 1).
-    """
-    r = np.asarray(ratings, np.float64)
-    m_hat, s_hat = np.asarray(m_hat, np.float64), np.asarray(s_hat, np.float64)
-    if r.ndim != 2 or r.shape[0] != m_hat.shape[0] or m_hat.shape != s_hat.shape:
-        raise ValueError(f"ratings [N, A] and m_hat, s_hat [N] expected, got {r.shape}, "
-                         f"{m_hat.shape}, {s_hat.shape}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-    z = norm.ppf((1 + level) / 2)
-    ok = ~np.isnan(r)
-    if not ok.any():
-        return float("nan")
-    inside = np.abs(r - m_hat[:, None]) <= z * s_hat[:, None]
-    return float(inside[ok].mean())

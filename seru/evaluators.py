@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from seru.systems.base import Regression
+from seru.systems.base import Regression, per_dimension
 
 EVALUATORS: dict[str, Callable] = {}
 
@@ -289,7 +289,7 @@ def calibration_metrics(ctx: Context) -> dict[str, float]:
     ``calibration.png`` (calibration curve and PIT histogram)."""
     from scipy.stats import kstest, spearmanr
 
-    from seru import calibration, plots
+    from seru import calibration, metrics, plots
 
     outs = [o for o in ctx.system.outputs if isinstance(o, Regression) and o.mean
             and o.spread and o.spread_name == "std" and o.spread_on_rating_scale]
@@ -315,17 +315,16 @@ def calibration_metrics(ctx: Context) -> dict[str, float]:
                "cal_sharpness_90": calibration.sharpness(s, 0.9)}
         if ratings is not None:
             r = np.asarray(ratings, np.float64)[:, k]
-            res["cal_coverage_90_ratings"] = calibration.ratings_coverage(r, m, s, 0.9)
+            res["cal_coverage_90_ratings"] = float(metrics.interval_coverage(
+                np.nan_to_num(r), m[:, None], s[:, None], 0.9, mask=np.isfinite(r)))
         per_dim.append(res)
-    metrics = dict(per_dim[0]) if len(dims) == 1 else {
-        **{f"{key}/{dim}": res[key] for dim, res in zip(dims, per_dim) for key in res},
-        **{key: float(np.mean([res[key] for res in per_dim])) for key in per_dim[0]}}
+    out_metrics = per_dimension(dims, per_dim)
     if ctx.write:
         ctx.outdir.mkdir(parents=True, exist_ok=True)
         split = ctx.info.get("split", ctx.outdir.name)
         plots.plot_calibration(curves, pits, ctx.outdir / "calibration.png",
                                title=f"calibration of {out.spread} ({split})")
-    return metrics
+    return out_metrics
 
 
 # the class-distribution evaluators (classes, class_figures) have a module of their own

@@ -178,3 +178,17 @@ def median_filtered(predictions: Mapping[str, Any], keys, window: int) -> dict[s
                 out[key] = np.asarray(median_filter(jnp.asarray(out[key]), window, axis=0),
                                       np.float32)
     return out
+
+
+def per_dimension(dims, per_dim) -> dict[str, float]:
+    """Metrics of several dimensions as one dict: ``per_dim[k]`` (``{name: value}``, the
+    same names for every dimension) under ``<name>/<dims[k]>`` when there is more than
+    one dimension, and under the plain ``<name>`` their mean over the dimensions."""
+    import numpy as np
+
+    out = {}
+    if len(per_dim) > 1:
+        for dim, res in zip(dims, per_dim):
+            out.update({f"{name}/{dim}": float(v) for name, v in res.items()})
+    out.update({name: float(np.mean([r[name] for r in per_dim])) for name in per_dim[0]})
+    return out

@@ -49,7 +49,7 @@ import numpy as np
 from seru import losses, metrics, postprocess
 from seru.fields import Field, from_fields
 from seru.models.blstm import BLSTMRegressor
-from seru.systems.base import Regression, System
+from seru.systems.base import Regression, System, per_dimension
 
 TASKS = ("stl_e", "stl_sigma", "mtl", "sweep")
 #: han17 Sec. 4.3: w_E in {0, 0.1, ..., 2}
@@ -210,12 +210,7 @@ class Han17(System):
                 res[f"ccc_{name}"] = float(metrics.ccc(x, y))
                 res[f"rmse_{name}"] = float(metrics.rmse(x, y))
             per_dim.append(res)
-        out = {}
-        if len(self.dims) > 1:
-            for dim, res in zip(self.dims, per_dim):
-                out.update({f"{k}/{dim}": v for k, v in res.items()})
-        out.update({k: float(np.mean([r[k] for r in per_dim])) for k in per_dim[0]})
-        return out
+        return per_dimension(self.dims, per_dim)
 
     # -- post-processing: the AVEC chain, fitted on dev ----------------------------
 

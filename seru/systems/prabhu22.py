@@ -94,7 +94,7 @@ from seru.models.bayes import PRIORS, Prior
 from seru.models.bbb_ser import BBBSER, PASS_SAMPLERS, SAMPLERS, WEIGHT_SAMPLERS
 from seru.models.extractors import COMPRESS, FRONTENDS, Extractor
 from seru.models.mtl_pu import MTLPU
-from seru.systems.base import Regression, System, median_filtered
+from seru.systems.base import Regression, System, median_filtered, per_dimension
 
 BBB_VARIANTS = ("mu", "lu", "lu_t")
 VARIANTS = BBB_VARIANTS + ("stl", "mtl_pu")
@@ -423,7 +423,7 @@ class Prabhu22(System):
         if has_s:
             s_hat = np.asarray(predictions["s_hat"], np.float64).reshape(m_hat.shape)
             std = np.asarray(targets["std"], np.float64).reshape(m_hat.shape)
-        out, per_dim = {}, []
+        per_dim = []
         for k in range(m_hat.shape[1]):
             mh, y = m_hat[:, k], gold[:, k]
             res = {"ccc_m": metrics.ccc(mh, y), "rmse": metrics.rmse(mh, y)}
@@ -443,10 +443,6 @@ class Prabhu22(System):
                         np.nan_to_num(r), mh[:, None], sh[:, None], 0.9, mask=np.isfinite(r))
                 if "item" in targets:
                     res["r_s_within"] = _mean_within_r(sh, s, np.asarray(targets["item"]))
-            res = {name: float(v) for name, v in res.items()}
-            dim = self.dims[k] if k < len(self.dims) else str(k)
-            per_dim.append(res)
-            if m_hat.shape[1] > 1:
-                out.update({f"{name}/{dim}": v for name, v in res.items()})
-        out.update({name: float(np.mean([r[name] for r in per_dim])) for name in per_dim[0]})
-        return out
+            per_dim.append({name: float(v) for name, v in res.items()})
+        dims = [self.dims[k] if k < len(self.dims) else str(k) for k in range(len(per_dim))]
+        return per_dimension(dims, per_dim)
