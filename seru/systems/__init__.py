@@ -11,4 +11,5 @@ SYSTEMS = {
     "sridhar21": "seru.systems.sridhar21:Sridhar21",
     "han17": "seru.systems.han17:Han17",
     "mitra25": "seru.systems.mitra25:Mitra25",
+    "baselines": "seru.systems.baselines:Baselines",
 }
