@@ -43,6 +43,16 @@ Rows with a consensus only (the items without one are counted):
 * ``ece`` (top-label), ``ece_classwise``, ``brier`` (one-hot consensus):
   :func:`seru.class_metrics.top_label_ece` / ``classwise_ece`` / ``brier``,
   :data:`ECE_BINS` equal-width bins
+* ``uar_reject_area``: the reject option with the predicted entropy as the
+  uncertainty: UAR of the arg-max on the most certain 10 %, 20 %, ..., 100 %
+  of the rows (ties by row order), and the normalised area under that curve
+  (trapezoid over the grid divided by its span, i.e. the mean UAR over
+  coverages 10-100 %), :func:`seru.calibration.reject_area` with
+  :func:`seru.calibration.uar_metric`
+* ``uar_reject_area_oracle``: the same area with the rows ordered by their own
+  error (every hit kept before any miss, :func:`seru.calibration.oracle_error`):
+  the reference a perfect ranking would reach; ``uar`` is what an uninformative
+  one reaches in expectation
 
 All rows, against the vote PDF:
 
@@ -50,13 +60,18 @@ All rows, against the vote PDF:
   floored at ``class_metrics.KL_EPS``), ``js_votes`` (mean Jensen-Shannon
   divergence, nats), ``ece_votes`` and ``ece_classwise_votes`` (the vote
   share of a class as its soft correctness)
+* ``spearman_entropy_votes``: Spearman's rank correlation between the predicted
+  entropy and the vote entropy (the graders' disagreement), both in nats
+  (:func:`seru.class_metrics.spearman_entropy_votes`); NaN when either is
+  constant
 
 With no consensus row, the consensus metrics are NaN (keys kept; no gender keys).
 
 Figures of ``class_figures`` (when ``ctx.write`` and ``eval.plot``; suffixed
 like the metric prefix, ``/`` -> ``_``), :mod:`seru.class_plots`:
 ``class_hypotheses.png`` (mitra25 Fig. 5), ``class_speaker_uar.png`` (Fig. 4,
-needs labels and speakers), ``class_reliability.png`` (needs labels or votes).
+needs labels and speakers), ``class_reliability.png`` (needs labels or votes),
+``class_entropy_agreement.png`` (predicted vs vote entropy, needs votes).
 """
 
 from __future__ import annotations
@@ -66,7 +81,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from seru import class_metrics, metrics
+from seru import calibration, class_metrics, metrics
 from seru.systems.base import ClassDistribution
 
 #: target key of the vote distribution ``[T, K]``
@@ -196,7 +211,8 @@ def _consensus_metrics(v: ClassView) -> dict[str, float]:
     if not y.size:
         nan = float("nan")
         return {**out, **dict.fromkeys(["uar", "f1_macro", *(f"uar_k{j}" for j in kbest),
-                                        *pa_keys, "ece", "ece_classwise", "brier"], nan)}
+                                        *pa_keys, "ece", "ece_classwise", "brier",
+                                        "uar_reject_area", "uar_reject_area_oracle"], nan)}
     pred = probs.argmax(-1)
     out["uar"] = float(metrics.uar(y, pred, k))
     out["f1_macro"] = class_metrics.macro_f1(y, pred, k)
@@ -219,18 +235,24 @@ def _consensus_metrics(v: ClassView) -> dict[str, float]:
     out["ece"] = class_metrics.top_label_ece(probs, y, ECE_BINS)
     out["ece_classwise"] = class_metrics.classwise_ece(probs, y, ECE_BINS)
     out["brier"] = float(np.mean(class_metrics.brier(probs, y)))
+    score_uar = calibration.uar_metric(k)
+    out["uar_reject_area"] = calibration.reject_area(y, pred, class_metrics.entropy(probs),
+                                                     score_uar)
+    out["uar_reject_area_oracle"] = calibration.reject_area(
+        y, pred, calibration.oracle_error(y, pred), score_uar)
     return out
 
 
 def _vote_metrics(v: ClassView) -> dict[str, float]:
     if not v.probs.shape[0]:
         return dict.fromkeys(["brier_votes", "kl_votes", "js_votes", "ece_votes",
-                              "ece_classwise_votes"], float("nan"))
+                              "ece_classwise_votes", "spearman_entropy_votes"], float("nan"))
     return {"brier_votes": float(np.mean(class_metrics.brier(v.probs, v.votes))),
             "kl_votes": float(np.mean(class_metrics.kl_divergence(v.votes, v.probs))),
             "js_votes": float(np.mean(class_metrics.js_divergence(v.votes, v.probs))),
             "ece_votes": class_metrics.top_label_ece(v.probs, v.votes, ECE_BINS),
-            "ece_classwise_votes": class_metrics.classwise_ece(v.probs, v.votes, ECE_BINS)}
+            "ece_classwise_votes": class_metrics.classwise_ece(v.probs, v.votes, ECE_BINS),
+            "spearman_entropy_votes": class_metrics.spearman_entropy_votes(v.probs, v.votes)}
 
 
 def score(v: ClassView) -> dict[str, float]:
@@ -245,16 +267,18 @@ def score(v: ClassView) -> dict[str, float]:
 
 @_register("classes")
 def classes(ctx: Any) -> dict[str, float]:
-    """UAR, macro-F1, k-best UAR and paUAR by speaker and gender, calibration and the
-    divergence from the vote PDF of every class output (see the module docstring)."""
+    """UAR, macro-F1, k-best UAR and paUAR by speaker and gender, calibration, the reject
+    option, the divergence from the vote PDF and the predicted entropy as a ranking of the
+    graders' disagreement, of every class output (see the module docstring)."""
     return {f"{v.tag}{k}": x for v in views(ctx) for k, x in score(v).items()}
 
 
 @_register("class_figures")
 def class_figures(ctx: Any) -> dict[str, float]:
     """mitra25 Fig. 5 (first vs second hypothesis), Fig. 4 (per-speaker UAR vs the
-    speaker's emotion distribution) and the top-label reliability diagram of every class
-    output; no metrics. Draws only when ``ctx.write`` and ``eval.plot``."""
+    speaker's emotion distribution), the top-label reliability diagram and the predicted vs
+    vote entropy of every class output; no metrics. Draws only when ``ctx.write`` and
+    ``eval.plot``."""
     if not (ctx.write and ctx.config.eval.plot):
         return {}
     vs = views(ctx)
@@ -292,4 +316,9 @@ def class_figures(ctx: Any) -> dict[str, float]:
             class_plots.plot_reliability(conf[has], hits,
                                          ctx.outdir / f"class_reliability{v.file_tag}.png",
                                          n_bins=ECE_BINS, soft=soft, title=f"reliability: {name}")
+        if v.votes is not None and k >= 2 and v.probs.shape[0]:
+            class_plots.plot_entropy_agreement(
+                class_metrics.entropy(v.probs), class_metrics.entropy(v.votes), k,
+                ctx.outdir / f"class_entropy_agreement{v.file_tag}.png",
+                title=f"predicted entropy vs graders' disagreement: {name}")
     return {}

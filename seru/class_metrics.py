@@ -1,8 +1,10 @@
 """Metrics on predicted class distributions (numpy, float64; not jit-ed).
 
 The categorical evaluation of mitra25 (UAR, macro-F1, k-best hypotheses,
-paUAR per speaker and gender, Figs. 4-5) and the calibration of a predicted
-distribution against the graders' votes (ECE, Brier, KL, Jensen-Shannon).
+paUAR per speaker and gender, Figs. 4-5), the calibration of a predicted
+distribution against the graders' votes (ECE, Brier, KL, Jensen-Shannon), and
+the predicted entropy as a ranking of the graders' disagreement
+(:func:`spearman_entropy_votes`).
 The UAR family itself (:func:`seru.metrics.uar`, :func:`~seru.metrics.pa_uar`,
 :func:`~seru.metrics.kbest_predictions`) lives in ``seru/metrics.py``; this
 module builds on it and re-implements none of it.
@@ -28,13 +30,15 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
+from scipy import special, stats
 
 from seru import metrics
 
 __all__ = [
     "PROB_ATOL", "KL_EPS", "macro_f1", "reliability_bins", "top_label_ece", "classwise_ece",
     "brier", "kl_divergence", "js_divergence", "top_hypotheses", "confusion",
-    "group_uar", "kbest_pa_uar", "kbest_pa_uar_by_group", "class_shares",
+    "group_uar", "kbest_pa_uar", "kbest_pa_uar_by_group", "class_shares", "entropy",
+    "spearman_entropy_votes",
 ]
 
 #: tolerance on ``sum_k p_k = 1`` (float32 softmax outputs are off by ~1e-7)
@@ -305,6 +309,61 @@ def js_divergence(p, q) -> np.ndarray:
                                     - np.log(np.where(a > 0, m, 1.0))), 0.0).sum(-1)
 
     return np.maximum(0.5 * kl(p) + 0.5 * kl(q), 0.0)
+
+
+# ---------------------------------------------------------------------------
+# Entropy and the graders' disagreement
+# ---------------------------------------------------------------------------
+
+
+def entropy(probs) -> np.ndarray:
+    """Shannon entropy per row in nats, ``-sum_k p_k log p_k`` with 0 log 0 = 0, float64.
+
+    The uncertainty of a predicted distribution (sridhar21 Sec. III-C) and, applied to the
+    vote PDF, the graders' disagreement (0 = unanimous, ``ln K`` = votes spread evenly).
+    The float64 numpy counterpart of :func:`seru.metrics.entropy` (``jnp``, float32 without
+    x64), computed with ``scipy.special.entr`` on each row sorted, so that rows that are
+    permutations of one another (votes 3-1-1 for different classes) get bit-identical
+    entropies and tie in a ranking.
+
+    Args:
+      probs: ``[N, K]`` distributions (rows summing to 1).
+
+    Returns:
+      ``[N]`` in ``[0, ln K]``. Raises ``ValueError`` as the other functions of this module.
+    """
+    p = _probs("entropy: probs", probs)
+    return special.entr(np.sort(p, axis=-1)).sum(-1)
+
+
+def spearman_entropy_votes(probs, votes) -> float:
+    """Spearman's rank correlation between the predicted entropy and the vote entropy.
+
+    Does the model's uncertainty rank the items as the graders' disagreement does? Both are
+    Shannon entropies in nats (:func:`entropy`): of the predicted distribution and of the
+    vote PDF (:func:`seru.data.labels.vote_pdf`). The vote entropy uses every vote, not
+    only the share of the top class, and is on the scale of the predicted entropy.
+    ``scipy.stats.spearmanr`` (ties get their average rank; Spearman 1904). The categorical
+    counterpart of the ``calibration`` evaluator's ``cal_spearman_std``.
+
+    Args:
+      probs, votes: ``[N, K]`` distributions of one shape.
+
+    Returns:
+      A float in [-1, 1] (1: the most uncertain predictions are the items the graders
+      disagree on most); NaN for N < 2 or when either entropy is the same on every row.
+
+    Raises:
+      ValueError: shapes that differ or rows that are not distributions.
+    """
+    h_pred = entropy(probs)
+    h_votes = entropy(votes)
+    if h_pred.shape != h_votes.shape or np.shape(probs) != np.shape(votes):
+        raise ValueError(f"spearman_entropy_votes: probs {np.shape(probs)} and votes "
+                         f"{np.shape(votes)} must have one shape")
+    if h_pred.size < 2 or np.ptp(h_pred) == 0 or np.ptp(h_votes) == 0:
+        return float("nan")
+    return float(stats.spearmanr(h_pred, h_votes).statistic)
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,9 @@
   the share of each emotion among the speaker's items.
 * :func:`plot_reliability`: the reliability diagram of the top-label
   confidence (accuracy per equal-width confidence bin, and the bins' counts).
+* :func:`plot_entropy_agreement`: the predicted entropy against the vote
+  entropy (the graders' disagreement), item by item, with binned means and
+  the identity line.
 
 House style of ``seru/plots.py``: PNG at 110 dpi, one call one file, the path
 returned.
@@ -194,4 +197,56 @@ def plot_reliability(confidence: np.ndarray, correct: np.ndarray, path: str | Pa
     ax2.bar(mids, counts, width=1.0 / n_bins, color="0.5", edgecolor="white")
     ax2.set_xlabel("top-label confidence", fontsize=8)
     ax2.set_ylabel("items", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_entropy_agreement(pred_entropy: np.ndarray, vote_entropy: np.ndarray,
+                           num_classes: int, path: str | Path, n_bins: int = 10,
+                           title: str = "") -> Path:
+    """Predicted entropy against vote entropy, item by item; a PNG of 5 x 5 in at 110 dpi.
+
+    Both axes in nats on ``[0, ln K]`` (:func:`seru.class_metrics.entropy` of the predicted
+    distribution and of the vote PDF). Grey dots: the items; red line: the mean predicted
+    entropy in each of ``n_bins`` equal-width bins of the vote entropy (bins without items
+    left out; right-closed as :func:`seru.class_metrics.reliability_bins`, on ``[0, ln
+    K]``); dashed: ``y = x``, where a model that is as uncertain as its graders disagree
+    would lie. The title gives Spearman's rho (``scipy.stats.spearmanr``, as
+    :func:`seru.class_metrics.spearman_entropy_votes`) and the number of items.
+
+    Args:
+      pred_entropy, vote_entropy: ``[N]`` in nats.
+      num_classes: K (the axis limit ``ln K``; >= 2).
+      path: the PNG to write.
+
+    Returns the path written. Raises ``ValueError`` for arrays that are not ``[N]`` of one
+    length or ``num_classes < 2``.
+    """
+    h = np.asarray(pred_entropy, np.float64)
+    hv = np.asarray(vote_entropy, np.float64)
+    if h.ndim != 1 or h.shape != hv.shape or num_classes < 2:
+        raise ValueError(f"plot_entropy_agreement: need two [N] arrays and K >= 2, got "
+                         f"{h.shape}, {hv.shape}, K = {num_classes}")
+    top = math.log(num_classes)
+    counts, mean_v, mean_h = class_metrics.reliability_bins(
+        np.clip(hv / top, 0.0, 1.0), np.clip(h / top, 0.0, 1.0), n_bins)
+    full = counts > 0
+    rho = float("nan")
+    if h.size >= 2 and np.ptp(h) > 0 and np.ptp(hv) > 0:
+        from scipy.stats import spearmanr
+
+        rho = float(spearmanr(h, hv).statistic)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(hv, h, "o", color="0.5", ms=3, alpha=0.35, label="items")
+    ax.plot(top * mean_v[full], top * mean_h[full], "o-", color="tab:red", ms=4, lw=1.2,
+            label=f"mean per vote-entropy bin ({n_bins} bins)")
+    ax.plot([0, top], [0, top], color="0.3", ls="--", lw=0.8, label="y = x")
+    pad = 0.03 * top
+    ax.set_xlim(-pad, top + pad)
+    ax.set_ylim(-pad, top + pad)
+    ax.set_xlabel("vote entropy (graders' disagreement, nats)", fontsize=8)
+    ax.set_ylabel("predicted entropy (nats)", fontsize=8)
+    ax.legend(fontsize=7, loc="upper left")
+    head = f"{title}\n" if title else ""
+    ax.set_title(f"{head}Spearman rho = {rho:.3f} ({h.size} items)", fontsize=9)
     return _save(fig, path)

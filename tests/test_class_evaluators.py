@@ -11,7 +11,8 @@ matplotlib.use("Agg")
 import matplotlib.image  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from scipy import special  # noqa: E402
+from scipy import special, stats  # noqa: E402
+from scipy.integrate import trapezoid  # noqa: E402
 from scipy.spatial import distance  # noqa: E402
 
 from seru import class_evaluators as ce  # noqa: E402
@@ -137,8 +138,33 @@ def test_classes_metrics(tmp_path):
         p.max(-1), votes[np.arange(len(am)), am], 15), rtol=1e-12)
     np.testing.assert_allclose(got["ece_classwise_votes"], np.mean(
         [_ece_loop(p[:, c], votes[:, c], 15) for c in range(3)]), rtol=1e-12)
+    # the predicted entropy as a ranking of the graders' disagreement, every row (scipy's
+    # Spearman; entropies rounded, so that permuted rows tie as they do in the metric)
+    np.testing.assert_allclose(got["spearman_entropy_votes"], stats.spearmanr(
+        _h(p), _h(votes)).statistic, rtol=1e-12)
+    # the reject option on the consensus rows: a loop with audmetric's UAR, scipy's trapezoid
+    cov = np.round(np.arange(0.1, 1.01, 0.1), 2)
+
+    def area(u):
+        order = sorted(range(len(u)), key=lambda i: (u[i], i))  # ties: the earlier row first
+        curve = [audmetric.unweighted_average_recall(
+            list(yc[order[:max(1, round(c * len(u)))]]),
+            list(pred[order[:max(1, round(c * len(u)))]])) for c in cov]
+        return trapezoid(curve, cov) / (cov[-1] - cov[0])
+
+    np.testing.assert_allclose(got["uar_reject_area"], area(_h(pc)), rtol=1e-6)
+    np.testing.assert_allclose(got["uar_reject_area_oracle"], area((pred != yc) * 1.0),
+                               rtol=1e-6)
+    assert got["uar_reject_area_oracle"] > got["uar_reject_area"]
     assert all(isinstance(v, float) for v in got.values())
     assert not (tmp_path / "out").exists()  # metrics only
+
+
+def _h(p):
+    """Entropy in nats per row, -sum p log p written out (the rows as given: scipy's entropy
+    would renormalise the float32 rows), to 12 decimals."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.round(-np.where(p > 0, p * np.log(p), 0.0).sum(-1), 12)
 
 
 def test_class_figures_write_their_files(tmp_path, monkeypatch):
@@ -152,11 +178,12 @@ def test_class_figures_write_their_files(tmp_path, monkeypatch):
     assert evaluators.run(["class_figures"], ctx) == {}
     out = tmp_path / "out"
     assert sorted(f.name for f in out.iterdir()) == [
-        "class_hypotheses.png", "class_reliability.png", "class_speaker_uar.png"]
+        "class_entropy_agreement.png", "class_hypotheses.png", "class_reliability.png",
+        "class_speaker_uar.png"]
     for f in out.iterdir():
         assert matplotlib.image.imread(f).size > 0
-    fig5, fig4, rel = figs
-    p, y, _ = _rows()
+    fig5, fig4, rel, ent = figs
+    p, y, votes = _rows()
     first, second = np.argsort(-p, -1, kind="stable")[:, :2].T
     # Fig. 5: the first panel is the row-normalised first-vs-second matrix; one panel per class
     panels = [ax for ax in fig5.axes if ax.images]
@@ -178,6 +205,18 @@ def test_class_figures_write_their_files(tmp_path, monkeypatch):
     # reliability: the title's ECE is the metric's
     got = ce.classes(_context(tmp_path, plot=False))
     assert f"top-label ECE = {got['ece']:.3f}" in rel.axes[0].get_title()
+    # entropy agreement: every item at (vote entropy, predicted entropy), the metric's rho
+    (ax,) = ent.axes
+    items, means, diag = ax.get_lines()
+    np.testing.assert_allclose(items.get_xdata(), _h(votes), atol=1e-12)
+    np.testing.assert_allclose(items.get_ydata(), _h(p), atol=1e-12)
+    # the binned means: two vote entropies occur (3-1-1 shares and the 1-1 tie)
+    hv = _h(votes)
+    np.testing.assert_allclose(sorted(means.get_xdata()), sorted(set(hv)), rtol=1e-9)
+    np.testing.assert_allclose(means.get_ydata()[np.argsort(means.get_xdata())],
+                               [_h(p)[hv == x].mean() for x in sorted(set(hv))], rtol=1e-9)
+    np.testing.assert_allclose(diag.get_xdata(), [0, np.log(3)])
+    assert f"Spearman rho = {got['spearman_entropy_votes']:.3f} (11 items)" in ax.get_title()
 
 
 def test_class_figures_only_when_asked_and_other_systems_skip(tmp_path):
@@ -203,7 +242,7 @@ def test_registered_and_targets_required(tmp_path):
         del t[ce.LABEL]
     got = ce.classes(ctx)
     assert sorted(got) == sorted(["n_items", "brier_votes", "kl_votes", "js_votes",
-                                  "ece_votes", "ece_classwise_votes"])
+                                  "ece_votes", "ece_classwise_votes", "spearman_entropy_votes"])
     ctx = _context(tmp_path)
     for t in ctx.targets.values():
         t[ce.VOTES] = np.ones((1, 4)) / 4
@@ -239,5 +278,7 @@ def test_no_consensus_at_all_gives_nan(tmp_path):
     got = ce.classes(ctx)
     assert got["n_no_consensus"] == 11 and got["n_speakers"] == 0
     assert np.isnan(got["uar"]) and np.isnan(got["pa_uar75_k2"]) and np.isnan(got["brier"])
+    assert np.isnan(got["uar_reject_area"]) and np.isnan(got["uar_reject_area_oracle"])
+    assert np.isfinite(got["spearman_entropy_votes"])
     assert not any(k.startswith("gender/") for k in got)
     assert np.isfinite(got["kl_votes"])

@@ -282,3 +282,47 @@ def test_class_shares():
     np.testing.assert_allclose(got["A"], [1 / 3, 1 / 3, 1 / 3])
     np.testing.assert_allclose(got["B"], [.5, .5, 0])
     np.testing.assert_allclose(got["C"], [0, 0, 1])
+
+
+# ---------------------------------------------------------------------------
+# entropy and the graders' disagreement
+# ---------------------------------------------------------------------------
+
+
+def test_entropy_vs_scipy_and_permutations_tie():
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    p = rng.dirichlet(np.ones(5), 40)
+    p[:4, 1] = 0.0  # 0 log 0 = 0
+    p /= p.sum(-1, keepdims=True)
+    np.testing.assert_allclose(cm.entropy(p), stats.entropy(p, axis=-1), rtol=1e-12)
+    np.testing.assert_allclose(cm.entropy(np.eye(3)), 0.0)
+    np.testing.assert_allclose(cm.entropy(np.full((1, 4), 0.25)), np.log(4), rtol=1e-15)
+    # votes 3-1-1 for different classes: bit-identical entropies, so their ranks tie
+    v = np.array([[.6, .2, .2], [.2, .6, .2], [.2, .2, .6]])
+    assert len(set(cm.entropy(v).tolist())) == 1
+
+
+def test_spearman_entropy_votes_vs_scipy():
+    from scipy import stats
+
+    # 6 items of K = 3: votes from 5 graders, predictions that rank them nearly alike
+    votes = np.array([[5, 0, 0], [4, 1, 0], [3, 1, 1], [2, 2, 1], [3, 2, 0], [1, 4, 0]]) / 5
+    probs = np.array([[.9, .05, .05], [.7, .2, .1], [.4, .35, .25], [.5, .3, .2],
+                      [.6, .3, .1], [.15, .8, .05]])
+    # oracle: scipy's entropy (rounded, so that equal vote entropies tie as in the metric)
+    want = stats.spearmanr(stats.entropy(probs, axis=-1),
+                           np.round(stats.entropy(votes, axis=-1), 12)).statistic
+    got = cm.spearman_entropy_votes(probs, votes)
+    assert got == pytest.approx(want, rel=1e-12)
+    assert 0.5 < got < 1.0
+    # row order does not matter; rows 1 and 5 (votes 4-1 and 1-4) tie in the vote entropy
+    assert cm.spearman_entropy_votes(probs[::-1], votes[::-1]) == pytest.approx(got, rel=1e-12)
+    # undefined: a single item, or graders unanimous everywhere
+    assert np.isnan(cm.spearman_entropy_votes(probs[:1], votes[:1]))
+    assert np.isnan(cm.spearman_entropy_votes(probs[:3], np.eye(3)))
+    with pytest.raises(ValueError, match="one shape"):
+        cm.spearman_entropy_votes(probs[:, :2] / probs[:, :2].sum(-1, keepdims=True), votes)
+    with pytest.raises(ValueError, match="sum to 1"):
+        cm.spearman_entropy_votes(probs, votes * 2)
