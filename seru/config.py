@@ -148,7 +148,16 @@ FIELDS = (
     Field("eval.evaluators", ("metrics", "figures", "reject_curve", "calibration"),
           "what the evaluation job computes and draws, in order (seru/evaluators.py: "
           "metrics, per_speaker, per_gender, figures, spread_distribution, reject_curve, "
-          "calibration, classes, class_figures)"),
+          "calibration, classes, class_figures, conformal)"),
+    Field("eval.conformal", False, "fit split-conformal intervals / sets on data.dev_split "
+          "and report their coverage (seru/conformal_eval.py; python -m seru.evaluate "
+          "--conformal)"),
+    Field("eval.conformal_alpha", 0.1, "conformal miscoverage: 0.1 = 90 % intervals / sets"),
+    Field("eval.conformal_unit", "recording", "frame-level data: calibrate on one frame per "
+          "dev recording (a guarantee over recordings; needs >= 1/alpha - 1 of them) or on "
+          "every frame as if exchangeable (no guarantee)", ("recording", "frame")),
+    Field("eval.conformal_mondrian", False, "class sets: one threshold per class "
+          "(Mondrian, class-conditional coverage) instead of one for all"),
     Field("eval.plot", True, "write the figures"),
     Field("eval.plot_recordings", 1, "recordings that get a time-series figure"),
 )
@@ -379,6 +388,10 @@ def _check_ranges(config) -> list[str]:
              f"train.eval_every_epochs > 0 and data.dev_split")
     need(e.num_samples >= 1, f"eval.num_samples={e.num_samples}: expected >= 1")
     need(e.median_window >= 0, f"eval.median_window={e.median_window}: expected >= 0")
+    need(0 < e.conformal_alpha < 1,
+         f"eval.conformal_alpha={e.conformal_alpha}: expected a miscoverage in (0, 1)")
+    need(not e.conformal or bool(d.dev_split),
+         "eval.conformal=True: the conformal thresholds are fitted on dev; set data.dev_split")
     from seru import evaluators
 
     for name in e.evaluators:

@@ -14,7 +14,7 @@ Frames of one recording are not exchangeable with each other, but whole recordin
 be. :func:`recording_quantile` takes one frame per calibration recording (drawn at
 random); the interval then covers a frame drawn at random from a new exchangeable
 recording with probability at least ``1 - alpha`` -- a guarantee over recordings,
-needing at least ``ceil(1 / alpha) - 1`` of them (19 at alpha = 0.1), else ``q`` is
+needing at least ``ceil(1 / alpha) - 1`` of them (9 at alpha = 0.1, 19 at 0.05), else ``q`` is
 infinite. (Dunn, Wasserman & Ramdas 2022, Sec. 3: one observation per group.)
 
 Classification, adaptive prediction sets (APS, Romano, Sesia & Candes 2020), without
@@ -35,6 +35,9 @@ import math
 
 import numpy as np
 
+#: the smallest predicted spread a normalised score divides by
+S_FLOOR = 1e-6
+
 
 def conformal_quantile(scores, alpha: float) -> float:
     """The ``ceil((n + 1)(1 - alpha))``-th smallest of the ``n`` finite ``scores``
@@ -49,7 +52,7 @@ def conformal_quantile(scores, alpha: float) -> float:
     return float(s[rank - 1]) if rank <= s.size else math.inf
 
 
-def normalised_scores(y, m_hat, s_hat, s_floor: float = 1e-6):
+def normalised_scores(y, m_hat, s_hat, s_floor: float = S_FLOOR):
     """``|y - m_hat| / max(s_hat, s_floor)`` per row (arrays of one shape)."""
     y, m_hat, s_hat = (np.asarray(a, np.float64) for a in (y, m_hat, s_hat))
     if not (y.shape == m_hat.shape == s_hat.shape):

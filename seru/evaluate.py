@@ -1,10 +1,16 @@
 """``python -m seru.evaluate --workdir DIR [--split dev|test] [--num_samples N] [--checkpoint best]
-[--seed S] [--corpus NAME] [--variant NAME] [--pass_shards P] [--distributed]``.
+[--seed S] [--corpus NAME] [--variant NAME] [--pass_shards P] [--distributed]
+[--conformal [--conformal_alpha A] [--conformal_unit recording|frame]]``.
 
 Reads ``DIR/config.json``, loads the selected checkpoint, runs the system's
 vectorised MC prediction on the split, post-processes, runs the evaluators of
 ``config.eval.evaluators`` and writes ``DIR/eval/<split>/metrics.json``,
 ``predictions.npz`` and the figures (:func:`seru.evaluation.evaluate_checkpoint`).
+With ``--conformal`` it also fits split-conformal intervals (regression) and
+prediction sets (classes) on dev and reports their coverage on the split
+(``seru/conformal_eval.py``)::
+
+    python -m seru.evaluate --workdir DIR --split test --conformal
 With ``--distributed`` it is one process of a multi-process job: the items are
 shared over every device of every process, process 0 writes.
 
@@ -36,6 +42,15 @@ flags.DEFINE_bool("distributed", False, "One process of a multi-process job "
                   "(jax.distributed.initialize(): Slurm, TPU pods, or JAX_COORDINATOR_ADDRESS / "
                   "JAX_NUM_PROCESSES / JAX_PROCESS_ID); every process evaluates its share of the "
                   "items, process 0 writes.")
+flags.DEFINE_bool("conformal", None, "Fit split-conformal intervals / sets on data.dev_split "
+                  "and report their coverage and width on the split (default: "
+                  "config.eval.conformal; seru/conformal_eval.py). The Predictor then returns "
+                  "them too.")
+flags.DEFINE_float("conformal_alpha", None, "Conformal miscoverage (default: "
+                   "config.eval.conformal_alpha, 0.1 = 90 %).")
+flags.DEFINE_enum("conformal_unit", None, ["recording", "frame"], "Frame-level data: "
+                  "calibrate on one frame per dev recording (a guarantee over recordings) or on "
+                  "every frame (no guarantee) (default: config.eval.conformal_unit).")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -52,7 +67,9 @@ def main(argv):
     config_lib.exit_on_error(evaluation.evaluate_checkpoint, FLAGS.workdir, FLAGS.split,
                              FLAGS.num_samples, FLAGS.checkpoint, seed=FLAGS.seed,
                              corpus=FLAGS.corpus, variant=FLAGS.variant,
-                             pass_shards=FLAGS.pass_shards)
+                             pass_shards=FLAGS.pass_shards, conformal=FLAGS.conformal,
+                             conformal_alpha=FLAGS.conformal_alpha,
+                             conformal_unit=FLAGS.conformal_unit)
 
 
 if __name__ == "__main__":

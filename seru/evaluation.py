@@ -163,11 +163,53 @@ def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh,
     return fitted
 
 
+def conformal_path(workdir, kind: str, step: int) -> Path:
+    """Where the conformal thresholds fitted for checkpoint ``kind`` at ``step`` are kept."""
+    return Path(workdir) / "eval" / f"conformal_{kind}_{step}.json"
+
+
+def fit_conformal(system, params, config, dataset_for, rng, num_samples, mesh, path: Path,
+                  fitted: Mapping, dev=None) -> dict:
+    """The conformal thresholds of the checkpoint (``seru.conformal_eval.fit``), fitted on
+    ``config.data.dev_split`` with ``config.eval.conformal_alpha`` and kept in ``path``
+    (:func:`conformal_path`) with the unit and set kind the predictions use; refitted
+    when the kept ones were fitted with another alpha, seed, number of MC passes,
+    unit or set kind. ``dataset_for(split)`` gives the dev dataset;
+    ``dev``, if given, is ``(post-processed predictions, targets)`` of dev already made;
+    ``fitted``: the post-processing. Raises ``ConfigError`` without a dev split."""
+    from seru import conformal_eval
+
+    alpha = float(config.eval.conformal_alpha)
+    key = {"alpha": alpha, "seed": int(config.seed), "num_samples": int(num_samples),
+           "unit": config.eval.conformal_unit, "mondrian": bool(config.eval.conformal_mondrian)}
+    if path.exists():
+        kept = json.loads(path.read_text())
+        if all(kept.get(k) == v for k, v in key.items()):
+            return kept
+    split = config.data.dev_split
+    if not split:
+        raise config_lib.ConfigError("eval.conformal: the thresholds are fitted on dev; set "
+                                     "data.dev_split")
+    ds = dataset_for(split)
+    if dev is None:
+        raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
+        dev = (postprocess(system, raw, fitted), ds.targets(split))
+    result = {"fitted_on": split, **key,
+              **conformal_eval.fit(system, pool(system, *dev), alpha, ds.framewise,
+                                   seed=int(config.seed))}
+    if jax.process_index() == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
 def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: int | None = None,
                         checkpoint: str = "best", *, dataset=None, system=None,
                         seed: int | None = None, verbose: bool = True,
                         corpus: str | None = None, variant: str | None = None,
-                        pass_shards: int | None = None) -> dict:
+                        pass_shards: int | None = None, conformal: bool | None = None,
+                        conformal_alpha: float | None = None,
+                        conformal_unit: str | None = None) -> dict:
     """Evaluates a checkpoint of ``workdir`` on ``split``; returns the metrics.
 
     Writes ``workdir/eval/<split>/metrics.json`` (run info + ``metrics``),
@@ -177,7 +219,12 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     ``InputType.other_corpus``); the results then go to
     ``workdir/eval/<corpus>-<variant>/<split>/``. ``pass_shards`` (default
     ``config.eval.pass_shards``): the MC passes are split over that many devices,
-    the items over the others (same metrics). Raises ``FileNotFoundError``
+    the items over the others (same metrics). ``conformal`` (default
+    ``config.eval.conformal``): fit the split-conformal thresholds on dev
+    (:func:`fit_conformal`), add each item's interval / set to the predictions and
+    run the ``conformal`` evaluator (``seru/conformal_eval.py``) at miscoverage
+    ``conformal_alpha`` and unit ``conformal_unit`` (defaults: ``config.eval``). Raises
+    ``FileNotFoundError``
     for a workdir without a config or checkpoint, :class:`seru.config.ConfigError`
     for a bad ``checkpoint`` name, a split the corpus does not have or a
     ``pass_shards`` that does not divide the device count.
@@ -186,6 +233,16 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
 
     workdir = Path(workdir)
     config = config_lib.load(workdir)
+    if conformal_alpha is not None:
+        if not 0 < conformal_alpha < 1:
+            raise config_lib.ConfigError(f"--conformal_alpha={conformal_alpha}: expected a "
+                                         f"miscoverage in (0, 1)")
+        config.eval.conformal_alpha = float(conformal_alpha)
+    if conformal_unit is not None:
+        if conformal_unit not in ("recording", "frame"):
+            raise config_lib.ConfigError(f"--conformal_unit={conformal_unit!r}: expected "
+                                         f"'recording' or 'frame'")
+        config.eval.conformal_unit = conformal_unit
     num_samples = num_samples or config.eval.num_samples
     kind = config_lib.checkpoint_kind(config, checkpoint)
     pass_shards = pass_shards or config.eval.pass_shards
@@ -228,6 +285,19 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
         postprocess_path(workdir, kind, step), raw=raw if on_dev else None)
     targets = dataset.targets(split)
     preds = postprocess(system, raw, fitted)
+    conformal = config.eval.conformal if conformal is None else conformal
+    thresholds = None
+    if conformal:
+        from seru import conformal_eval
+
+        thresholds = fit_conformal(
+            system, params, config, lambda s: dataset if (not cross and s in dataset.splits)
+            else home(s), rng, num_samples, mesh, conformal_path(workdir, kind, step), fitted,
+            dev=(preds, targets) if on_dev else None)
+        preds = {rid: conformal_eval.apply(system, thresholds, p) for rid, p in preds.items()}
+        if verbose and jax.process_index() == 0:
+            for note in conformal_eval.notes(thresholds):
+                print(note)
     info = {"split": split, "checkpoint": kind, "step": step, "num_samples": num_samples,
             "postprocess": {**system.postprocess_info(), **fitted}, "num_items": len(targets),
             "num_frames": int(sum(np.asarray(t["mask"]).size for t in targets.values())),
@@ -242,9 +312,17 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
                     train_variant=config.data.variant,
                     input_statistics_from=f"{config.data.corpus}/{config.data.variant}/"
                                           f"{config.data.train_split}")
+    names = list(config.eval.evaluators)
+    if thresholds is not None:
+        info["conformal"] = {**{k: thresholds[k] for k in ("alpha", "fitted_on", "unit",
+                                                             "mondrian")},
+                             "thresholds": str(conformal_path(workdir, kind, step)),
+                             "exchangeable": not cross}
+        names += [] if "conformal" in names else ["conformal"]
     ctx = evaluators.Context(system=system, config=config, preds=preds, targets=targets,
-                             outdir=outdir, info=info, write=jax.process_index() == 0)
-    metrics = evaluators.run(config.eval.evaluators, ctx)
+                             outdir=outdir, info=info, write=jax.process_index() == 0,
+                             conformal=thresholds)
+    metrics = evaluators.run(names, ctx)
     info["seconds"] = time.time() - t0
     if ctx.write:
         write_eval(outdir, metrics, preds, targets, info)

@@ -32,6 +32,10 @@ through key names of their own. Registered here:
   divergence from the vote PDF; mitra25 Figs. 4-5 and a reliability diagram.
   They live in ``seru/class_evaluators.py`` (targets and metric names there),
   merged into this registry at the bottom of this module.
+* ``conformal``: coverage and width / set size of the split-conformal intervals and
+  sets fitted on dev (``python -m seru.evaluate --conformal``), overall, per speaker
+  and gender group and per class; ``seru/conformal_eval.py``, merged likewise. The
+  evaluation job runs it whenever conformal calibration is on.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ class Context:
       info: the run info of ``metrics.json``.
       write: whether this process writes files (process 0).
       metrics: the metrics of the evaluators run so far.
+      conformal: the conformal thresholds fitted on dev (``seru.conformal_eval.fit``),
+        or ``None`` when the job runs without ``--conformal``.
     """
 
     system: Any
@@ -105,6 +111,7 @@ class Context:
     info: dict
     write: bool = True
     metrics: dict = dataclasses.field(default_factory=dict)
+    conformal: Mapping | None = None
     _pooled: tuple | None = None
 
     @property
@@ -327,7 +334,10 @@ def calibration_metrics(ctx: Context) -> dict[str, float]:
     return out_metrics
 
 
-# the class-distribution evaluators (classes, class_figures) have a module of their own
+# the class-distribution evaluators (classes, class_figures) and the conformal one have
+# modules of their own
 from seru.class_evaluators import EVALUATORS as _CLASS_EVALUATORS  # noqa: E402
+from seru.conformal_eval import EVALUATORS as _CONFORMAL_EVALUATORS  # noqa: E402
 
 EVALUATORS.update(_CLASS_EVALUATORS)
+EVALUATORS.update(_CONFORMAL_EVALUATORS)

@@ -17,6 +17,13 @@ labels in nats), and ``<dim>_p_<class>`` for class distributions.
 ``df.attrs`` holds what the columns are (``outputs``), the scale, the MC
 passes and how the input level affects the result (``input_level``).
 
+When the run has been calibrated (``python -m seru.evaluate --conformal``
+wrote ``eval/conformal_<checkpoint>_<step>.json``), the split-conformal
+interval comes as ``<dim>_lower`` / ``<dim>_upper`` and the prediction set as
+boolean ``in_set_<class>`` (``<dim>_in_set_<class>``) columns
+(``seru/conformal_eval.py``; ``df.attrs['conformal']`` says what they
+guarantee).
+
 The post-processing of the run (prabhu22: the median filter) is applied as
 in evaluation, so a file's frames equal what ``python -m seru.evaluate``
 writes for the same audio. The MC prediction is compiled once per Predictor:
@@ -58,11 +65,12 @@ class Predictor:
     """
 
     def __init__(self, workdir, config, system, params, step: int, num_samples: int,
-                 fitted: dict):
+                 fitted: dict, conformal: dict | None = None):
         from seru.data import inputs
 
         self.workdir, self.config, self.system, self.params = Path(workdir), config, system, params
         self.step, self.num_samples, self.fitted = step, num_samples, fitted
+        self.conformal = conformal
         self.input_type = inputs.get(config.data.input)
         self.mesh = sharding.make_mesh()
         self.rng = evaluation.eval_rng(config)
@@ -84,16 +92,18 @@ class Predictor:
         kind = config_lib.checkpoint_kind(config, checkpoint)
         fitted_path = evaluation.postprocess_path(workdir, kind, step)
         fitted = {}
+        import json
+
         if system.postprocess_needs_fit:
             if not fitted_path.exists():
                 raise FileNotFoundError(f"{fitted_path}: the run's post-processing is fitted on "
                                         f"dev; run python -m seru.evaluate --workdir {workdir} "
                                         f"first")
-            import json
-
             fitted = json.loads(fitted_path.read_text())
+        conformal_file = evaluation.conformal_path(workdir, kind, step)
+        conformal = json.loads(conformal_file.read_text()) if conformal_file.exists() else None
         return cls(workdir, config, system, params, step,
-                   num_samples or config.eval.num_samples, fitted)
+                   num_samples or config.eval.num_samples, fitted, conformal)
 
     # -- predictions ----------------------------------------------------------------
 
@@ -128,6 +138,11 @@ class Predictor:
         raw = evaluation.predict_split(self.system, self.params, ds, "predict", self.rng,
                                        self.num_samples, self.mesh, self._predict_fn)
         preds = evaluation.postprocess(self.system, raw, self.fitted)
+        if self.conformal:
+            from seru import conformal_eval
+
+            preds = {rid: conformal_eval.apply(self.system, self.conformal, p)
+                     for rid, p in preds.items()}
         dims = tuple(self.config.data.dimensions)
         tb = self.system.time_base
         index, columns = [], {}
@@ -153,20 +168,27 @@ class Predictor:
         cols = {}
         for out in self.system.outputs:
             if isinstance(out, Regression):
-                for suffix, key in (("mean", out.mean), ("spread", out.spread)):
+                lower, upper = ((out.mean + b if out.mean else None) for b in ("_lower", "_upper"))
+                for suffix, key in (("mean", out.mean), ("spread", out.spread),
+                                    ("lower", lower), ("upper", upper)):
                     if key and key in p:
                         v = np.asarray(p[key]).reshape(-1, len(dims))
                         cols.update({f"{dim}_{suffix}": v[:, d] for d, dim in enumerate(dims)})
             elif isinstance(out, ClassDistribution):
                 pr = np.asarray(p[out.probs])
                 names = out.classes or tuple(str(k) for k in range(pr.shape[-1]))
+                in_set = p.get(out.probs + "_set")
                 if pr.ndim == 2:  # [T, K]: one distribution (e.g. over emotion classes)
                     cols.update({f"p_{c}": pr[:, k] for k, c in enumerate(names)})
+                    if in_set is not None:
+                        cols.update({f"in_set_{c}": in_set[:, k] for k, c in enumerate(names)})
                     continue
                 pr = pr.reshape(-1, len(dims), pr.shape[-1])  # [T, D, K]: one per dimension
                 for d, dim in enumerate(dims):
                     for k, c in enumerate(names):
                         cols[f"{dim}_p_{c}"] = pr[:, d, k]
+                        if in_set is not None:
+                            cols[f"{dim}_in_set_{c}"] = in_set.reshape(pr.shape)[:, d, k]
         return cols
 
     def metadata(self) -> dict:
@@ -183,4 +205,10 @@ class Predictor:
             "frame_hop_s": None if tb is None else tb.hop_s,
             "num_samples": self.num_samples,
             "input_level": self.input_type.level_note(self.config),
+            "conformal": None if not self.conformal else {
+                **{k: self.conformal[k] for k in ("alpha", "fitted_on", "unit", "mondrian")},
+                "meaning": ("<dim>_lower / <dim>_upper: the split-conformal interval; "
+                            "in_set_<class>: the class is in the prediction set; each covers "
+                            "the truth of a new item exchangeable with the calibration items "
+                            "with probability >= 1 - alpha (seru/conformal_eval.py)")},
         }

@@ -21,7 +21,7 @@ LAYERS = {
     "seru.systems": 3,
     "seru.config": 4, "seru.sharding": 4, "seru.trainer": 4, "seru.evaluation": 4,
     "seru.evaluators": 4, "seru.inference": 4, "seru.plots": 4, "seru.fusion": 4,
-    "seru.class_evaluators": 4, "seru.class_plots": 4,
+    "seru.class_evaluators": 4, "seru.class_plots": 4, "seru.conformal_eval": 4,
     "seru.train": 5, "seru.evaluate": 5, "seru.predict": 5, "seru.fuse": 5,
     "seru.data.__main__": 5,
 }

@@ -38,7 +38,8 @@ def trained(tmp_path_factory):
     for sub in ("a", "b"):
         (tmp / sub).mkdir()
         soundfile.write(tmp / sub / "clip.wav", rec["audio"], 16000, subtype="FLOAT")
-    return {"tmp": tmp, "workdir": tmp / "w", "npz": npz, "audio": rec["audio"]}
+    return {"tmp": tmp, "workdir": tmp / "w", "npz": npz, "audio": rec["audio"], "ds": ds,
+            "config": cfg}
 
 
 def test_predictor_array_and_file_equal_evaluation(trained):
@@ -140,3 +141,28 @@ def test_predict_stops_on_audio_it_cannot_predict(trained):
                          env=dict(os.environ, PYTHONPATH=str(REPO / "tests")), timeout=300)
     assert out.returncode == 1 and "empty.wav: empty audio (0 samples)" in out.stderr
     assert not (tmp / "p.csv").exists()
+
+
+def test_predictor_returns_the_conformal_interval_of_a_calibrated_run(trained, tmp_path):
+    import shutil
+
+    workdir = tmp_path / "w"
+    shutil.copytree(trained["workdir"], workdir)
+    assert Predictor.from_workdir(workdir).conformal is None
+    metrics = evaluation.evaluate_checkpoint(
+        workdir, "dev", dataset=trained["ds"], system=ToySystem(trained["config"]),
+        verbose=False, conformal=True, conformal_unit="frame")
+    # dev is the calibration split here: coverage at least 1 - alpha by construction
+    assert metrics["conformal_frame_coverage"] >= 0.9 and metrics["conformal_q"] == np.inf
+    written = json.loads((workdir / "eval" / "dev" / "metrics.json").read_text())
+    assert written["conformal"]["unit"] == "frame" and written["conformal"]["alpha"] == 0.1
+    npz = dict(np.load(workdir / "eval" / "dev" / "predictions.npz"))
+    q = metrics["conformal_frame_q"]
+    np.testing.assert_allclose(npz["clip/m_hat_upper"] - npz["clip/m_hat"],
+                               q * np.maximum(npz["clip/s_hat"], 1e-6), rtol=1e-5)
+    df = Predictor.from_workdir(workdir).predict(trained["audio"], 16000, file="clip")
+    assert list(df.columns) == ["arousal_mean", "arousal_spread", "arousal_lower",
+                                "arousal_upper"]
+    np.testing.assert_allclose(df["arousal_lower"], npz["clip/m_hat_lower"][:, 0], atol=1e-5)
+    np.testing.assert_allclose(df["arousal_upper"], npz["clip/m_hat_upper"][:, 0], atol=1e-5)
+    assert df.attrs["conformal"]["unit"] == "frame"
