@@ -228,7 +228,12 @@ def test_dataset_scaling_targets_and_iterators(tmp_path):
     tg = ds.targets("train")
     np.testing.assert_allclose(tg["b"]["gold"], [[2 * (25 / 4 - 1) / 6 - 1]], rtol=1e-6)
     np.testing.assert_array_equal(tg["b"]["num_raters"], [[4]])
-    np.testing.assert_allclose(tg["b"]["std"], [[np.std([7, 7, 6, 5], ddof=1)]], rtol=1e-6)
+    # ratings and std on the scale of gold: [1, 7] -> [-1, 1]
+    np.testing.assert_allclose(tg["b"]["std"], [[np.std([7, 7, 6, 5], ddof=1) * 2 / 6]],
+                               rtol=1e-6)
+    np.testing.assert_allclose(tg["b"]["ratings"][0, 0, :4],
+                               [2 * (r - 1) / 6 - 1 for r in (7, 7, 6, 5)], rtol=1e-6)
+    np.testing.assert_allclose(np.nanmean(tg["b"]["ratings"]), tg["b"]["gold"][0, 0], rtol=1e-6)
 
 
 def test_bad_config_is_a_clear_error():

@@ -92,18 +92,24 @@ class FunctionalsDataset(UtteranceBatches):
 
     def targets(self, split: str) -> dict[str, dict[str, np.ndarray]]:
         """Per id: ``gold`` [1, D] (consensus in [-1, 1]), ``std`` [1, D] (unbiased
-        rater std on the raw scale, 0 with fewer than two raters), ``soft``
-        [1, D, bins], ``num_raters`` [1, D], ``mask`` [1], ``ratings`` [1, D, A]
-        (raw scale). Raises ``ValueError`` for an unknown split."""
+        rater std, 0 with fewer than two raters), ``soft`` [1, D, bins],
+        ``num_raters`` [1, D], ``mask`` [1], ``ratings`` [1, D, A] (NaN = missing).
+        ``ratings`` and ``std`` are on the scale of ``gold``: mapped from
+        ``rating_range`` to [-1, 1] by the consensus' own affine map, so that a
+        predicted mean +- spread and the raters' ratings can be compared. Raises
+        ``ValueError`` for an unknown split."""
         self._check_split(split)
         a = self.data[split]
+        lo, hi = self.rating_range
+        ratings = (2 * (np.asarray(a["ratings"], np.float32) - lo) / (hi - lo) - 1)
+        std = 2 * np.asarray(a["std"], np.float32) / (hi - lo)
         out = {}
         for i, rid in enumerate(a["ids"]):
-            out[str(rid)] = {"gold": a["consensus"][i][None], "std": a["std"][i][None],
+            out[str(rid)] = {"gold": a["consensus"][i][None], "std": std[i][None],
                              "soft": a["soft"][i][None],
                              "num_raters": a["num_raters"][i][None],
                              "mask": np.asarray([a["label_mask"][i].all()], np.float32),
-                             "ratings": a["ratings"][i][None],
+                             "ratings": ratings[i][None],
                              "speaker": np.asarray(str(a["speakers"][i])),
                              "gender": np.asarray(str(a["genders"][i]))}
         return out
