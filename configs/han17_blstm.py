@@ -110,5 +110,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     e.num_samples = 1               # deterministic: no Monte Carlo
     e.median_window = 0             # the chain's smoothing is fitted on dev instead
     e.splits = ("dev", "test")
-    e.evaluators = ("metrics", "figures", "spread_distribution")  # Fig. 4, Fig. 1
+    e.evaluators = ("metrics", "figures", "spread_distribution", "calibration")  # Fig. 4, Fig. 1
     return c

@@ -284,49 +284,72 @@ def reject_curve(ctx: Context) -> dict[str, float]:
 
 @register("calibration")
 def calibration_metrics(ctx: Context) -> dict[str, float]:
-    """How honest each predicted std is about the errors of the predicted mean
-    (``seru/calibration.py``), for every :class:`Regression` output whose spread is a std
-    on the rating scale: ``cal_error`` (mean |observed - nominal| coverage over 10-90 %),
-    ``cal_ence``, ``cal_pit_ks`` (Kolmogorov-Smirnov distance of the PIT from uniform,
-    scipy), ``cal_sharpness_90`` (mean width of the 90 % interval, rating units),
-    ``cal_spearman_std`` (Spearman's rank correlation of the predicted std with the
-    raters' std, scipy: the uncertainty as a ranking of the raters' disagreement) and, with
-    ``targets['ratings']``, ``cal_coverage_90_ratings``. Per dimension ``<name>/<dim>``
-    when there are several; the plain names hold their mean. Figure:
-    ``calibration.png`` (calibration curve and PIT histogram)."""
+    """How honest the predicted uncertainty is (``seru/calibration.py``), for the first
+    :class:`Regression` output with a spread.
+
+    Any spread (a std, an entropy, han17's sigma): ``cal_spearman_std`` (Spearman's rank
+    correlation of the spread with the raters' std, scipy: the uncertainty as a ranking
+    of the raters' disagreement) and, with a mean, ``cal_reject_area`` (the mean CCC of
+    the most certain 10-100 % of the rows, ``calibration.reject_area``) and
+    ``cal_reject_area_oracle`` (the same with the rows ranked by their own error: the
+    best any uncertainty could do). A spread that is a std on the rating scale adds
+    ``cal_error`` (mean |observed - nominal| coverage over 10-90 %), ``cal_ence``,
+    ``cal_pit_ks`` (Kolmogorov-Smirnov distance of the PIT from uniform, scipy),
+    ``cal_sharpness_90`` (mean width of the 90 % interval, rating units) and, with
+    ``targets['ratings']``, ``cal_coverage_90_ratings``, and the figure
+    ``calibration.png`` (calibration curve and PIT histogram). Per dimension
+    ``<name>/<dim>`` when there are several; the plain names hold their mean. Rows
+    whose gold standard, mean or spread is not finite are left out."""
     from scipy.stats import kstest, spearmanr
 
     from seru import calibration, metrics, plots
 
-    outs = [o for o in ctx.system.outputs if isinstance(o, Regression) and o.mean
-            and o.spread and o.spread_name == "std" and o.spread_on_rating_scale]
-    if not outs:
-        return {}
-    out = outs[0]
+    out = next((o for o in ctx.system.outputs if isinstance(o, Regression) and o.spread), None)
     preds, targets = ctx.pooled
+    if out is None or out.spread not in preds:
+        return {}
     dims = tuple(ctx.config.data.dimensions)
-    means = np.asarray(preds[out.mean], np.float64).reshape(-1, len(dims))
-    spreads = np.asarray(preds[out.spread], np.float64).reshape(-1, len(dims))
-    gold = np.asarray(targets["gold"], np.float64).reshape(-1, len(dims))
+
+    def rows(a):
+        return np.asarray(a, np.float64).reshape(-1, len(dims))
+
+    spreads = rows(preds[out.spread])
+    means = rows(preds[out.mean]) if out.mean and out.mean in preds else None
+    gold = rows(targets["gold"]) if "gold" in targets else None
+    std = rows(targets["std"]) if "std" in targets else None
     ratings = targets.get("ratings")
+    gaussian = (out.spread_name == "std" and out.spread_on_rating_scale and means is not None
+                and gold is not None)
     per_dim, curves, pits = [], {}, {}
     for k, dim in enumerate(dims):
-        y, m, s = gold[:, k], means[:, k], spreads[:, k]
-        u = calibration.pit(y, m, s)
-        curves[dim], pits[dim] = calibration.quantile_calibration(y, m, s), u
-        std = np.asarray(targets["std"], np.float64).reshape(-1, len(dims))[:, k]
-        res = {"cal_error": calibration.calibration_error(y, m, s),
-               "cal_spearman_std": float(spearmanr(s, std).statistic),
-               "cal_ence": calibration.ence(y, m, s, bins=min(10, y.size)),
-               "cal_pit_ks": float(kstest(u, "uniform").statistic),
-               "cal_sharpness_90": calibration.sharpness(s, 0.9)}
-        if ratings is not None:
-            r = np.asarray(ratings, np.float64)[:, k]
-            res["cal_coverage_90_ratings"] = float(metrics.interval_coverage(
-                np.nan_to_num(r), m[:, None], s[:, None], 0.9, mask=np.isfinite(r)))
+        s = spreads[:, k]
+        res = {}
+        if std is not None:
+            ok = np.isfinite(s) & np.isfinite(std[:, k])
+            res["cal_spearman_std"] = float(spearmanr(s[ok], std[ok, k]).statistic)
+        if means is not None and gold is not None:
+            ok = np.isfinite(s) & np.isfinite(means[:, k]) & np.isfinite(gold[:, k])
+            y, m = gold[ok, k], means[ok, k]
+            res["cal_reject_area"] = calibration.reject_area(y, m, s[ok])
+            res["cal_reject_area_oracle"] = calibration.reject_area(
+                y, m, calibration.oracle_error(y, m))
+        if gaussian:
+            s = s[ok]
+            u = calibration.pit(y, m, s)
+            curves[dim], pits[dim] = calibration.quantile_calibration(y, m, s), u
+            res.update({"cal_error": calibration.calibration_error(y, m, s),
+                        "cal_ence": calibration.ence(y, m, s, bins=min(10, y.size)),
+                        "cal_pit_ks": float(kstest(u, "uniform").statistic),
+                        "cal_sharpness_90": calibration.sharpness(s, 0.9)})
+            if ratings is not None:
+                r = np.asarray(ratings, np.float64)[ok, k]
+                res["cal_coverage_90_ratings"] = float(metrics.interval_coverage(
+                    np.nan_to_num(r), m[:, None], s[:, None], 0.9, mask=np.isfinite(r)))
         per_dim.append(res)
+    if not per_dim[0]:
+        return {}
     out_metrics = per_dimension(dims, per_dim)
-    if ctx.write:
+    if ctx.write and curves:
         ctx.outdir.mkdir(parents=True, exist_ok=True)
         split = ctx.info.get("split", ctx.outdir.name)
         plots.plot_calibration(curves, pits, ctx.outdir / "calibration.png",

@@ -91,7 +91,8 @@ def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_
     saved = json.loads((out / "metrics.json").read_text())
     assert set(saved["metrics"]) == {"ccc_m", "ccc_s", "rmse", "cal_error", "cal_ence",
                                      "cal_pit_ks", "cal_sharpness_90", "cal_spearman_std",
-                                     "cal_coverage_90_ratings"}
+                                     "cal_coverage_90_ratings", "cal_reject_area",
+                                     "cal_reject_area_oracle"}
     assert saved["metrics"] == metrics
     assert (saved["split"], saved["checkpoint"], saved["step"], saved["num_samples"]) == (
         "dev", "latest", 2, 4)
@@ -331,8 +332,18 @@ def test_calibration_evaluator_matches_seru_calibration_and_draws_its_figure(tmp
             inside[np.isfinite(r)].mean(), rel=1e-6)
         std = _valid(ctx, ctx.targets, "std")[:, k]
         assert got[f"cal_spearman_std/{dim}"] == pytest.approx(spearmanr(s, std).statistic)
+        assert got[f"cal_reject_area/{dim}"] == pytest.approx(calibration.reject_area(y, m, s))
+        assert got[f"cal_reject_area_oracle/{dim}"] == pytest.approx(
+            calibration.reject_area(y, m, np.abs(y - m)))
+        assert got[f"cal_reject_area_oracle/{dim}"] >= got[f"cal_reject_area/{dim}"]
     assert got["cal_error"] == pytest.approx(
         (got["cal_error/arousal"] + got["cal_error/valence"]) / 2)
     assert (tmp_path / "out" / "calibration.png").stat().st_size > 0
+    # a spread that is not a std on the rating scale: a ranking only, no calibration
     entropy = _eval_context(tmp_path / "e", Regression(spread_name="entropy"))
-    assert evaluators.run(["calibration"], entropy) == {}
+    got_e = evaluators.run(["calibration"], entropy)
+    assert sorted(k for k in got_e if "/" not in k) == [
+        "cal_reject_area", "cal_reject_area_oracle", "cal_spearman_std"]
+    assert not (tmp_path / "e" / "out" / "calibration.png").exists()
+    assert evaluators.run(["calibration"], _eval_context(tmp_path / "n", Regression(
+        spread=None))) == {}
