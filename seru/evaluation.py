@@ -149,18 +149,29 @@ def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh,
         return {}
     if path.exists():
         return json.loads(path.read_text())
-    split = config.data.dev_split
-    if not split:
-        raise config_lib.ConfigError("data.dev_split: the system's post-processing is fitted "
-                                     "on dev; set data.dev_split")
-    ds = dataset_for(split)
+    split, ds = _dev(config, dataset_for, "the system's post-processing")
     if raw is None:
         raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
     fitted = system.fit_postprocess(raw, ds.targets(split))
+    _keep(path, {"fitted_on": split, **fitted})
+    return fitted
+
+
+def _dev(config, dataset_for, what: str):
+    """``(split, dataset)`` of ``config.data.dev_split``, on which ``what`` is fitted;
+    ``ConfigError`` when the run has no dev split."""
+    split = config.data.dev_split
+    if not split:
+        raise config_lib.ConfigError(f"data.dev_split: {what} is fitted on dev; set "
+                                     f"data.dev_split")
+    return split, dataset_for(split)
+
+
+def _keep(path: Path, fitted: Mapping) -> None:
+    """Writes what was fitted on dev to ``path`` (JSON), on process 0 only."""
     if jax.process_index() == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"fitted_on": split, **fitted}, indent=2) + "\n")
-    return fitted
+        path.write_text(json.dumps(fitted, indent=2) + "\n")
 
 
 def conformal_path(workdir, kind: str, step: int) -> Path:
@@ -186,20 +197,14 @@ def fit_conformal(system, params, config, dataset_for, rng, num_samples, mesh, p
         kept = json.loads(path.read_text())
         if all(kept.get(k) == v for k, v in key.items()):
             return kept
-    split = config.data.dev_split
-    if not split:
-        raise config_lib.ConfigError("eval.conformal: the thresholds are fitted on dev; set "
-                                     "data.dev_split")
-    ds = dataset_for(split)
+    split, ds = _dev(config, dataset_for, "eval.conformal (the thresholds)")
     if dev is None:
         raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
         dev = (postprocess(system, raw, fitted), ds.targets(split))
     result = {"fitted_on": split, **key,
               **conformal_eval.fit(system, pool(system, *dev), alpha, ds.framewise,
                                    seed=int(config.seed))}
-    if jax.process_index() == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n")
+    _keep(path, result)
     return result
 
 
