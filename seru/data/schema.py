@@ -39,7 +39,6 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
-import tensorflow_datasets as tfds
 
 #: Label frame hop of continuous corpora (AVEC 2016: 40 ms, 7501 frames per 300 s).
 FRAME_HOP_S = 0.04
@@ -67,6 +66,8 @@ VIDEO_MASK_KEY = "video_mask"
 
 
 def _text():
+    import tensorflow_datasets as tfds  # lazily: the model side never loads TFDS
+
     return tfds.features.Text()
 
 
@@ -78,6 +79,8 @@ def continuous_features(
     ``video_landmarks`` > 0 adds the video keys (``video_landmarks`` float32
     ``[frames, video_landmarks, 2]``, ``video_mask`` bool ``[frames]``).
     """
+    import tensorflow_datasets as tfds  # lazily: the model side never loads TFDS
+
     feats = {
         "id": _text(),
         "speaker": _text(),
@@ -107,6 +110,8 @@ def utterance_features(
 
     ``hidden`` maps a latent name to its per-utterance shape (``()`` for a scalar).
     """
+    import tensorflow_datasets as tfds  # lazily: the model side never loads TFDS
+
     feats = {
         "id": _text(),
         "speaker": _text(),
@@ -136,6 +141,8 @@ def make_metadata(
     **extra,
 ) -> tfds.core.MetadataDict:
     """Builds the ``info.metadata`` dict with the keys of :data:`METADATA_KEYS`."""
+    import tensorflow_datasets as tfds  # lazily: the model side never loads TFDS
+
     if kind not in ("continuous", "utterance"):
         raise ValueError(f"kind must be 'continuous' or 'utterance', got {kind!r}")
     return tfds.core.MetadataDict(
