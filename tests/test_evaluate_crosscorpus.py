@@ -138,13 +138,18 @@ def test_crosscorpus_evaluation_uses_training_statistics(tmp_path, corpora_regis
                                np.mean(scipy.stats.entropy(t_soft, p_soft, axis=-1)), rtol=1e-4)
     assert json.loads((out / "metrics.json").read_text())["metrics"] == pytest.approx(m, nan_ok=True)
 
-    # -- the 5-point scale: consensus on [-1, 1] and 7 soft-label bins over [1, 5] ---------
+    # -- the 5-point scale: consensus on [-1, 1] and 7 soft-label bins over [1, 5]; the
+    # targets' ratings on the consensus' scale ------------------------------------------
     for i in ids:
-        r = z[f"{i}/target_ratings"].reshape(-1)
-        r = r[np.isfinite(r)]
-        assert r.size >= 3 and r.min() >= 1 and r.max() <= 5
+        g = z[f"{i}/target_ratings"].reshape(-1)
+        g = g[np.isfinite(g)]
+        r = (g + 1) / 2 * 4 + 1  # back to the 1-5 scale points
+        assert r.size >= 3 and r.min() >= 1 - 1e-6 and r.max() <= 5 + 1e-6
+        np.testing.assert_allclose(r, np.round(r), atol=1e-5)
         np.testing.assert_allclose(z[f"{i}/target_gold"].reshape(-1)[0],
                                    (r.mean() - 1) / 4 * 2 - 1, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(z[f"{i}/target_gold"].reshape(-1)[0], g.mean(), atol=1e-6)
+        r = np.round(r)
         hist, _ = np.histogram(r, bins=np.linspace(1, 5, 8))
         np.testing.assert_allclose(z[f"{i}/target_soft"].reshape(-1), hist / hist.sum(),
                                    atol=1e-6)
