@@ -130,7 +130,9 @@ def rss_child(sampler, frames, n, chunk):
     batch = {"audio": audio}
     params = restored_like(system, {"audio": audio[:, :25 * FRAME]})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    pred = jax.jit(lambda p, b, k: system.predict(p, b, k, n))
+    from seru import evaluation, sharding
+
+    pred = evaluation.make_predict_fn(system, n, sharding.make_mesh())  # as the evaluation job
     t = time.perf_counter()
     jax.block_until_ready(pred(params, batch, jax.random.key(1)))
     first = time.perf_counter() - t

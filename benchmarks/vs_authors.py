@@ -452,7 +452,9 @@ def rss_child(frames, n):
     audio = _batch(system, 1, frames)["audio"]
     params = restored_like(system, {"audio": audio[:, :25 * system.time_base.samples_per_frame]})
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    pred = jax.jit(lambda p, b, k: system.predict(p, b, k, n))
+    from seru import evaluation, sharding
+
+    pred = evaluation.make_predict_fn(system, n, sharding.make_mesh())  # as the evaluation job
     t = time.perf_counter()
     jax.block_until_ready(pred(params, {"audio": audio}, jax.random.key(1)))
     first = time.perf_counter() - t

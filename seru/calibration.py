@@ -35,7 +35,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.stats import norm
 
 from seru import metrics
 
@@ -61,6 +60,8 @@ def pit(y, m_hat, s_hat, s_floor: float = 1e-6):
     Raises ``ValueError`` for different shapes or a negative ``s_hat``.
     """
     y, m_hat, s_hat = _check(y, m_hat, s_hat)
+    from scipy.stats import norm  # scipy loads when scoring starts, not before prediction
+
     return norm.cdf((y - m_hat) / np.maximum(s_hat, s_floor))
 
 
@@ -111,6 +112,8 @@ def sharpness(s_hat, level: float = 0.9) -> float:
     Phi^-1((1 + level) / 2)`` (rating units; smaller is sharper)."""
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
+    from scipy.stats import norm
+
     return float(2 * norm.ppf((1 + level) / 2) * np.mean(np.asarray(s_hat, np.float64)))
 
 

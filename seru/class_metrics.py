@@ -30,7 +30,6 @@ from __future__ import annotations
 from typing import Mapping
 
 import numpy as np
-from scipy import special, stats
 
 from seru import metrics
 
@@ -333,6 +332,8 @@ def entropy(probs) -> np.ndarray:
       ``[N]`` in ``[0, ln K]``. Raises ``ValueError`` as the other functions of this module.
     """
     p = _probs("entropy: probs", probs)
+    from scipy import special  # scipy loads when scoring starts, not before prediction
+
     return special.entr(np.sort(p, axis=-1)).sum(-1)
 
 
@@ -363,6 +364,8 @@ def spearman_entropy_votes(probs, votes) -> float:
                          f"{np.shape(votes)} must have one shape")
     if h_pred.size < 2 or np.ptp(h_pred) == 0 or np.ptp(h_votes) == 0:
         return float("nan")
+    from scipy import stats
+
     return float(stats.spearmanr(h_pred, h_votes).statistic)
 
 

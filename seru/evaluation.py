@@ -33,10 +33,59 @@ from seru.checkpoints import Checkpoints
 # =============================================================================
 
 
-def make_predict_fn(system, num_samples: int, mesh: Mesh):
-    """``(params, batch, rng) -> outputs``: the system's MC prediction, jitted once."""
-    return jax.jit(lambda p, b, r: system.predict(p, b, r, num_samples),
-                   out_shardings=sharding.replicated(mesh))
+def release_freed_memory() -> None:
+    """Returns the C heap's freed pages to the operating system (glibc ``malloc_trim``;
+    nothing elsewhere). XLA's compiler frees most of what it allocates, but glibc keeps
+    the pages, so without this the first evaluation's buffers stack on top of them
+    (peak RSS of the evaluation job's prediction of a 300 s prabhu22 recording at
+    n = 30: 516-523 MB without, 440-456 MB with, three runs each;
+    ``benchmarks/vs_authors.py --sections rss``). No kept library wraps this call."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = getattr(libc, "malloc_trim", None)
+    except OSError:
+        trim = None
+    if trim is not None:
+        trim(0)
+
+
+class PredictFn:
+    """``(params, batch, rng) -> outputs``: the system's MC prediction, compiled ahead of
+    time once per input signature (shapes, dtypes, shardings) by ``jax.jit(...).lower(...)
+    .compile()``, with :func:`release_freed_memory` after each compilation. The outputs
+    are replicated over ``mesh``."""
+
+    def __init__(self, system, num_samples: int, mesh: Mesh):
+        self._jit = jax.jit(lambda p, b, r: system.predict(p, b, r, num_samples),
+                            out_shardings=sharding.replicated(mesh))
+        self._compiled: dict = {}
+
+    @staticmethod
+    def _signature(args):
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        return tree, tuple((np.shape(x), getattr(x, "dtype", type(x)),
+                            getattr(x, "sharding", None)) for x in leaves)
+
+    def __call__(self, params, batch, rng):
+        key = self._signature((params, batch, rng))
+        fn = self._compiled.get(key)
+        if fn is None:
+            fn = self._compiled[key] = self._jit.lower(params, batch, rng).compile()
+            release_freed_memory()
+        return fn(params, batch, rng)
+
+    def _cache_size(self) -> int:
+        """How many signatures have been compiled."""
+        return len(self._compiled)
+
+
+def make_predict_fn(system, num_samples: int, mesh: Mesh) -> PredictFn:
+    """The system's MC prediction at ``num_samples`` passes (:class:`PredictFn`)."""
+    return PredictFn(system, num_samples, mesh)
 
 
 def predict_split(system, params, dataset, split: str, rng, num_samples: int, mesh: Mesh,
