@@ -282,6 +282,10 @@ def reject_curve(ctx: Context) -> dict[str, float]:
     return {}
 
 
+#: the smallest std ``cal_nll`` and ``cal_crps`` use (as prabhu22's ``nll`` and ``crps``)
+NLL_STD_FLOOR = 0.01
+
+
 @register("calibration")
 def calibration_metrics(ctx: Context) -> dict[str, float]:
     """How honest the predicted uncertainty is (``seru/calibration.py``), for the first
@@ -293,7 +297,11 @@ def calibration_metrics(ctx: Context) -> dict[str, float]:
     the most certain 10-100 % of the rows, ``calibration.reject_area``) and
     ``cal_reject_area_oracle`` (the same with the rows ranked by their own error: the
     best any uncertainty could do). A spread that is a std on the rating scale adds
-    ``cal_error`` (mean |observed - nominal| coverage over 10-90 %), ``cal_ence``,
+    ``cal_nll`` and ``cal_crps`` of N(m_hat, s_hat) at the gold standard (mean per row,
+    nats and rating units; the std floored at :data:`NLL_STD_FLOOR` as prabhu22's
+    metrics do), ``cal_coverage_90`` (share of the gold standard inside the central
+    90 % interval), ``cal_error`` (mean |observed - nominal| coverage over 10-90 %),
+    ``cal_ence``,
     ``cal_pit_ks`` (Kolmogorov-Smirnov distance of the PIT from uniform, scipy),
     ``cal_sharpness_90`` (mean width of the 90 % interval, rating units) and, with
     ``targets['ratings']``, ``cal_coverage_90_ratings``, and the figure
@@ -337,7 +345,11 @@ def calibration_metrics(ctx: Context) -> dict[str, float]:
             s = s[ok]
             u = calibration.pit(y, m, s)
             curves[dim], pits[dim] = calibration.quantile_calibration(y, m, s), u
-            res.update({"cal_error": calibration.calibration_error(y, m, s),
+            s_nll = np.maximum(s, NLL_STD_FLOOR)
+            res.update({"cal_nll": float(np.mean(metrics.gaussian_nll(y, m, s_nll))),
+                        "cal_crps": float(np.mean(metrics.crps_gaussian(y, m, s_nll))),
+                        "cal_coverage_90": float(metrics.interval_coverage(y, m, s, 0.9)),
+                        "cal_error": calibration.calibration_error(y, m, s),
                         "cal_ence": calibration.ence(y, m, s, bins=min(10, y.size)),
                         "cal_pit_ks": float(kstest(u, "uniform").statistic),
                         "cal_sharpness_90": calibration.sharpness(s, 0.9)})

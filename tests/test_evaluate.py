@@ -92,7 +92,8 @@ def test_evaluate_checkpoint_writes_metrics_predictions_figures(toy_config, toy_
     assert set(saved["metrics"]) == {"ccc_m", "ccc_s", "rmse", "cal_error", "cal_ence",
                                      "cal_pit_ks", "cal_sharpness_90", "cal_spearman_std",
                                      "cal_coverage_90_ratings", "cal_reject_area",
-                                     "cal_reject_area_oracle"}
+                                     "cal_reject_area_oracle", "cal_nll", "cal_crps",
+                                     "cal_coverage_90"}
     assert saved["metrics"] == metrics
     assert (saved["split"], saved["checkpoint"], saved["step"], saved["num_samples"]) == (
         "dev", "latest", 2, 4)
@@ -311,7 +312,7 @@ def test_calibration_evaluator_matches_seru_calibration_and_draws_its_figure(tmp
     seru.calibration's on the valid frames of that dimension (its own oracle tests are in
     tests/test_calibration.py), the plain names are the dimensions' mean, the figure is
     written; a system without a std on the rating scale gets nothing."""
-    from scipy.stats import kstest, spearmanr
+    from scipy.stats import kstest, norm, spearmanr
 
     from seru import calibration, evaluators
     from seru.systems.base import Regression
@@ -324,6 +325,13 @@ def test_calibration_evaluator_matches_seru_calibration_and_draws_its_figure(tmp
         s = _valid(ctx, ctx.preds, "s_hat")[:, k].astype(np.float64)
         r = _valid(ctx, ctx.targets, "ratings")[:, k]
         assert got[f"cal_error/{dim}"] == pytest.approx(calibration.calibration_error(y, m, s))
+        sf = np.maximum(s, 0.01)
+        assert got[f"cal_nll/{dim}"] == pytest.approx(-norm.logpdf(y, m, sf).mean(), rel=1e-5)
+        z = (y - m) / sf  # CRPS of a normal, Gneiting & Raftery 2007 Eq. (5), via scipy
+        crps = sf * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
+        assert got[f"cal_crps/{dim}"] == pytest.approx(crps.mean(), rel=1e-5)
+        assert got[f"cal_coverage_90/{dim}"] == pytest.approx(
+            np.mean(np.abs(y - m) <= norm.ppf(0.95) * s), rel=1e-6)
         assert got[f"cal_ence/{dim}"] == pytest.approx(calibration.ence(y, m, s))
         assert got[f"cal_pit_ks/{dim}"] == pytest.approx(
             kstest(calibration.pit(y, m, s), "uniform").statistic)
