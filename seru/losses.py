@@ -235,6 +235,29 @@ def ccc_loss(pred, target, mask=None, eps=1e-8):
     return jnp.mean(1.0 - c)
 
 
+def gaussian_nll_loss(y, mean, logvar, mask=None):
+    """Mean over valid rows of -log N(y; mean, exp(logvar)).
+
+    ``1/2 log(2 pi) + 1/2 logvar + (y - mean)^2 / (2 exp(logvar))``: Eq. (5) of
+    Kendall & Gal 2017 (with its constant), Eq. (1) of Lakshminarayanan et al.
+    2017; per element it is :func:`seru.metrics.gaussian_nll` with
+    ``s_hat = exp(logvar / 2)``.
+
+    Args:
+      y, mean, logvar: ``[...]`` arrays of one shape (target units; logvar in
+        log target-units squared).
+      mask: broadcastable to ``y``; 1 = a valid row. Rows with ``mask == 0`` or a
+        non-finite ``y`` enter neither the value nor the gradient.
+
+    Returns:
+      a scalar (nats per row); 0 when no row is valid.
+    """
+    y, mean, logvar = jnp.broadcast_arrays(*map(jnp.asarray, (y, mean, logvar)))
+    valid = _valid(y.shape, None if mask is None else jnp.asarray(mask) > 0, y)
+    nll = metrics.gaussian_nll(jnp.where(valid, y, 0.0), mean, jnp.exp(0.5 * logvar))
+    return _masked_mean(nll, valid)
+
+
 def weighted_mse(pred_e, y_e, pred_s, y_s, w_e, mask=None):
     """Multi-task loss ``w_E MSE_E + w_s MSE_s`` with ``w_E + w_s = 2``.
 

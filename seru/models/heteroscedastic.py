@@ -5,8 +5,7 @@
   Weigend 1994, "Estimating the mean and variance of the target probability
   distribution"; Kendall & Gal 2017, "What uncertainties do we need in Bayesian
   deep learning for computer vision?", Eq. (5) with s = log sigma^2).
-* :func:`gaussian_nll_loss`: its training objective, the masked mean Gaussian
-  NLL (Eq. (5) of Kendall & Gal 2017; Eq. (1) of Lakshminarayanan et al. 2017).
+  Its training objective is :func:`seru.losses.gaussian_nll_loss`.
 * :func:`init_members` / :func:`apply_members`: M independently initialised
   copies, their parameters stacked on a leading member axis and run with one
   ``jax.vmap`` (a deep ensemble, Lakshminarayanan, Pritzel, Blundell, NeurIPS
@@ -25,7 +24,6 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from seru import metrics
 from seru.models.vae_er import MLP
 
 
@@ -50,33 +48,6 @@ class HeteroMLP(nn.Module):
         mean = nn.Dense(1, name="mean")(h)[..., 0]
         logvar = nn.Dense(1, name="logvar")(h)[..., 0]
         return mean, logvar
-
-
-def gaussian_nll_loss(y, mean, logvar, mask=None):
-    """Mean over valid rows of -log N(y; mean, exp(logvar)).
-
-    ``1/2 log(2 pi) + 1/2 logvar + (y - mean)^2 / (2 exp(logvar))``: Eq. (5) of
-    Kendall & Gal 2017 (with its constant), Eq. (1) of Lakshminarayanan et al.
-    2017; per element it is :func:`seru.metrics.gaussian_nll` with
-    ``s_hat = exp(logvar / 2)``.
-
-    Args:
-      y, mean, logvar: ``[...]`` arrays of one shape (target units; logvar in
-        log target-units squared).
-      mask: broadcastable to ``y``; 1 = a valid row. Rows with ``mask == 0`` or a
-        non-finite ``y`` enter neither the value nor the gradient.
-
-    Returns:
-      a scalar (nats per row); 0 when no row is valid.
-    """
-    y, mean, logvar = jnp.broadcast_arrays(*map(jnp.asarray, (y, mean, logvar)))
-    valid = jnp.isfinite(y)
-    if mask is not None:
-        valid = valid & jnp.broadcast_to(jnp.asarray(mask) > 0, y.shape)
-    y = jnp.where(valid, y, 0.0)
-    nll = metrics.gaussian_nll(y, mean, jnp.exp(0.5 * logvar))
-    w = valid.astype(nll.dtype)
-    return jnp.sum(jnp.where(valid, nll, 0.0)) / jnp.maximum(jnp.sum(w), 1.0)
 
 
 def init_members(model: nn.Module, rng, x, num_members: int):

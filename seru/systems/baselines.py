@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from seru import metrics
+from seru import losses, metrics
 from seru.fields import Field
 from seru.models import heteroscedastic as het
 from seru.systems.base import Regression, System
@@ -123,7 +123,7 @@ class Baselines(System):
         mean, logvar = het.apply_members(self.model, params, batch["features"], False, rng)
         w = batch["label_mask"][:, 0] * batch["mask"]
         y = batch["consensus"][:, 0]
-        nlls = jax.vmap(lambda mu, lv: het.gaussian_nll_loss(y, mu, lv, w))(mean, logvar)
+        nlls = jax.vmap(lambda mu, lv: losses.gaussian_nll_loss(y, mu, lv, w))(mean, logvar)
         total = jnp.mean(nlls)
         s_mean = jnp.sum(jnp.exp(0.5 * logvar).mean(0) * w) / jnp.maximum(jnp.sum(w), 1.0)
         return total, {"nll": total, "s_hat_mean": s_mean}

@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 import pytest
 import scipy.stats
 
+from seru import losses
 from seru.models import heteroscedastic as het
 from seru.systems import baselines as BL
 from seru.systems.sridhar21 import reject_option_metrics
@@ -55,17 +55,17 @@ def test_gaussian_nll_loss_matches_scipy():
     mask = r.uniform(size=20) > 0.3
     y_nan = np.where(mask, y, np.nan)  # a missing target under a 0 of the mask does no harm
     want = -scipy.stats.norm.logpdf(y, mean, np.exp(0.5 * logvar))
-    got = het.gaussian_nll_loss(y_nan, mean, logvar, mask)
+    got = losses.gaussian_nll_loss(y_nan, mean, logvar, mask)
     np.testing.assert_allclose(got, want[mask].mean(), rtol=1e-5)
-    np.testing.assert_allclose(het.gaussian_nll_loss(y, mean, logvar), want.mean(), rtol=1e-5)
-    g = jax.grad(lambda m, lv: het.gaussian_nll_loss(y_nan, m, lv, mask), (0, 1))(
+    np.testing.assert_allclose(losses.gaussian_nll_loss(y, mean, logvar), want.mean(), rtol=1e-5)
+    g = jax.grad(lambda m, lv: losses.gaussian_nll_loss(y_nan, m, lv, mask), (0, 1))(
         jnp.asarray(mean), jnp.asarray(logvar))
     assert all(np.isfinite(x).all() for x in g)
     assert np.all(np.asarray(g[0])[~mask] == 0) and np.all(np.asarray(g[1])[~mask] == 0)
     # d/d logvar of the NLL: 1/2 - (y - m)^2 / (2 var), per row / number of valid rows
     want_g = (0.5 - (y - mean) ** 2 / (2 * np.exp(logvar))) / mask.sum()
     np.testing.assert_allclose(np.asarray(g[1])[mask], want_g[mask], rtol=1e-4, atol=1e-7)
-    assert float(het.gaussian_nll_loss(y, mean, logvar, np.zeros(20))) == 0.0
+    assert float(losses.gaussian_nll_loss(y, mean, logvar, np.zeros(20))) == 0.0
 
 
 def test_system_loss_is_the_mean_of_the_members_nll():
@@ -109,7 +109,7 @@ def test_members_train_independently():
 
     def per_member(p):
         mean, logvar = het.apply_members(s.model, p, b["features"])
-        return jax.vmap(lambda mu, lv: het.gaussian_nll_loss(y, mu, lv, w))(mean, logvar)
+        return jax.vmap(lambda mu, lv: losses.gaussian_nll_loss(y, mu, lv, w))(mean, logvar)
 
     jac = jax.jacrev(per_member)(params)  # leaves [M (loss), M (member), ...]
     for leaf in jax.tree_util.tree_leaves(jac):
@@ -122,7 +122,7 @@ def test_members_train_independently():
 
     def alone_loss(p):
         mean, logvar = s.model.apply(p, b["features"], True)
-        return het.gaussian_nll_loss(y, mean, logvar, w)
+        return losses.gaussian_nll_loss(y, mean, logvar, w)
 
     lr, rng = 0.05, jax.random.key(0)
     p_ens, p_one = params, member(params, 1)
