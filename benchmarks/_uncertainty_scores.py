@@ -30,7 +30,9 @@ scale, an entropy, or another positive score):
   the same coverage (< 1: it helps);
 * ``reject_area`` -- the CCC of the most certain rows (lowest ``u`` first) over the
   coverages 0.1, 0.2, ..., 1.0, integrated by the trapezoid rule and divided by the
-  coverage range (0.9): a mean CCC in [-1, 1]; ``reject_gain`` = ``reject_area - ccc``.
+  coverage range (0.9): a mean CCC in [-1, 1] (``seru.calibration.reject_curve`` /
+  ``curve_area``); ``reject_gain`` = ``reject_area - ccc``; ``reject_efficiency`` = that
+  gain over the gain of the oracle ordering (by each row's own error).
 
 Class distributions (``probs`` ``[N, K]``, consensus labels, vote PDFs): ``uar``, ``ece``
 (top-label, against the consensus; ``seru.class_metrics.top_label_ece``), ``brier``
@@ -38,7 +40,8 @@ Class distributions (``probs`` ``[N, K]``, consensus labels, vote PDFs): ``uar``
 entropy), APS sets (``seru.conformal.aps_quantile`` / ``aps_sets``, fitted on dev, no
 randomisation) and their Mondrian form (``mondrian_quantiles``): test coverage of the
 consensus label, mean set size, and the lowest per-class coverage; ``reject_area`` of
-the UAR over coverage (most certain = lowest predicted entropy first).
+the UAR over coverage (most certain = lowest predicted entropy first), its gain and
+efficiency as above (oracle: hits before misses).
 """
 
 from __future__ import annotations
@@ -125,24 +128,31 @@ def spearman(a, b) -> float:
     return float(sstats.spearmanr(a[ok], b[ok]).statistic)
 
 
-def reject_curve(y, m, u, score=ccc, coverages=COVERAGES) -> np.ndarray:
-    """``score`` of the ``round(c N)`` rows with the lowest ``u`` (stable order) for each
-    coverage ``c`` in (0, 1]; ``[len(coverages)]``."""
-    order = np.argsort(np.asarray(u, np.float64), kind="stable")
-    y, m = np.asarray(y)[order], np.asarray(m)[order]
-    out = []
-    for c in coverages:
-        k = int(round(c * len(y)))
-        out.append(score(y[:k], m[:k]) if k else float("nan"))
-    return np.asarray(out, np.float64)
+def reject_curve(y, m, u, metric=calibration.ccc_metric) -> np.ndarray:
+    """``metric`` of the most certain rows (lowest ``u`` first, ties in row order) at each
+    of :data:`COVERAGES`: :func:`seru.calibration.reject_curve`; ``[len(COVERAGES)]``."""
+    return calibration.reject_curve(y, m, u, metric, COVERAGES)
 
 
-def reject_area(curve, coverages=COVERAGES) -> float:
-    """Trapezoid integral of ``curve`` over ``coverages`` divided by their range: the mean
-    score over the coverage interval (NaN if any point is NaN)."""
-    c = np.asarray(coverages, np.float64)
-    v = np.asarray(curve, np.float64)
-    return float(np.sum((v[1:] + v[:-1]) / 2 * np.diff(c)) / (c[-1] - c[0]))
+def reject_area(curve) -> float:
+    """The trapezoid integral of ``curve`` over :data:`COVERAGES` divided by their span
+    (:func:`seru.calibration.curve_area`): the mean metric over 10-100 % coverage."""
+    return calibration.curve_area(COVERAGES, curve)
+
+
+def reject_scores(y, m, u, metric=calibration.ccc_metric) -> dict:
+    """``reject_curve`` (list), ``reject_area``, ``reject_oracle_area`` (the same with
+    the rows' own errors as the uncertainty, :func:`seru.calibration.oracle_error`),
+    ``reject_gain`` (area minus the metric on all rows: what the ordering adds) and
+    ``reject_efficiency`` (that gain over the oracle's: 1 = the oracle ordering, 0 = no
+    better than keeping rows at random, in expectation)."""
+    curve = reject_curve(y, m, u, metric)
+    oracle = reject_curve(y, m, calibration.oracle_error(y, m), metric)
+    area, o_area, full = reject_area(curve), reject_area(oracle), curve[-1]
+    return {"reject_curve": curve.tolist(), "reject_area": area,
+            "reject_oracle_area": o_area, "reject_gain": area - full,
+            "reject_efficiency": ((area - full) / (o_area - full) if o_area > full
+                                  else float("nan"))}
 
 
 def u_floor(u_dev) -> float:
@@ -222,10 +232,7 @@ def score_regression(dev: Rows, test: Rows, gaussian: bool, draws: int = 200) ->
         out["crps"] = float(np.mean(smetrics.crps_gaussian(y, m, s)))
         out["width_90"] = calibration.sharpness(s, 0.9)
     out.update(conformal_regression(dev, test, draws))
-    curve = reject_curve(y, m, u)
-    out["reject_curve"] = curve.tolist()
-    out["reject_area"] = reject_area(curve)
-    out["reject_gain"] = out["reject_area"] - out["ccc"]
+    out.update(reject_scores(y, m, u))
     return out
 
 
@@ -274,10 +281,8 @@ def score_classes(dev: ClassRows, test: ClassRows, alpha: float = ALPHA) -> dict
     qm = conformal.mondrian_quantiles(dev.probs[dh], dev.label[dh], alpha)
     (out["mondrian_coverage"], out["mondrian_size"],
      out["mondrian_min_class_coverage"]) = _aps(qm, p, y)
-    curve = reject_curve(y, p.argmax(1), entropy(p), score=lambda a, b: uar(a, b, k))
-    out["reject_curve"] = curve.tolist()
-    out["reject_area"] = reject_area(curve)
-    out["reject_gain"] = out["reject_area"] - out["uar"]
+    out.update(reject_scores(y, p.argmax(1).astype(np.int64), entropy(p),
+                             calibration.uar_metric(k)))
     return out
 
 

@@ -126,6 +126,7 @@ COLUMNS = {
                      ("conf_pooled_width", "pooled-frame width", "low", None),
                      ("reject_area", "reject area", "high", None),
                      ("reject_gain", "reject gain", "high", None),
+                     ("reject_efficiency", "gain / oracle gain", "high", None),
                      ("ms_per_audio_s", "ms / s audio", "low", None)),
     "classes": (("uar", "UAR", "high", None),
                 ("ece", "ECE", "low", None),
@@ -138,6 +139,7 @@ COLUMNS = {
                 ("mondrian_min_class_coverage", "Mondrian min class cov.", "target", 0.9),
                 ("reject_area", "UAR reject area", "high", None),
                 ("reject_gain", "reject gain", "high", None),
+                ("reject_efficiency", "gain / oracle gain", "high", None),
                 ("ms_per_audio_s", "ms / s audio", "low", None)),
 }
 
@@ -537,6 +539,8 @@ def main():
     ap.add_argument("--draws", type=int, default=200,
                     help="random draws of one dev frame per recording (conformal)")
     ap.add_argument("--time_repeats", type=int, default=2)
+    ap.add_argument("--no_cost", action="store_true",
+                    help="skip the inference-cost timing (a preview of the scores)")
     ap.add_argument("--no_train", action="store_true",
                     help="score only the runs that are already evaluated")
     args = ap.parse_args()
@@ -578,7 +582,7 @@ def main():
     log("inference cost")
     costs = {}
     for m in methods:
-        for seed, d in dirs[m.name]:
+        for seed, d in ([] if args.no_cost else dirs[m.name]):
             try:
                 costs[(m.name, seed)] = cost_of(d, args.time_repeats)
             except Exception as e:  # noqa: BLE001

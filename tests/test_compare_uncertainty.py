@@ -40,6 +40,35 @@ def test_reject_curve_matches_a_loop():
         assert v == pytest.approx(_ccc(y[order[:k]], m[order[:k]]), abs=1e-6)
 
 
+def test_reject_scores_oracle_and_efficiency():
+    rng = np.random.default_rng(9)
+    y = rng.normal(size=300)
+    m = y + 0.5 * rng.normal(size=300)
+    err = np.abs(y - m)
+    # the oracle ordering: efficiency 1; a reversed one: negative
+    best = sc.reject_scores(y, m, err)
+    assert best["reject_efficiency"] == pytest.approx(1.0)
+    assert best["reject_area"] == pytest.approx(best["reject_oracle_area"])
+    worst = sc.reject_scores(y, m, -err)
+    assert worst["reject_efficiency"] < 0
+    full = _ccc(y, m)
+    assert best["reject_gain"] == pytest.approx(best["reject_area"] - full, abs=1e-6)
+    # class labels: UAR of the kept rows, hits first for the oracle
+    lab = rng.integers(0, 3, 200)
+    pred = np.where(rng.uniform(size=200) < 0.6, lab, rng.integers(0, 3, 200))
+    from seru.calibration import uar_metric
+
+    u = rng.uniform(size=200)
+    out = sc.reject_scores(lab, pred, u, uar_metric(3))
+    order = np.argsort(u, kind="stable")
+    for c, v in zip(sc.COVERAGES, out["reject_curve"]):
+        k = order[:int(round(c * 200))]
+        yk, pk = lab[k], pred[k]
+        cls = np.union1d(yk, pk)
+        want = np.mean([np.mean(pk[yk == q] == q) if np.any(yk == q) else 0.0 for q in cls])
+        assert v == pytest.approx(want, abs=1e-6)
+
+
 def test_reject_area_is_the_trapezoid_mean():
     c = np.asarray(sc.COVERAGES)
     curve = 0.3 + 0.5 * c  # linear: the mean over [0.1, 1] is the value at 0.55
