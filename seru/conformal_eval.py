@@ -258,7 +258,8 @@ def conformal_metrics(system, pooled: tuple[Mapping, Mapping], fitted: Mapping,
     the lowest group's coverage and the share of groups below ``1 - alpha`` (with the
     unit ``fitted['unit']``). For
     class outputs ``conformal_set_coverage``, ``conformal_set_size`` (mean number of
-    classes), their ``conformal_mondrian_*`` twins, per class
+    classes), their ``conformal_mondrian_*`` twins, ``conformal_set_n_calibration``
+    (dev rows with a consensus), per class
     ``conformal_set_coverage/class/<c>`` and ``conformal_mondrian_coverage/class/<c>``
     (rows with a consensus; ``<task>/`` prefixed per task). A coverage is NaN
     where no row is finite.
@@ -328,7 +329,7 @@ def conformal_metrics(system, pooled: tuple[Mapping, Mapping], fitted: Mapping,
                 for name, g in (groups or {}).items():
                     res.update(_group_coverage(hit[has], np.asarray(g)[has], alpha, name,
                                                f"{pre}conformal_{kind}_coverage"))
-            res[f"{pre}conformal_n_calibration"] = float(entry["n_calibration"])
+            res[f"{pre}conformal_set_n_calibration"] = float(entry["n_calibration"])
     return res
 
 
