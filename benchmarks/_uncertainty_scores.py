@@ -170,7 +170,9 @@ def conformal_regression(dev: Rows, test: Rows, draws: int = 200, seed: int = 0,
     ``test`` (see the module docstring). Returns ``conf_coverage``, ``conf_width``,
     ``conf_inf_share`` (share of draws with ``q = inf``: too few dev recordings),
     ``conf_width_const`` (the same with ``u = 1``), ``conf_width_ratio`` and, for
-    frame-level rows, ``conf_pooled_coverage`` / ``conf_pooled_width``; ``u_floor`` and
+    frame-level rows, ``conf_width_median`` (the median over the draws: the mean is
+    dominated by the draws whose maximum picks a frame with a tiny ``u``) and
+    ``conf_pooled_coverage`` / ``conf_pooled_width``; ``u_floor`` and
     ``u_floored_share`` (test rows at the floor)."""
     floor = u_floor(dev.u)
     ud, ut = np.maximum(dev.u, floor), np.maximum(test.u, floor)
@@ -194,6 +196,7 @@ def conformal_regression(dev: Rows, test: Rows, draws: int = 200, seed: int = 0,
         qp = conformal.conformal_quantile(scores, alpha)
         return {"coverage": float(np.mean(cov)) if cov else 1.0,
                 "width": float(np.mean(wid)) if wid else math.inf,
+                "width_median": float(np.median(wid)) if wid else math.inf,
                 "inf_share": inf / draws,
                 "pooled_coverage": float(np.mean(err_t <= qp * u_t)),
                 "pooled_width": float(np.mean(2 * qp * u_t))}
