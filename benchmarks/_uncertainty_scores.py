@@ -15,7 +15,9 @@ scale, an entropy, or another positive score):
   rows with a finite std;
 * only where ``u`` is a std on the rating scale (``gaussian=True``): ``cal_error``
   (``seru.calibration.calibration_error``), ``coverage_90`` (share of gold values in
-  ``m +- 1.645 u``), ``nll`` / ``crps`` (means of ``seru.metrics.gaussian_nll`` /
+  ``m +- 1.645 u``) and ``coverage_90_ratings`` (share of the individual raters'
+  ratings inside it: what a label-distribution model such as prabhu22's +LU is trained
+  to cover), ``nll`` / ``crps`` (means of ``seru.metrics.gaussian_nll`` /
   ``crps_gaussian``), ``width_90`` (``seru.calibration.sharpness`` at 90 %);
 * split-conformal with the normalised score ``|y - m| / u`` (``seru.conformal``) fitted
   on dev and applied to test, for every method: ``conf_coverage`` and ``conf_width``
@@ -75,6 +77,8 @@ class Rows:
         uncertainty, raters' std (NaN where undefined).
       group: int ``[N]`` -- the recording (or utterance) each row belongs to.
       framewise: whether rows are frames of recordings (conformal per recording).
+      ratings: float64 ``[N, A]`` -- the individual raters' ratings (NaN where missing),
+        or ``None``.
     """
 
     y: np.ndarray
@@ -83,6 +87,7 @@ class Rows:
     rater_std: np.ndarray
     group: np.ndarray
     framewise: bool
+    ratings: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.y)
@@ -231,6 +236,11 @@ def score_regression(dev: Rows, test: Rows, gaussian: bool, draws: int = 200) ->
         out["cal_error"] = calibration.calibration_error(y, m, s)
         out["cal_observed"] = calibration.quantile_calibration(y, m, s)[1].tolist()
         out["coverage_90"] = float(np.mean(np.abs(y - m) <= Z90 * s))
+        if test.ratings is not None:
+            r = np.asarray(test.ratings, np.float64)
+            ok = np.isfinite(r)
+            inside = np.abs(r - m[:, None]) <= Z90 * s[:, None]
+            out["coverage_90_ratings"] = float(inside[ok].mean()) if ok.any() else float("nan")
         out["nll"] = float(np.mean(smetrics.gaussian_nll(y, m, s)))
         out["crps"] = float(np.mean(smetrics.crps_gaussian(y, m, s)))
         out["width_90"] = calibration.sharpness(s, 0.9)

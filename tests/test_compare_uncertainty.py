@@ -99,6 +99,7 @@ def test_regression_scores_of_a_calibrated_gaussian():
     assert out["nll"] == pytest.approx(-nll, rel=1e-5)
     assert out["width_90"] == pytest.approx(2 * stats.norm.ppf(0.95) * test.u.mean())
     assert out["cal_error"] < 0.02
+    assert "coverage_90_ratings" not in out  # no ratings given
     assert out["ccc"] == pytest.approx(_ccc(test.y, test.m), abs=1e-6)
     assert out["spearman_std"] > 0.9
     # conformal: per recording draws cover at least 90 % on average; a calibrated u makes
@@ -109,6 +110,22 @@ def test_regression_scores_of_a_calibrated_gaussian():
     assert out["conf_inf_share"] == 0
     # lowest u first: the most certain rows have the smallest errors
     assert out["reject_gain"] > 0
+
+
+def test_coverage_of_the_ratings_by_a_loop():
+    rng = np.random.default_rng(10)
+    dev, test = _rows(rng, n_rec=10, t=20), _rows(rng, n_rec=10, t=20)
+    ratings = test.y[:, None] + 0.2 * rng.normal(size=(test.y.size, 4))
+    ratings[rng.uniform(size=ratings.shape) < 0.2] = np.nan
+    test.ratings = ratings
+    out = sc.score_regression(dev, test, gaussian=True, draws=5)
+    z, hits, n = stats.norm.ppf(0.95), 0, 0
+    for i in range(test.y.size):
+        for r in ratings[i]:
+            if np.isfinite(r):
+                n += 1
+                hits += abs(r - test.m[i]) <= z * test.u[i]
+    assert out["coverage_90_ratings"] == pytest.approx(hits / n)
 
 
 def test_conformal_matches_a_reference_loop():
