@@ -11,8 +11,8 @@ What is calibrated, per output the system declares (``system.outputs``):
 
 * :class:`~seru.systems.base.Regression` with a mean: the normalised score
   ``|gold - m_hat| / s_hat`` per dimension (``s_hat`` = the declared spread,
-  whatever its scale -- a std, an entropy, han17's sigma -- floored at
-  ``conformal.S_FLOOR``; without a spread ``s_hat = 1``: intervals of constant
+  whatever its scale -- a std, an entropy, han17's sigma -- floored at 1 % of
+  its median on dev, :func:`spread_floor`; without a spread ``s_hat = 1``: intervals of constant
   width). The interval ``m_hat +- q s_hat`` is written as ``<mean>_lower`` and
   ``<mean>_upper`` ``[T, D]``.
 
@@ -52,6 +52,8 @@ import numpy as np
 from seru import conformal
 from seru.systems.base import ClassDistribution, Regression, per_dimension
 
+#: the spread floor as a share of the median calibration spread (:func:`spread_floor`)
+FLOOR_SHARE = 0.01
 #: consensus label of an item without one (as ``seru.class_evaluators.NO_CONSENSUS``)
 NO_LABEL = -1
 
@@ -69,14 +71,30 @@ def _rows(values, dims: int):
     return np.asarray(values, np.float64).reshape(len(values), dims)
 
 
-def _scores(p: Mapping, t: Mapping, out: Regression, dims: int):
-    """``(scores [N, D], finite [N, D])``: normalised scores of the pooled rows."""
+def _spread(p: Mapping, out: Regression, dims: int, like: np.ndarray):
+    """The declared spread ``[N, D]`` (ones when the output has none)."""
+    return _rows(p[out.spread], dims) if out.spread and out.spread in p else np.ones_like(like)
+
+
+def spread_floor(s: np.ndarray) -> np.ndarray:
+    """The smallest spread a normalised score divides by, per dimension ``[D]``:
+    :data:`FLOOR_SHARE` of the median finite spread of the calibration rows ``s``
+    ``[N, D]``, at least ``conformal.S_FLOOR``. A spread the model regresses (han17's
+    sigma) reaches 0 on some rows; dividing by it there would make one score, and so a
+    recording-level threshold, arbitrarily large."""
+    med = np.array([np.median(c[np.isfinite(c)]) if np.isfinite(c).any() else 0.0
+                    for c in s.T])
+    return np.maximum(FLOOR_SHARE * med, conformal.S_FLOOR)
+
+
+def _scores(p: Mapping, t: Mapping, out: Regression, dims: int, floor):
+    """``(scores [N, D], finite [N, D])``: normalised scores of the pooled rows, the spread
+    floored at ``floor`` ``[D]``."""
     m = _rows(p[out.mean], dims)
-    s = _rows(p[out.spread], dims) if out.spread and out.spread in p else np.ones_like(m)
+    s = _spread(p, out, dims, m)
     y = _rows(t["gold"], dims)
     ok = np.isfinite(y) & np.isfinite(m) & np.isfinite(s)
-    scores = np.where(ok, conformal.normalised_scores(np.where(ok, y, 0), np.where(ok, m, 0),
-                                                      np.where(ok, s, 1)), np.nan)
+    scores = np.where(ok, np.abs(y - m) / np.maximum(np.where(ok, s, 1.0), floor), np.nan)
     return scores, ok
 
 
@@ -121,9 +139,11 @@ def fit(system, pooled: tuple[Mapping, Mapping], alpha: float, framewise: bool,
     for out in _regressions(system):
         if out.mean not in p:
             continue
-        scores, ok = _scores(p, t, out, dims)
+        floor = spread_floor(_spread(p, out, dims, _rows(p[out.mean], dims)))
+        scores, ok = _scores(p, t, out, dims, floor)
         item = np.asarray(t["item"])
-        res = {"kind": "interval", "mean": out.mean, "spread": out.spread}
+        res = {"kind": "interval", "mean": out.mean, "spread": out.spread,
+               "s_floor": floor.tolist()}
         if framewise:
             per_rec = [[scores[(item == i) & ok[:, d], d] for i in np.unique(item)]
                        for d in range(dims)]
@@ -149,6 +169,12 @@ def fit(system, pooled: tuple[Mapping, Mapping], alpha: float, framewise: bool,
         outputs[out.probs] = {"kind": "set", "probs": out.probs, "q": qs, "q_mondrian": qm,
                               "n_calibration": min(n)}
     return {"alpha": float(alpha), "outputs": outputs}
+
+
+def _floor(entry: Mapping) -> np.ndarray:
+    """The spread floor ``[D]`` fitted with an interval (``conformal.S_FLOOR`` for a file
+    written before floors were fitted)."""
+    return np.asarray(entry.get("s_floor", conformal.S_FLOOR), np.float64)
 
 
 def thresholds(entry: Mapping, unit: str = "recording", mondrian: bool = False):
@@ -182,7 +208,7 @@ def apply(system, fitted: Mapping, item: Mapping[str, np.ndarray]) -> dict[str, 
             s = (np.asarray(item[spread], np.float64).reshape(-1, dims) if spread in item
                  else np.ones_like(m))
             q = thresholds(entry, unit)
-            half = q * np.maximum(s, conformal.S_FLOOR)
+            half = q * np.maximum(s, _floor(entry))
             out[key + "_lower"] = (m - half).reshape(shape).astype(np.float32)
             out[key + "_upper"] = (m + half).reshape(shape).astype(np.float32)
         else:
@@ -275,7 +301,7 @@ def conformal_metrics(system, pooled: tuple[Mapping, Mapping], fitted: Mapping,
         m = _rows(p[out.mean], len(dims))
         s = (_rows(p[out.spread], len(dims)) if out.spread and out.spread in p
              else np.ones_like(m))
-        s = np.maximum(s, conformal.S_FLOOR)
+        s = np.maximum(s, _floor(entry))
         y = _rows(t["gold"], len(dims))
         ratings = t.get("ratings")
         units = [("", "recording")] + ([("frame_", "frame")] if "q_frame" in entry else [])
