@@ -161,12 +161,12 @@ def reject_scores(y, m, u, metric=calibration.ccc_metric) -> dict:
 
 
 def u_floor(u_dev) -> float:
-    """The floor applied to ``u`` before the normalised conformal score: 1 % of the median
-    positive dev ``u`` (a regressed spread can be <= 0; such rows then get the widest
-    normalised score instead of a division by 0), at least 1e-6."""
-    u = np.asarray(u_dev, np.float64)
-    pos = u[u > 0]
-    return max(1e-6, 0.01 * float(np.median(pos))) if pos.size else 1e-6
+    """The floor applied to ``u`` ``[N]`` before the normalised conformal score, as the
+    evaluation job's ``--conformal`` applies it (:func:`seru.conformal_eval.spread_floor`):
+    1 % of the median positive dev ``u``, at least 1e-6."""
+    from seru.conformal_eval import spread_floor
+
+    return float(spread_floor(np.asarray(u_dev, np.float64).reshape(-1, 1))[0])
 
 
 def conformal_regression(dev: Rows, test: Rows, draws: int = 200, seed: int = 0,

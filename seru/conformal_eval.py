@@ -12,8 +12,8 @@ What is calibrated, per output the system declares (``system.outputs``):
 * :class:`~seru.systems.base.Regression` with a mean: the normalised score
   ``|gold - m_hat| / s_hat`` per dimension (``s_hat`` = the declared spread,
   whatever its scale -- a std, an entropy, han17's sigma -- floored at 1 % of
-  its median on dev, :func:`spread_floor`; without a spread ``s_hat = 1``: intervals of constant
-  width). The interval ``m_hat +- q s_hat`` is written as ``<mean>_lower`` and
+  its median positive value on dev, :func:`spread_floor`; without a spread
+  ``s_hat = 1``: intervals of constant width). The interval ``m_hat +- q s_hat`` is written as ``<mean>_lower`` and
   ``<mean>_upper`` ``[T, D]``.
 
   - Utterances (one row per item): ``q`` from every dev row; the interval
@@ -78,12 +78,13 @@ def _spread(p: Mapping, out: Regression, dims: int, like: np.ndarray):
 
 def spread_floor(s: np.ndarray) -> np.ndarray:
     """The smallest spread a normalised score divides by, per dimension ``[D]``:
-    :data:`FLOOR_SHARE` of the median finite spread of the calibration rows ``s``
-    ``[N, D]``, at least ``conformal.S_FLOOR``. A spread the model regresses (han17's
-    sigma) reaches 0 on some rows; dividing by it there would make one score, and so a
-    recording-level threshold, arbitrarily large."""
-    med = np.array([np.median(c[np.isfinite(c)]) if np.isfinite(c).any() else 0.0
-                    for c in s.T])
+    :data:`FLOOR_SHARE` of the median positive finite spread of the calibration rows
+    ``s`` ``[N, D]``, at least ``conformal.S_FLOOR`` (which it is when no spread is
+    positive). A spread the model regresses (han17's sigma) reaches 0 or below on some
+    rows; dividing by it there would make one score, and so a recording-level
+    threshold, arbitrarily large."""
+    med = np.array([np.median(c[np.isfinite(c) & (c > 0)])
+                    if (np.isfinite(c) & (c > 0)).any() else 0.0 for c in s.T])
     return np.maximum(FLOOR_SHARE * med, conformal.S_FLOOR)
 
 

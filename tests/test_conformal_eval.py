@@ -200,13 +200,13 @@ def test_alpha_outside_unit_interval_is_refused():
 
 def test_a_regressed_spread_of_zero_is_floored_at_a_share_of_its_median():
     # A spread that reaches 0 on a few rows (han17's regressed sigma): those rows are scored
-    # and intervals are drawn with 1 % of the median dev spread, not with 1e-6.
+    # and intervals are drawn with 1 % of the median positive dev spread, not with 1e-6.
     rng = np.random.default_rng(9)
     p, t = _utterances(rng, 200, shrink=1.0)
     p["s_hat"][:6] = 0.0
     fitted = conformal_eval.fit(REG, (p, t), ALPHA, framewise=False)
     entry = fitted["outputs"]["m_hat"]
-    floor = 0.01 * np.median(p["s_hat"])
+    floor = 0.01 * np.median(p["s_hat"][p["s_hat"] > 0])
     np.testing.assert_allclose(entry["s_floor"], [floor])
     scores = np.abs(t["gold"] - p["m_hat"])[:, 0] / np.maximum(p["s_hat"][:, 0], floor)
     k = math.ceil(201 * (1 - ALPHA))
