@@ -300,9 +300,7 @@ def conformal_metrics(system, pooled: tuple[Mapping, Mapping], fitted: Mapping,
         if entry is None or out.mean not in p:
             continue
         m = _rows(p[out.mean], len(dims))
-        s = (_rows(p[out.spread], len(dims)) if out.spread and out.spread in p
-             else np.ones_like(m))
-        s = np.maximum(s, _floor(entry))
+        s = np.maximum(_spread(p, out, len(dims), m), _floor(entry))
         y = _rows(t["gold"], len(dims))
         ratings = t.get("ratings")
         units = [("", "recording")] + ([("frame_", "frame")] if "q_frame" in entry else [])
