@@ -188,32 +188,44 @@ def postprocess_path(workdir, kind: str, step: int) -> Path:
     return Path(workdir) / "eval" / f"postprocess_{kind}_{step}.json"
 
 
-def fit_postprocess(system, params, config, dataset_for, rng, num_samples, mesh, path: Path,
-                    raw=None):
-    """Fits the system's post-processing on ``config.data.dev_split`` of the training corpus
-    (``dataset_for(split)`` gives its dataset; ``raw``, if given, its raw predictions) once
-    per checkpoint, kept in ``path`` (:func:`postprocess_path`). ``{}`` when the system fits
-    nothing."""
+def fit_postprocess(system, dev, path: Path):
+    """Fits the system's post-processing on the training corpus' dev split once per
+    checkpoint, kept in ``path`` (:func:`postprocess_path`); ``dev(what)`` gives ``(split,
+    dataset, raw predictions)`` of that split (:func:`dev_predictions`). ``{}`` when the
+    system fits nothing."""
     if not system.postprocess_needs_fit:
         return {}
     if path.exists():
         return json.loads(path.read_text())
-    split, ds = _dev(config, dataset_for, "the system's post-processing")
-    if raw is None:
-        raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
+    split, ds, raw = dev("the system's post-processing")
     fitted = system.fit_postprocess(raw, ds.targets(split))
     _keep(path, {"fitted_on": split, **fitted})
     return fitted
 
 
-def _dev(config, dataset_for, what: str):
-    """``(split, dataset)`` of ``config.data.dev_split``, on which ``what`` is fitted;
-    ``ConfigError`` when the run has no dev split."""
-    split = config.data.dev_split
-    if not split:
-        raise config_lib.ConfigError(f"data.dev_split: {what} is fitted on dev; set "
-                                     f"data.dev_split")
-    return split, dataset_for(split)
+def dev_predictions(system, params, config, dataset_for, rng, num_samples, mesh,
+                    made: Mapping | None = None):
+    """``dev(what) -> (split, dataset, raw predictions)`` of ``config.data.dev_split``,
+    predicted at the first call and kept for the next (the post-processing and the
+    conformal thresholds are fitted on the same predictions). ``dataset_for(split)``
+    gives the dataset; ``made``: ``{split: raw}`` already predicted (the split being
+    evaluated). ``ConfigError`` naming ``what`` when the run has no dev split."""
+    kept = []
+
+    def dev(what: str):
+        if not kept:
+            split = config.data.dev_split
+            if not split:
+                raise config_lib.ConfigError(f"data.dev_split: {what} is fitted on dev; set "
+                                             f"data.dev_split")
+            ds = dataset_for(split)
+            raw = (made or {}).get(split)
+            if raw is None:
+                raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
+            kept.append((split, ds, raw))
+        return kept[0]
+
+    return dev
 
 
 def _keep(path: Path, fitted: Mapping) -> None:
@@ -228,15 +240,13 @@ def conformal_path(workdir, kind: str, step: int) -> Path:
     return Path(workdir) / "eval" / f"conformal_{kind}_{step}.json"
 
 
-def fit_conformal(system, params, config, dataset_for, rng, num_samples, mesh, path: Path,
-                  fitted: Mapping, dev=None) -> dict:
+def fit_conformal(system, config, dev, num_samples: int, path: Path, fitted: Mapping) -> dict:
     """The conformal thresholds of the checkpoint (``seru.conformal_eval.fit``), fitted on
-    ``config.data.dev_split`` with ``config.eval.conformal_alpha`` and kept in ``path``
+    the dev split that ``dev`` gives (:func:`dev_predictions`), post-processed with
+    ``fitted``, at ``config.eval.conformal_alpha``, and kept in ``path``
     (:func:`conformal_path`) with the unit and set kind the predictions use; refitted
     when the kept ones were fitted with another alpha, seed, number of MC passes,
-    unit or set kind. ``dataset_for(split)`` gives the dev dataset;
-    ``dev``, if given, is ``(post-processed predictions, targets)`` of dev already made;
-    ``fitted``: the post-processing. Raises ``ConfigError`` without a dev split."""
+    unit or set kind. Raises ``ConfigError`` without a dev split."""
     from seru import conformal_eval
 
     alpha = float(config.eval.conformal_alpha)
@@ -246,13 +256,10 @@ def fit_conformal(system, params, config, dataset_for, rng, num_samples, mesh, p
         kept = json.loads(path.read_text())
         if all(kept.get(k) == v for k, v in key.items()):
             return kept
-    split, ds = _dev(config, dataset_for, "eval.conformal (the thresholds)")
-    if dev is None:
-        raw = predict_split(system, params, ds, split, rng, num_samples, mesh)
-        dev = (postprocess(system, raw, fitted), ds.targets(split))
+    split, ds, raw = dev("eval.conformal (the thresholds)")
+    pooled = pool(system, postprocess(system, raw, fitted), ds.targets(split))
     result = {"fitted_on": split, **key,
-              **conformal_eval.fit(system, pool(system, *dev), alpha, ds.framewise,
-                                   seed=int(config.seed))}
+              **conformal_eval.fit(system, pooled, alpha, ds.framewise, seed=int(config.seed))}
     _keep(path, result)
     return result
 
@@ -331,12 +338,12 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     params, step = restore_params(workdir, config, system, dataset, checkpoint, mesh)
     t0 = time.time()
     raw = predict_split(system, params, dataset, split, rng, num_samples, mesh)
-    # Fitted on the training corpus' dev split, whatever is evaluated (dev itself: its
-    # predictions are not made twice).
-    on_dev = not cross and split == config.data.dev_split
-    fitted = fit_postprocess(system, params, config, lambda s: dataset if (
-        not cross and s in dataset.splits) else home(s), rng, num_samples, mesh,
-        postprocess_path(workdir, kind, step), raw=raw if on_dev else None)
+    # Fitted on the training corpus' dev split, whatever is evaluated, from one prediction
+    # of it (dev itself: its predictions are not made twice).
+    dev = dev_predictions(
+        system, params, config, lambda s: dataset if (not cross and s in dataset.splits)
+        else home(s), rng, num_samples, mesh, made=None if cross else {split: raw})
+    fitted = fit_postprocess(system, dev, postprocess_path(workdir, kind, step))
     targets = dataset.targets(split)
     preds = postprocess(system, raw, fitted)
     conformal = config.eval.conformal if conformal is None else conformal
@@ -344,10 +351,8 @@ def evaluate_checkpoint(workdir: str | Path, split: str = "dev", num_samples: in
     if conformal:
         from seru import conformal_eval
 
-        thresholds = fit_conformal(
-            system, params, config, lambda s: dataset if (not cross and s in dataset.splits)
-            else home(s), rng, num_samples, mesh, conformal_path(workdir, kind, step), fitted,
-            dev=(preds, targets) if on_dev else None)
+        thresholds = fit_conformal(system, config, dev, num_samples,
+                                   conformal_path(workdir, kind, step), fitted)
         preds = {rid: conformal_eval.apply(system, thresholds, p) for rid, p in preds.items()}
         if verbose and jax.process_index() == 0:
             for note in conformal_eval.notes(thresholds):

@@ -355,3 +355,21 @@ def test_calibration_evaluator_matches_seru_calibration_and_draws_its_figure(tmp
     assert not (tmp_path / "e" / "out" / "calibration.png").exists()
     assert evaluators.run(["calibration"], _eval_context(tmp_path / "n", Regression(
         spread=None))) == {}
+
+
+def test_dev_is_predicted_once_for_every_fit(monkeypatch, toy_config):
+    """The post-processing and the conformal thresholds are fitted on one prediction of dev;
+    the evaluated split's own prediction is reused when it is dev."""
+    calls = []
+    monkeypatch.setattr(evaluation, "predict_split",
+                        lambda system, params, ds, split, *a: calls.append(split) or {"r": split})
+    toy_config.data.dev_split = "dev"
+    dev = evaluation.dev_predictions(None, None, toy_config, lambda s: f"ds:{s}", None, 1, None)
+    assert dev("a") == dev("b") == ("dev", "ds:dev", {"r": "dev"}) and calls == ["dev"]
+    made = evaluation.dev_predictions(None, None, toy_config, lambda s: f"ds:{s}", None, 1, None,
+                                      made={"dev": {"r": "made"}})
+    assert made("a")[2] == {"r": "made"} and calls == ["dev"]
+    toy_config.data.dev_split = ""
+    with pytest.raises(config_lib.ConfigError, match="eval.conformal .* is fitted on dev"):
+        evaluation.dev_predictions(None, None, toy_config, str, None, 1, None)(
+            "eval.conformal (the thresholds)")
