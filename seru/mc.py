@@ -85,12 +85,19 @@ def num_windows(num_frames: int, window: int) -> int:
 
 
 def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int,
-                  chunk: int | None = None):
+                  chunk: int | None = None, draw_fn: Callable | None = None):
     """Run ``num_samples`` stochastic passes, windowed, vectorised (and chunked).
 
     Returns ``(samples [n, B, T, D], c [n, W])`` with ``c[i, j]`` the scalar
     that ``window_fn`` returned for pass i, window j (e.g. the ``log q - log P``
     of one weight draw in Eq. (6) of prabhu22; sum it over the grid).
+
+    ``draw_fn(key) -> pytree``, optional: the part of a cell's draws that does
+    not depend on the cache (e.g. the weights of a pass), with the cell's key.
+    It runs for every cell in one ``jax.vmap`` before the chunked loop, and
+    ``window_fn(cache_w, key, drawn)`` gets the cell's share: the same numbers
+    as drawn inside ``window_fn``, drawn once: a ``jax.checkpoint``-ed
+    ``window_fn`` (training) would draw them again in the backward pass.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
@@ -105,28 +112,39 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
     pass_idx = jnp.repeat(jnp.arange(num_samples), n_win)
     win_idx = jnp.tile(jnp.arange(n_win), num_samples)
 
-    def body(i, j):
+    def key(i, j):
+        return jax.random.fold_in(keys[i], j)
+
+    def body(i, j, drawn):
         # One window: the cache itself (no per-cell slice of it).
         cache_w = cache if n_win == 1 else jax.tree.map(lambda x: x[j], wins)
-        return window_fn(cache_w, jax.random.fold_in(keys[i], j))
+        if draw_fn is None:
+            return window_fn(cache_w, key(i, j))
+        return window_fn(cache_w, key(i, j), drawn)
 
     if chunk is not None and chunk < 1:
         raise ValueError(f"chunk must be >= 1 or None, got {chunk}")
+    drawn = None
+    if draw_fn is not None:
+        drawn = jax.vmap(lambda i, j: draw_fn(key(i, j)))(on_pass_shards(pass_idx),
+                                                          on_pass_shards(win_idx))
+    cells = (pass_idx, win_idx, drawn)
     if chunk is None or chunk >= grid:
-        ys, cs = jax.vmap(body)(on_pass_shards(pass_idx), on_pass_shards(win_idx))
+        ys, cs = jax.vmap(body)(*jax.tree.map(on_pass_shards, cells))
     else:
         # Whole chunks through lax.map, the remainder (< chunk cells) as one more vmap:
         # no cell is computed twice or padded.
         num_chunks, rest = divmod(grid, chunk)
         full = num_chunks * chunk
-        pi = on_pass_shards(pass_idx[:full].reshape(num_chunks, chunk), 1)
-        wi = on_pass_shards(win_idx[:full].reshape(num_chunks, chunk), 1)
-        ys, cs = jax.lax.map(lambda ij: jax.vmap(body)(*ij), (pi, wi))
+        chunked = jax.tree.map(
+            lambda x: on_pass_shards(x[:full].reshape(num_chunks, chunk, *x.shape[1:]), 1),
+            cells)
+        ys, cs = jax.lax.map(lambda c: jax.vmap(body)(*c), chunked)
         ys = ys.reshape(full, *ys.shape[2:])
         cs = cs.reshape(full)
         if rest:
-            ys_r, cs_r = jax.vmap(body)(on_pass_shards(pass_idx[full:]),
-                                        on_pass_shards(win_idx[full:]))
+            ys_r, cs_r = jax.vmap(body)(*jax.tree.map(lambda x: on_pass_shards(x[full:]),
+                                                      cells))
             ys = jnp.concatenate([ys, ys_r])
             cs = jnp.concatenate([cs, cs_r])
     if n_win == 1:  # [n, B, T, D] already (not padded)

@@ -153,23 +153,20 @@ class BayesDense(nn.Module):
         ``per_sequence``, an ``x`` that is not 3-D.
         """
         w_mu, w_rho, b_mu, b_rho = self._params(x.shape[-1])
-        kw, kb = jax.random.split(key)
         if per_sequence:
             if x.ndim != 3:
                 raise ValueError(f"per_sequence draws need x [B, b, in], got shape {x.shape}")
+            kw, kb = jax.random.split(key)
             seqs = jnp.arange(x.shape[0])
             keys_w = jax.vmap(lambda s: jax.random.fold_in(kw, s))(seqs)
             keys_b = jax.vmap(lambda s: jax.random.fold_in(kb, s))(seqs)
             eps_w = jax.vmap(lambda k: sampling.normal(k, w_mu.shape, w_mu.dtype))(keys_w)
             eps_b = jax.vmap(lambda k: sampling.normal(k, b_mu.shape, b_mu.dtype))(keys_b)
-        else:
-            eps_w = sampling.normal(kw, w_mu.shape, w_mu.dtype)
-            eps_b = sampling.normal(kb, b_mu.shape, b_mu.dtype)
-        w = w_mu + losses.softplus_sigma(w_rho) * eps_w
-        b = b_mu + losses.softplus_sigma(b_rho) * eps_b
-        if per_sequence:
+            w = w_mu + losses.softplus_sigma(w_rho) * eps_w
+            b = b_mu + losses.softplus_sigma(b_rho) * eps_b
             y = jnp.einsum("sti,sio->sto", x, w) + b[:, None, :]
         else:
+            w, b = self.draw(key)
             y = x @ w + b
         if prior is None:
             return y, jnp.zeros((), y.dtype)
@@ -177,6 +174,19 @@ class BayesDense(nn.Module):
                       - prior.log_prob(w) - prior.log_prob(b))
         draws = x.shape[0] if per_sequence else 1
         return y, complexity / draws
+
+    def draw(self, key):
+        """One draw ``(w [in, out], b [out])`` from ``q(w | theta)``: ``mu + softplus(rho) eps``.
+
+        prabhu22 Sec. 3.2. The draw :meth:`sample` applies (without
+        ``per_sequence``) with the same key: ``key`` is split into the weights'
+        and the bias's keys, normals from :func:`seru.sampling.normal`.
+        """
+        w_mu, w_rho, b_mu, b_rho = self._params(self.in_features)
+        kw, kb = jax.random.split(key)
+        w = w_mu + losses.softplus_sigma(w_rho) * sampling.normal(kw, w_mu.shape, w_mu.dtype)
+        b = b_mu + losses.softplus_sigma(b_rho) * sampling.normal(kb, b_mu.shape, b_mu.dtype)
+        return w, b
 
     def moments(self, x):
         """Mean and variance of ``x w + b`` under ``q`` for each row of ``x``.

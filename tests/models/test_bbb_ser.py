@@ -81,6 +81,22 @@ def test_which_rows_share_a_draw_in_each_sampler(head):
     assert abs(float(yp[0, 0, 0] - yp[0, 3, 0])) > 1e-4  # windows 0 and 1: own noise
 
 
+def test_local_pass_draws_handed_in_are_the_ones_drawn_inside(head):
+    """pass_draws(key) (drawn once before a checkpointed loop in training) gives window
+    exactly the outputs it computes when it draws the later weights itself."""
+    _, v, x = head
+    mp = BBBHead(4, 1, hidden=(8, 6), sampler="local_pass", window_frames=3)
+    cache = mp.apply(v, jnp.asarray(x), method="prepare")
+    key = jax.random.key(7)
+    draws = mp.apply(v, key, method="pass_draws")
+    assert [w.shape for w, _ in draws] == [(8, 6), (6, 1)]
+    inside = mp.apply(v, cache, key, method="window")[0]
+    handed = mp.apply(v, cache, key, draws=draws, method="window")[0]
+    np.testing.assert_array_equal(np.asarray(handed), np.asarray(inside))
+    with pytest.raises(ValueError, match="pass_draws"):
+        BBBHead(4, 1, hidden=(8, 6), sampler="local").apply(v, key, method="pass_draws")
+
+
 def test_faithful_sequence_draw_does_not_depend_on_the_batch(head):
     """Sequence s draws with fold_in(window key, s): the same whatever else is in the batch."""
     m, v, x = head
