@@ -66,7 +66,7 @@ from seru import sampling
 from seru.models.layers import LSTM
 
 __all__ = ["ConvFrontEnd", "LogMelFrontEnd", "Extractor", "LSTM", "COMPRESS", "FRONTENDS",
-           "BLOCK_FRAMES", "conv_relu_pool", "conv_same"]
+           "BLOCK_FRAMES", "bias_relu_pool", "conv_relu_pool", "conv_same"]
 
 #: Default frames per block of :class:`ConvFrontEnd` (``model.conv_block_frames`` of prabhu22):
 #: 2 s. Front end on 5 x 300 frames, ms for blocks of 25 / 50 / 75 / 100 / 150 / 300 frames
@@ -83,6 +83,44 @@ COMPRESS = ("none", "log")
 def _max_pool(x, p):
     b, length, c = x.shape
     return jnp.max(x[:, : length // p * p].reshape(b, length // p, p, c), axis=2)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def bias_relu_pool(y, b, pool):
+    """``_max_pool(relu(y + b), pool)``: ``y`` [B, L, C], ``b`` [C] -> [B, L // pool, C].
+
+    Equal to the composition, bit for bit (``+ b`` and ReLU are monotone in
+    float32 too, so they commute with the max: ``relu(max(y) + b)``). Its own
+    VJP: the gradient goes to the index of each window's maximum, kept from the
+    forward pass as int8; JAX's rule for ``max`` compares every element with
+    the maximum and divides by the count of ties, which took 2x the layer's
+    convolution forward and backward together here (conv 2 of a training block,
+    ``benchmarks/trunk.py``). Ties (exactly equal pre-activations in a window,
+    as in digital silence) send the gradient to the first of them, where JAX
+    splits it between them; where the ReLU is off both give 0.
+    """
+    return _bias_relu_pool_fwd(y, b, pool)[0]
+
+
+def _bias_relu_pool_fwd(y, b, pool):
+    bsz, length, c = y.shape
+    windows = y[:, : length // pool * pool].reshape(bsz, length // pool, pool, c)
+    best, arg = jnp.max(windows, axis=2), jnp.argmax(windows, axis=2).astype(jnp.int8)
+    out = jax.nn.relu(best + b)
+    return out, (out > 0, arg, length)
+
+
+def _bias_relu_pool_bwd(pool, res, g):
+    positive, arg, length = res
+    gm = jnp.where(positive, g, 0.0)  # [B, M, C] through the ReLU
+    q = jnp.arange(pool, dtype=arg.dtype)[None, None, :, None]
+    dy = jnp.where(q == arg[:, :, None, :], gm[:, :, None, :], 0.0)
+    dy = dy.reshape(gm.shape[0], -1, gm.shape[-1])
+    dy = jnp.pad(dy, ((0, 0), (0, length - dy.shape[1]), (0, 0)))
+    return dy, jnp.sum(gm, axis=(0, 1))
+
+
+bias_relu_pool.defvjp(_bias_relu_pool_fwd, _bias_relu_pool_bwd)
 
 
 # --- first layer: conv (1 input channel) + ReLU + max-pool, fused ------------------------
@@ -238,7 +276,7 @@ class ConvFrontEnd(nn.Module):
     * Layer 1 (1 input channel) is :func:`conv_relu_pool`: conv + ReLU + pool
       fused per pooled position, so its ``[B, samples, 50]`` output (50 floats
       per sample) is never written. Layers 2-3 are XLA's convolution
-      (:func:`conv_same`) + ReLU + :func:`_max_pool`.
+      (:func:`conv_same`) + :func:`bias_relu_pool` (bias, ReLU, max-pool).
     * Blocks: the padded recording is cut into blocks of ``block_frames``
       frames (rounded down to a whole number of 1 s quanta of 25 frames, at
       least one; for other frame sizes / pools the quantum holds whole frames
@@ -254,10 +292,12 @@ class ConvFrontEnd(nn.Module):
       41 MB above the process's, 73 MB with the former code). Small blocks
       keep it in cache; the loop costs a little per block (see
       ``BLOCK_FRAMES``).
-    * Training differentiates the same block loop, each block's forward
-      recomputed in the backward pass (``jax.checkpoint``); both convolution
-      kinds have custom VJPs (XLA on CPU runs JAX's kernel-gradient
-      convolution ~50x slower inside a loop). Dropout masks are drawn for the
+    * Training differentiates the same block loop, keeping each block's
+      residuals (a few floats per sample: the block's input to layers 2-3,
+      the pools' argmax as int8, ReLU masks: 57 MB more temporary memory
+      than recomputing them for 5 x 300 frames);
+      both convolution kinds and the pools have custom VJPs (XLA on CPU runs
+      JAX's kernel-gradient convolution ~50x slower inside a loop). Dropout masks are drawn for the
       whole crop as one block (:func:`seru.sampling.bernoulli`, masks from
       single random bits, with key ``fold_in(fold_in(key, 0), layer)`` over
       the crop with its halos): each block cuts its window, so a position two
@@ -354,7 +394,7 @@ class ConvFrontEnd(nn.Module):
                     g = offset // spacing + jnp.arange(x.shape[1])
                     valid = (g >= 0) & (g < padded // spacing)
                     x = jnp.where(valid[None, :, None], x, 0.0)
-                    x = _max_pool(jax.nn.relu(conv_same(x, w) + b), p)
+                    x = bias_relu_pool(conv_same(x, w), b, p)
                 spacing *= p
                 if masks is not None:
                     keep = jax.lax.dynamic_slice_in_dim(masks[j], start // spacing,
@@ -367,11 +407,11 @@ class ConvFrontEnd(nn.Module):
         if num_blocks == 1:
             x = run_block(0)
         else:
-            # Training recomputes each block's forward in the backward pass
-            # (jax.checkpoint): residuals stacked over blocks would be as large
-            # as the unblocked ones, and writing them is slower than recomputing.
-            body = jax.checkpoint(run_block, prevent_cse=False) if train else run_block
-            x = jax.lax.map(body, jnp.arange(num_blocks))  # [nb, B, L, C]
+            # Training keeps each block's residuals (the custom VJPs keep little: a
+            # block's input, the pools' argmax as int8 and ReLU masks); recomputing the
+            # block's forward in the backward pass instead (jax.checkpoint) made the
+            # training step 5-7 % slower (benchmarks/mc_eval.py's step, one run).
+            x = jax.lax.map(run_block, jnp.arange(num_blocks))  # [nb, B, L, C]
             x = jnp.swapaxes(x, 0, 1).reshape(audio.shape[0], -1, x.shape[-1])
         bsz, length, c = x.shape
         per_frame = c * fs // total_pool

@@ -15,7 +15,7 @@ import pytest
 from seru import sampling
 from seru.models import layers
 from seru.models.extractors import (BLOCK_FRAMES, ConvFrontEnd, Extractor, LogMelFrontEnd,
-                                    _max_pool, conv_relu_pool, conv_same)
+                                    _max_pool, bias_relu_pool, conv_relu_pool, conv_same)
 
 
 def _np_conv_same(x, kernel, bias):
@@ -281,6 +281,34 @@ def test_conv_relu_pool_equals_unfused_layer_and_its_gradients(length, kernel, p
     np.testing.assert_allclose(np.asarray(jax.jit(conv_relu_pool, static_argnums=3)(
         x32, w32, b32, pool)), np.asarray(_lax_conv_relu_pool(x32, w32, b32, pool)),
         rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length,pool", [(40, 5), (43, 5), (12, 1), (9, 3)])
+def test_bias_relu_pool_equals_the_composition_and_its_gradients(length, pool):
+    """bias_relu_pool = max-pool(ReLU(y + b)) bit for bit in float32 (lengths the pool does
+    not divide, pool 1), and its gradients w.r.t. y and b are JAX's (float64, no ties)."""
+    rng = np.random.default_rng(length + pool)
+    y = jnp.asarray(rng.normal(size=(2, length, 7)), jnp.float32)
+    b = jnp.asarray(rng.normal(size=(7,)), jnp.float32)
+    ref = lambda y, b: _max_pool(jax.nn.relu(y + b), pool)  # noqa: E731
+    out = jax.jit(bias_relu_pool, static_argnums=2)(y, b, pool)
+    assert out.shape == (2, length // pool, 7)
+    np.testing.assert_array_equal(np.asarray(out), np.asarray(ref(y, b)))
+    with jax.enable_x64(True):
+        y64, b64 = jnp.asarray(np.asarray(y), jnp.float64), jnp.asarray(np.asarray(b), jnp.float64)
+        ct = jnp.asarray(rng.normal(size=out.shape))
+        assert 0.2 < float(jnp.mean(ref(y64, b64) > 0)) < 1.0  # both ReLU branches
+        _assert_trees_close(_grads(lambda y, b: bias_relu_pool(y, b, pool), (y64, b64), ct),
+                            _grads(ref, (y64, b64), ct), rtol=1e-12, atol=1e-12)
+
+
+def test_bias_relu_pool_sends_a_tie_to_the_first_maximum():
+    """Exactly tied maxima (digital silence): the whole gradient goes to the first of them."""
+    y = jnp.asarray([[[1.0], [1.0], [0.5], [2.0], [-3.0], [2.0]]])
+    dy, db = jax.grad(lambda y, b: jnp.sum(bias_relu_pool(y, b, 3)), argnums=(0, 1))(
+        y, jnp.zeros(1))
+    np.testing.assert_array_equal(np.asarray(dy)[0, :, 0], [1, 0, 0, 1, 0, 0])
+    assert float(db[0]) == 2.0
 
 
 def test_conv_same_gradient_equals_jax_inside_a_loop():
