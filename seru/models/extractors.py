@@ -197,19 +197,21 @@ def _crp_bwd(pool, res, g):
     k = w.shape[0]
     gm = jnp.where(positive, jnp.swapaxes(g, 1, 2), 0.0)  # [B, C, M] through the ReLU
     planes = _planes(x, k, pool)
-    # d out / d w[i, c] = P[arg + i]: pick the plane of the winning position.
-    dw = []
-    for i in range(k):
-        picked = planes[:, None, i, :]
-        for q in range(1, pool):
-            picked = jnp.where(arg == q, planes[:, None, q + i, :], picked)
-        dw.append(jnp.sum(gm * picked, axis=(0, 2)))
+    bsz, _, m = planes.shape
+    # Per pool offset q, the windows whose maximum is at q: there d out / d w[i, c] =
+    # P[q + i], so the kernel gradient is one [k, B M] x [B M, C] product per q (instead
+    # of a chain of selects picking each window's plane: the front end's forward and
+    # backward on 5 x 300 frames took 212 against 219 ms, one run).
+    dw = jnp.zeros(w.shape, w.dtype)
     dplanes = jnp.zeros(planes.shape, planes.dtype)
     for q in range(pool):
-        dplanes = dplanes.at[:, q:q + k].add(
-            jnp.einsum("bcm,ic->bim", jnp.where(arg == q, gm, 0.0), w))
+        gq = jnp.where(arg == q, gm, 0.0)
+        gq_rows = jnp.swapaxes(gq, 1, 2).reshape(bsz * m, -1)  # [B M, C]
+        win_rows = jnp.swapaxes(planes[:, q:q + k], 1, 2).reshape(bsz * m, k)  # [B M, k]
+        dw = dw + win_rows.T @ gq_rows
+        dplanes = dplanes.at[:, q:q + k].add(jnp.einsum("bcm,ic->bim", gq, w))
     dx = jax.linear_transpose(lambda v: _planes(v, k, pool), x)(dplanes)[0]
-    return dx, jnp.stack(dw), jnp.sum(gm, axis=(0, 2))
+    return dx, dw, jnp.sum(gm, axis=(0, 2))
 
 
 conv_relu_pool.defvjp(_crp_fwd, _crp_bwd)
