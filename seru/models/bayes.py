@@ -74,6 +74,21 @@ def uniform_init(low: float, high: float):
     return init
 
 
+def _materialised(x):
+    """``x`` itself, computed once and stored before its consumers.
+
+    A small draw broadcast over many rows (one noise vector per window, a bias) would
+    otherwise be fused into each consumer and the whole cipher and Box-Muller rerun
+    for every element it is broadcast to (e.g. 250 times per normal for a window of
+    50 frames of 5 sequences). XLA on CPU drops optimization barriers, but it does
+    not fuse an expensive producer, a reduction, into a consumer that reads each of its
+    elements several times: so ``x`` is written as the maximum over ``[x, -inf]``
+    (exactly ``x``, gradient included), as :mod:`seru.sampling` stores its mask words.
+    """
+    first = jax.lax.broadcasted_iota(jnp.int32, (2, *x.shape), 0) == 0
+    return jnp.max(jnp.where(first, x[None], -jnp.inf), axis=0)
+
+
 def local_sample(mean, std, key, shared: bool = False):
     """Draw pre-activations ``mean + std * eps``, ``eps ~ N(0, I)`` (local reparameterisation).
 
@@ -86,9 +101,9 @@ def local_sample(mean, std, key, shared: bool = False):
     marginals are unchanged -- at one normal per unit per window. Returns an
     array of ``mean``'s shape.
     """
-    shape = mean.shape[-1:] if shared else mean.shape
-    eps = sampling.normal(key, shape, mean.dtype)
-    return mean + std * eps
+    if not shared:
+        return mean + std * sampling.normal(key, mean.shape, mean.dtype)
+    return mean + std * _materialised(sampling.normal(key, mean.shape[-1:], mean.dtype))
 
 
 def window_sample(mean, std, key, window: int):
@@ -104,7 +119,7 @@ def window_sample(mean, std, key, window: int):
         raise ValueError(f"window_sample needs mean [B, T, out] and window >= 1, got shape "
                          f"{mean.shape}, window {window}")
     t = mean.shape[1]
-    eps = sampling.normal(key, (-(-t // window), mean.shape[-1]), mean.dtype)
+    eps = _materialised(sampling.normal(key, (-(-t // window), mean.shape[-1]), mean.dtype))
     return mean + std * jnp.repeat(eps, window, axis=0)[:t]
 
 
@@ -163,7 +178,7 @@ class BayesDense(nn.Module):
             eps_w = jax.vmap(lambda k: sampling.normal(k, w_mu.shape, w_mu.dtype))(keys_w)
             eps_b = jax.vmap(lambda k: sampling.normal(k, b_mu.shape, b_mu.dtype))(keys_b)
             w = w_mu + losses.softplus_sigma(w_rho) * eps_w
-            b = b_mu + losses.softplus_sigma(b_rho) * eps_b
+            b = _materialised(b_mu + losses.softplus_sigma(b_rho) * eps_b)
             y = jnp.einsum("sti,sio->sto", x, w) + b[:, None, :]
         else:
             w, b = self.draw(key)
@@ -186,7 +201,7 @@ class BayesDense(nn.Module):
         kw, kb = jax.random.split(key)
         w = w_mu + losses.softplus_sigma(w_rho) * sampling.normal(kw, w_mu.shape, w_mu.dtype)
         b = b_mu + losses.softplus_sigma(b_rho) * sampling.normal(kb, b_mu.shape, b_mu.dtype)
-        return w, b
+        return w, _materialised(b)
 
     def moments(self, x):
         """Mean and variance of ``x w + b`` under ``q`` for each row of ``x``.
