@@ -69,6 +69,35 @@ def on_pass_shards(x, axis: int = 0):
     return jax.lax.with_sharding_constraint(x, jax.sharding.PartitionSpec(*spec))
 
 
+def vmap_chunked(fn: Callable, args: tuple, chunk: int | None = None):
+    """``jax.vmap(fn)(*args)`` over the leading axis of every leaf of ``args``, in chunks.
+
+    ``chunk=None`` (or at least the axis length ``N``): one ``jax.vmap``.
+    Otherwise ``jax.lax.map`` over ``floor(N / chunk)`` chunks of a ``vmap`` of
+    ``chunk`` rows, and one ``vmap`` of the ``N mod chunk`` remaining rows: no
+    row is padded or computed twice, and the result is the one ``vmap``'s up
+    to float rounding. A chunk's working set stays in cache where the whole
+    vmap's intermediates (e.g. 100 latent draws of a batch) would not. The
+    rows are sharded over the ``"passes"`` mesh axis (:func:`on_pass_shards`).
+    Raises ``ValueError`` if ``chunk < 1``.
+    """
+    if chunk is not None and chunk < 1:
+        raise ValueError(f"chunk must be >= 1 or None, got {chunk}")
+    n = jax.tree.leaves(args)[0].shape[0]
+    if chunk is None or chunk >= n:
+        return jax.vmap(fn)(*jax.tree.map(on_pass_shards, args))
+    num_chunks, rest = divmod(n, chunk)
+    full = num_chunks * chunk
+    chunked = jax.tree.map(
+        lambda x: on_pass_shards(x[:full].reshape(num_chunks, chunk, *x.shape[1:]), 1), args)
+    out = jax.lax.map(lambda c: jax.vmap(fn)(*c), chunked)
+    out = jax.tree.map(lambda y: y.reshape(full, *y.shape[2:]), out)
+    if rest:
+        out_r = jax.vmap(fn)(*jax.tree.map(lambda x: on_pass_shards(x[full:]), args))
+        out = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, out_r)
+    return out
+
+
 def _to_windows(x, window: int):
     """``[B, T, ...]`` -> ``[W, B, b, ...]``, zero-padding T to ``W * b``."""
     b, t = x.shape[:2]
@@ -122,31 +151,11 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
             return window_fn(cache_w, key(i, j))
         return window_fn(cache_w, key(i, j), drawn)
 
-    if chunk is not None and chunk < 1:
-        raise ValueError(f"chunk must be >= 1 or None, got {chunk}")
     drawn = None
     if draw_fn is not None:
         drawn = jax.vmap(lambda i, j: draw_fn(key(i, j)))(on_pass_shards(pass_idx),
                                                           on_pass_shards(win_idx))
-    cells = (pass_idx, win_idx, drawn)
-    if chunk is None or chunk >= grid:
-        ys, cs = jax.vmap(body)(*jax.tree.map(on_pass_shards, cells))
-    else:
-        # Whole chunks through lax.map, the remainder (< chunk cells) as one more vmap:
-        # no cell is computed twice or padded.
-        num_chunks, rest = divmod(grid, chunk)
-        full = num_chunks * chunk
-        chunked = jax.tree.map(
-            lambda x: on_pass_shards(x[:full].reshape(num_chunks, chunk, *x.shape[1:]), 1),
-            cells)
-        ys, cs = jax.lax.map(lambda c: jax.vmap(body)(*c), chunked)
-        ys = ys.reshape(full, *ys.shape[2:])
-        cs = cs.reshape(full)
-        if rest:
-            ys_r, cs_r = jax.vmap(body)(*jax.tree.map(lambda x: on_pass_shards(x[full:]),
-                                                      cells))
-            ys = jnp.concatenate([ys, ys_r])
-            cs = jnp.concatenate([cs, cs_r])
+    ys, cs = vmap_chunked(body, (pass_idx, win_idx, drawn), chunk)
     if n_win == 1:  # [n, B, T, D] already (not padded)
         return ys, cs.reshape(num_samples, 1)
     # ys: [n*W, B, b, D] -> [n, B, W*b, D]
@@ -195,38 +204,40 @@ def _pass_keys(rng, num_samples: int):
     return on_pass_shards(jax.random.split(rng, num_samples))
 
 
-def dropout_passes(apply_fn: Callable, rng, num_samples: int):
+def dropout_passes(apply_fn: Callable, rng, num_samples: int, chunk: int | None = None):
     """MC dropout: ``num_samples`` passes of a network stochastic in every layer.
 
     ``apply_fn(key)`` is one pass with dropout on under ``key`` (e.g. the MCD
     baselines of sridhar21 Sec. V-D); it returns a pytree of arrays. The whole
     of it is vmapped over ``jax.random.split(rng, num_samples)`` (nothing is
-    deterministic to hoist). Returns that pytree with a leading pass axis
-    ``[n, ...]``. Raises ``ValueError`` if ``num_samples < 1``.
+    deterministic to hoist), ``chunk`` passes at a time (:func:`vmap_chunked`).
+    Returns that pytree with a leading pass axis ``[n, ...]``. Raises
+    ``ValueError`` if ``num_samples < 1`` or ``chunk < 1``.
     """
-    return jax.vmap(apply_fn)(_pass_keys(rng, num_samples))
+    return vmap_chunked(apply_fn, (_pass_keys(rng, num_samples),), chunk)
 
 
 def latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable, x, rng,
-                  num_samples: int):
+                  num_samples: int, chunk: int | None = None):
     """Latent Monte Carlo of sridhar21 Sec. IV-B: encoder once, draw + head vmapped.
 
     ``encode_fn(x) -> posterior`` is the deterministic encoder (any pytree, e.g.
     ``(mean [B, L], logvar [B, L])`` of ``q(z|x)``); it runs once.
     ``sample_and_regress_fn(key, posterior) -> outputs`` is one latent draw
     (Eq. (4) of sridhar21) and the head on it; it is vmapped over
-    ``jax.random.split(rng, num_samples)``. Returns ``(outputs, posterior)``
-    with the pytree ``outputs`` stacked on a leading ``[n]`` axis. Raises
-    ``ValueError`` if ``num_samples < 1``.
+    ``jax.random.split(rng, num_samples)``, ``chunk`` samples at a time
+    (:func:`vmap_chunked`). Returns ``(outputs, posterior)`` with the pytree
+    ``outputs`` stacked on a leading ``[n]`` axis. Raises ``ValueError`` if
+    ``num_samples < 1`` or ``chunk < 1``.
     """
     posterior = encode_fn(x)
     keys = _pass_keys(rng, num_samples)
-    return jax.vmap(lambda k: sample_and_regress_fn(k, posterior))(keys), posterior
+    return vmap_chunked(lambda k: sample_and_regress_fn(k, posterior), (keys,), chunk), posterior
 
 
 def projected_latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable,
                             first_layer, head_fn: Callable, x, rng, num_samples: int,
-                            jitter: float = 1e-6):
+                            jitter: float = 1e-6, chunk: int | None = None):
     """:func:`latent_passes` with the latent draw projected onto the head's first layer.
 
     ``encode_fn(x) -> (mean [B, L], logvar [B, L] or None)``; ``first_layer``
@@ -240,13 +251,15 @@ def projected_latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable
     :func:`latent_passes`, not the same draws. Exact when ``h <= L`` (full-rank
     covariance; a relative ``jitter`` guards the factorisation); otherwise, or
     when ``logvar`` is None (a plain autoencoder), this is :func:`latent_passes`
-    with ``sample_and_regress_fn``. Returns ``(outputs, (mean, logvar))``.
+    with ``sample_and_regress_fn``. ``chunk`` as in :func:`latent_passes`.
+    Returns ``(outputs, (mean, logvar))``.
     """
     w, bias = first_layer
     h = w.shape[1]
     mean, logvar = posterior = encode_fn(x)
     if logvar is None or h > w.shape[0]:
-        return latent_passes(lambda _: posterior, sample_and_regress_fn, x, rng, num_samples)
+        return latent_passes(lambda _: posterior, sample_and_regress_fn, x, rng, num_samples,
+                             chunk)
     m1 = mean @ w + bias
     cov = jnp.einsum("lh,bl,lk->bhk", w, jnp.exp(logvar), w)
     scale = jnp.mean(jnp.diagonal(cov, axis1=-2, axis2=-1), axis=-1)[:, None, None]
@@ -257,7 +270,7 @@ def projected_latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable
         eps = sampling.normal(key, m1.shape, m1.dtype)
         return head_fn(m1 + jnp.einsum("bhk,bk->bh", chol, eps))
 
-    return jax.vmap(one)(keys), posterior
+    return vmap_chunked(one, (keys,), chunk), posterior
 
 
 def average_soft(soft_logp_samples):

@@ -72,6 +72,20 @@ def test_draws_made_before_the_loop_equal_the_python_loop(chunk):
     np.testing.assert_allclose(np.asarray(cs), ref_c, rtol=1e-6)
 
 
+@pytest.mark.parametrize("chunk", [None, 1, 3, 4, 10])
+def test_vmap_chunked_equals_one_vmap_for_pytrees(chunk):
+    """10 rows in chunks (with a remainder for 3 and 4): the one vmap's pytree."""
+    xs = jnp.arange(30.0).reshape(10, 3)
+    keys = jax.random.split(jax.random.key(0), 10)
+    fn = lambda x, k: {"a": x * 2.0, "b": (jnp.sum(x), jax.random.normal(k, (2,)))}  # noqa: E731
+    out = mc.vmap_chunked(fn, (xs, keys), chunk)
+    ref = jax.vmap(fn)(xs, keys)
+    for a, b in zip(jax.tree.leaves(out), jax.tree.leaves(ref)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6)
+    with pytest.raises(ValueError, match="chunk"):
+        mc.vmap_chunked(fn, (xs, keys), 0)
+
+
 def test_mc_predict_summaries():
     x = np.random.default_rng(1).normal(size=(1, 12, 2)).astype(np.float32)
     rng = jax.random.key(3)

@@ -179,8 +179,10 @@ def test_predict_vae_er_matches_looped_samples_and_scipy_entropy():
     np.testing.assert_allclose(pred["m_hat"][:, 0], np.mean(cons, 0), rtol=1e-4, atol=1e-6)
 
 
-def test_predict_mcd_uncertainty_is_the_std_over_passes():
-    s = S.Sridhar21(config("mcd"))
+@pytest.mark.parametrize("mc_chunk", [0, 5])
+def test_predict_mcd_uncertainty_is_the_std_over_passes(mc_chunk):
+    """16 passes in one vmap, or in chunks of 5 (three and a remainder of one)."""
+    s = S.Sridhar21(config("mcd", mc_chunk=mc_chunk))
     b = batch(7)
     params = s.init(jax.random.key(0), b)
     rng = jax.random.key(3)
@@ -274,6 +276,8 @@ def test_bad_configs_are_clear_errors():
         "set one of them"]
     with pytest.raises(ValueError, match="pretrain"):
         S.Sridhar21(config("mcd", "pretrain"))
+    assert S.Sridhar21.check_config(config(mc_chunk=-1)) == [
+        "model.mc_chunk=-1: expected >= 1, or 0 for one vmap"]
 
 
 @pytest.mark.slow
