@@ -36,7 +36,8 @@ stochastic part is ``jax.vmap``-ed over the Monte Carlo keys. Three samplers:
    :func:`projected_latent_passes` (the same distribution drawn on the head's
    first pre-activation), summarised by :func:`average_soft`.
 
-Keys of 2 and 3: pass ``i`` uses ``jax.random.split(rng, n)[i]``.
+Keys of 2 and 3: pass ``i`` uses ``jax.random.split(rng, n)[i]``; their passes
+run ``chunk`` at a time as the grid of 1 (:func:`vmap_chunked`, the same draws).
 
 Under a mesh with a ``"passes"`` axis (``jax.set_mesh``; ``seru.sharding.make_mesh``
 with ``pass_shards > 1``) the passes (the cells of 1) are sharded over that axis
@@ -137,7 +138,6 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
     n_win = num_windows(num_frames, window)
     wins = None if n_win == 1 else jax.tree.map(lambda x: _to_windows(x, window), cache)
     keys = jax.random.split(rng, num_samples)
-    grid = num_samples * n_win
     pass_idx = jnp.repeat(jnp.arange(num_samples), n_win)
     win_idx = jnp.tile(jnp.arange(n_win), num_samples)
 
