@@ -74,8 +74,8 @@ def uniform_init(low: float, high: float):
     return init
 
 
-def _materialised(x):
-    """``x`` itself, computed once and stored before its consumers.
+def materialised(x):
+    """``x`` (any shape and float dtype) itself, computed once and stored before its consumers.
 
     A small draw broadcast over many rows (one noise vector per window) would
     otherwise be fused into each consumer and the whole cipher and Box-Muller rerun
@@ -105,7 +105,7 @@ def local_sample(mean, std, key, shared: bool = False):
     """
     if not shared:
         return mean + std * sampling.normal(key, mean.shape, mean.dtype)
-    return mean + std * _materialised(sampling.normal(key, mean.shape[-1:], mean.dtype))
+    return mean + std * materialised(sampling.normal(key, mean.shape[-1:], mean.dtype))
 
 
 def window_sample(mean, std, key, window: int):
@@ -121,7 +121,7 @@ def window_sample(mean, std, key, window: int):
         raise ValueError(f"window_sample needs mean [B, T, out] and window >= 1, got shape "
                          f"{mean.shape}, window {window}")
     t = mean.shape[1]
-    eps = _materialised(sampling.normal(key, (-(-t // window), mean.shape[-1]), mean.dtype))
+    eps = materialised(sampling.normal(key, (-(-t // window), mean.shape[-1]), mean.dtype))
     return mean + std * jnp.repeat(eps, window, axis=0)[:t]
 
 

@@ -65,7 +65,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from seru.models.bayes import BayesDense, Prior, local_sample, window_sample
+from seru.models.bayes import BayesDense, Prior, local_sample, materialised, window_sample
 from seru.models.extractors import Extractor
 
 SAMPLERS = ("faithful", "batch_shared", "local", "local_window", "local_pass")
@@ -132,7 +132,10 @@ class BBBHead(nn.Module):
             raise ValueError(f"pass_draws is for the samplers {PASS_SAMPLERS}, "
                              f"not {self.sampler!r}")
         keys = jax.random.split(key, len(self.layers))
-        return tuple(layer.draw(k) for layer, k in zip(self.layers[1:], keys[1:]))
+        # The bias, added to every frame, is stored once (evaluation n = 30 on 5 x 300
+        # frames: 87 against 96 ms with its normals recomputed for each frame).
+        return tuple((w, materialised(b)) for w, b in
+                     (layer.draw(k) for layer, k in zip(self.layers[1:], keys[1:])))
 
     def window(self, cache, key, with_complexity: bool = False, draws=None):
         """One pass over one window of frames with one key.

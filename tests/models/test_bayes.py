@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from seru import sampling
-from seru.models.bayes import BayesDense, Prior, _materialised, local_sample
+from seru.models.bayes import BayesDense, Prior, local_sample, materialised
 
 
 def _softplus(x):
@@ -151,8 +151,8 @@ def test_materialised_is_exactly_its_input_with_its_gradient():
     """The stored-once helper of the broadcast draws changes no value (signed zeros,
     infinities included) and passes the gradient through unchanged."""
     x = jnp.asarray([[-0.0, 0.0, 1.5], [-jnp.inf, jnp.inf, -2.25]])
-    np.testing.assert_array_equal(np.asarray(jax.jit(_materialised)(x)), np.asarray(x))
-    assert np.signbit(np.asarray(_materialised(x))[0, 0])
+    np.testing.assert_array_equal(np.asarray(jax.jit(materialised)(x)), np.asarray(x))
+    assert np.signbit(np.asarray(materialised(x))[0, 0])
     ct = jnp.asarray([[1.0, 2.0, 3.0]])
-    g = jax.grad(lambda v: jnp.sum(ct * _materialised(v) ** 2))(jnp.asarray([[0.5, -1.0, 2.0]]))
+    g = jax.grad(lambda v: jnp.sum(ct * materialised(v) ** 2))(jnp.asarray([[0.5, -1.0, 2.0]]))
     np.testing.assert_allclose(np.asarray(g), [[1.0, -4.0, 12.0]])
