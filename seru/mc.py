@@ -115,19 +115,12 @@ def num_windows(num_frames: int, window: int) -> int:
 
 
 def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int,
-                  chunk: int | None = None, draw_fn: Callable | None = None):
+                  chunk: int | None = None):
     """Run ``num_samples`` stochastic passes, windowed, vectorised (and chunked).
 
     Returns ``(samples [n, B, T, D], c [n, W])`` with ``c[i, j]`` the scalar
     that ``window_fn`` returned for pass i, window j (e.g. the ``log q - log P``
     of one weight draw in Eq. (6) of prabhu22; sum it over the grid).
-
-    ``draw_fn(key) -> pytree``, optional: the part of a cell's draws that does
-    not depend on the cache (e.g. the weights of a pass), with the cell's key.
-    It runs for every cell in one ``jax.vmap`` before the chunked loop, and
-    ``window_fn(cache_w, key, drawn)`` gets the cell's share: the same numbers
-    as drawn inside ``window_fn``, drawn once: a ``jax.checkpoint``-ed
-    ``window_fn`` (training) would draw them again in the backward pass.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
@@ -141,21 +134,12 @@ def sample_passes(window_fn: Callable, cache, rng, num_samples: int, window: int
     pass_idx = jnp.repeat(jnp.arange(num_samples), n_win)
     win_idx = jnp.tile(jnp.arange(n_win), num_samples)
 
-    def key(i, j):
-        return jax.random.fold_in(keys[i], j)
-
-    def body(i, j, drawn):
+    def body(i, j):
         # One window: the cache itself (no per-cell slice of it).
         cache_w = cache if n_win == 1 else jax.tree.map(lambda x: x[j], wins)
-        if draw_fn is None:
-            return window_fn(cache_w, key(i, j))
-        return window_fn(cache_w, key(i, j), drawn)
+        return window_fn(cache_w, jax.random.fold_in(keys[i], j))
 
-    drawn = None
-    if draw_fn is not None:
-        drawn = jax.vmap(lambda i, j: draw_fn(key(i, j)))(on_pass_shards(pass_idx),
-                                                          on_pass_shards(win_idx))
-    ys, cs = vmap_chunked(body, (pass_idx, win_idx, drawn), chunk)
+    ys, cs = vmap_chunked(body, (pass_idx, win_idx), chunk)
     if n_win == 1:  # [n, B, T, D] already (not padded)
         return ys, cs.reshape(num_samples, 1)
     # ys: [n*W, B, b, D] -> [n, B, W*b, D]

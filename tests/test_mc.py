@@ -49,29 +49,6 @@ def test_vectorised_equals_python_loop(chunk):
     np.testing.assert_allclose(np.asarray(cs), ref_c, rtol=1e-6)
 
 
-def _drawing_window_fn(cache_w, key, drawn=None):
-    """_window_fn with its scale drawn outside when ``drawn`` is given (as sample_passes's
-    draw_fn does): the same numbers either way."""
-    if drawn is None:
-        return _window_fn(cache_w, key)
-    x = cache_w["x"]
-    k2 = jax.random.split(key)[1]
-    return drawn * x + 0.1 * jax.random.normal(k2, x.shape), jnp.sum(drawn * drawn)
-
-
-@pytest.mark.parametrize("chunk", [None, 1, 4, 7, 100])
-def test_draws_made_before_the_loop_equal_the_python_loop(chunk):
-    x = np.random.default_rng(2).normal(size=(2, 23, 3)).astype(np.float32)
-    cache = {"x": jnp.asarray(x)}
-    rng = jax.random.key(5)
-    draw = lambda key: jax.random.normal(jax.random.split(key)[0], ())  # noqa: E731
-    ys, cs = jax.jit(lambda c, r: mc.sample_passes(_drawing_window_fn, c, r, 5, 5, chunk,
-                                                   draw))(cache, rng)
-    ref_y, ref_c = _loop(cache, rng, 5, 5)
-    np.testing.assert_allclose(np.asarray(ys), ref_y, rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(cs), ref_c, rtol=1e-6)
-
-
 @pytest.mark.parametrize("chunk", [None, 1, 3, 4, 10])
 def test_vmap_chunked_equals_one_vmap_for_pytrees(chunk):
     """10 rows in chunks (with a remainder for 3 and 4): the one vmap's pytree."""

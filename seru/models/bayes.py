@@ -34,10 +34,15 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
+from jax.ad_checkpoint import checkpoint_name
 
 from seru import losses, sampling
 
 PRIORS = ("gaussian", "mixture")
+#: The name (``jax.ad_checkpoint.checkpoint_name``) of :meth:`BayesDense.draw`'s normals: a
+#: checkpointed pass can keep them for its backward pass
+#: (``jax.checkpoint_policies.save_only_these_names``) instead of drawing them again.
+WEIGHT_NORMALS = "bbb_weight_normals"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,12 +202,15 @@ class BayesDense(nn.Module):
 
         prabhu22 Sec. 3.2. The draw :meth:`sample` applies (without
         ``per_sequence``) with the same key: ``key`` is split into the weights'
-        and the bias's keys, normals from :func:`seru.sampling.normal`.
+        and the bias's keys, normals from :func:`seru.sampling.normal`, named
+        :data:`WEIGHT_NORMALS`.
         """
         w_mu, w_rho, b_mu, b_rho = self._params(self.in_features)
         kw, kb = jax.random.split(key)
-        w = w_mu + losses.softplus_sigma(w_rho) * sampling.normal(kw, w_mu.shape, w_mu.dtype)
-        b = b_mu + losses.softplus_sigma(b_rho) * sampling.normal(kb, b_mu.shape, b_mu.dtype)
+        eps_w = checkpoint_name(sampling.normal(kw, w_mu.shape, w_mu.dtype), WEIGHT_NORMALS)
+        eps_b = checkpoint_name(sampling.normal(kb, b_mu.shape, b_mu.dtype), WEIGHT_NORMALS)
+        w = w_mu + losses.softplus_sigma(w_rho) * eps_w
+        b = b_mu + losses.softplus_sigma(b_rho) * eps_b
         return w, b
 
     def moments(self, x):

@@ -123,9 +123,7 @@ class BBBHead(nn.Module):
         """``local_pass``: the later layers' weight draws of the pass with ``key``.
 
         A tuple of ``(w, b)`` per layer after the first (:meth:`BayesDense.draw`),
-        exactly those :meth:`window` draws with the same key. They do not depend
-        on the frames, so :func:`seru.mc.sample_passes` draws them for all passes
-        at once (``draw_fn``) and hands them to :meth:`window`. Raises
+        exactly those :meth:`window` draws with the same key. Raises
         ``ValueError`` for another sampler.
         """
         if self.sampler not in PASS_SAMPLERS:
@@ -137,7 +135,7 @@ class BBBHead(nn.Module):
         return tuple((w, materialised(b)) for w, b in
                      (layer.draw(k) for layer, k in zip(self.layers[1:], keys[1:])))
 
-    def window(self, cache, key, with_complexity: bool = False, draws=None):
+    def window(self, cache, key, with_complexity: bool = False):
         """One pass over one window of frames with one key.
 
         ``cache``: a slice ``[B, b, ...]`` of :meth:`prepare`'s output.
@@ -150,8 +148,7 @@ class BBBHead(nn.Module):
         ``local_window``: noise shared in the window), ``c = 0`` (use :meth:`kl`).
         ``local_pass``: ``cache`` is whole sequences ``[B, T, ...]``; the first
         layer's noise is drawn per window of ``window_frames`` frames, every
-        later layer's weights once (``c = 0``): ``draws``, :meth:`pass_draws`
-        of ``key``, drawn here when None.
+        later layer's weights once (:meth:`pass_draws`; ``c = 0``).
         """
         keys = jax.random.split(key, len(self.layers))
         if self.sampler in WEIGHT_SAMPLERS:
@@ -166,7 +163,7 @@ class BBBHead(nn.Module):
             return x, jnp.asarray(total, x.dtype)
         if self.sampler in PASS_SAMPLERS:
             x = window_sample(cache["mean"], cache["std"], keys[0], self.window_frames)
-            for act, (w, b) in zip(self.acts, self.pass_draws(key) if draws is None else draws):
+            for act, (w, b) in zip(self.acts, self.pass_draws(key)):
                 x = act(x) @ w + b
             return x, jnp.zeros((), x.dtype)
         shared = self.sampler == "local_window"
@@ -219,11 +216,8 @@ class BBBSER(nn.Module):
     def head_prepare(self, features):
         return self.head.prepare(features)
 
-    def head_window(self, cache, key, with_complexity: bool = False, draws=None):
-        return self.head.window(cache, key, with_complexity, draws)
-
-    def head_pass_draws(self, key):
-        return self.head.pass_draws(key)
+    def head_window(self, cache, key, with_complexity: bool = False):
+        return self.head.window(cache, key, with_complexity)
 
     def head_kl(self):
         return self.head.kl()

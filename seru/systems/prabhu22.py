@@ -90,7 +90,7 @@ import numpy as np
 from seru import losses, mc, metrics
 from seru.data.timebase import CONTINUOUS
 from seru.fields import Field, from_fields
-from seru.models.bayes import PRIORS, Prior
+from seru.models.bayes import PRIORS, WEIGHT_NORMALS, Prior
 from seru.models.bbb_ser import BBBSER, PASS_SAMPLERS, SAMPLERS, WEIGHT_SAMPLERS
 from seru.models.extractors import COMPRESS, FRONTENDS, Extractor
 from seru.models.mtl_pu import MTLPU
@@ -268,18 +268,11 @@ class Prabhu22(System):
 
     # -- helpers ---------------------------------------------------------
     def _head_fns(self, params, with_complexity=False, model=None):
-        """``(prepare, window, mean, draw)`` of :func:`seru.mc.sample_passes`; ``draw``
-        (the per-pass weight draws) is None but for :data:`PASS_SAMPLERS`."""
-        model = model or self.model
-        apply = functools.partial(model.apply, params)
+        apply = functools.partial((model or self.model).apply, params)
         prepare = functools.partial(apply, method="head_prepare")
-        def window(cache, key, draws=None):
-            return apply(cache, key, with_complexity, draws, method="head_window")
-
+        window = functools.partial(apply, method="head_window", with_complexity=with_complexity)
         mean = functools.partial(apply, method="head_mean")
-        draw = (functools.partial(apply, method="head_pass_draws")
-                if model.sampler in PASS_SAMPLERS else None)
-        return prepare, window, mean, draw
+        return prepare, window, mean
 
     @staticmethod
     def _chunk(value):
@@ -329,7 +322,7 @@ class Prabhu22(System):
             return total, terms
 
         sampled_kl = cfg.sampler in WEIGHT_SAMPLERS
-        prepare, window, mean, draw = self._head_fns(params, with_complexity=sampled_kl)
+        prepare, window, mean = self._head_fns(params, with_complexity=sampled_kl)
         train_chunk = self._chunk(cfg.train_chunk)
         if train_chunk is None and (sampled_kl or cfg.sampler in PASS_SAMPLERS):
             # The authors' structure draws 262 k weights per (pass, window, sequence) at the
@@ -337,14 +330,15 @@ class Prabhu22(System):
             # them from their keys in chunks of 8 cells took 4.1 s a step against 5.9 s
             # (batch 5 x 300, n = 30; benchmarks/vs_authors.py). The per-pass activations
             # of local_pass likewise: the head's gradient took 258 ms against 425 ms
-            # stored. Its later weights (131 k normals a pass, 16 MB for 30) are drawn once
-            # before the checkpointed loop (``draw``) and kept, not drawn again in the
-            # backward pass: a step took 0.550 s against 0.593 s (one run, alternating).
-            window, train_chunk = jax.checkpoint(window), TRAIN_CHUNK_WEIGHTS
+            # stored. Its later weights' normals (131 k a pass, 16 MB for 30) are kept
+            # for the backward pass, not drawn again (a step 0.41 against 0.45 s).
+            keep = (jax.checkpoint_policies.save_only_these_names(WEIGHT_NORMALS)
+                    if cfg.sampler in PASS_SAMPLERS else None)
+            window, train_chunk = jax.checkpoint(window, policy=keep), TRAIN_CHUNK_WEIGHTS
         m_hat = mean(feats)
         grid = self._grid(cfg.sampler, feats.shape[1], train_chunk)
         samples, comp = mc.sample_passes(window, prepare(feats), k_head, cfg.num_samples_train,
-                                         *grid, draw)
+                                         *grid)
         # Eq. (6): -log P(D | w^(i)), Gaussian likelihood, averaged over passes and frames.
         sig = cfg.likelihood_sigma
         nll = (0.5 * jnp.square((gold[None] - samples) / sig) + math.log(sig)
@@ -367,11 +361,11 @@ class Prabhu22(System):
                 sg = jax.lax.stop_gradient
                 p = params if cfg.label_kl_grad == "head" else jax.tree_util.tree_map_with_path(
                     lambda path, x: x if "rho" in jax.tree_util.keystr(path) else sg(x), params)
-                p_prepare, p_window, _, p_draw = self._head_fns(p)
+                p_prepare, p_window, _ = self._head_fns(p)
                 if sampled_kl or cfg.sampler in PASS_SAMPLERS:
                     p_window = jax.checkpoint(p_window)
                 s_samples, _ = mc.sample_passes(p_window, p_prepare(sg(feats)), k_head,
-                                                cfg.num_samples_train, *grid, p_draw)
+                                                cfg.num_samples_train, *grid)
                 s_kl = mc.sample_std(s_samples, cfg.std_ddof, eps=1e-12)
             if self.variant == "lu_t":
                 df = jnp.asarray(batch["num_raters"], jnp.float32)
@@ -396,7 +390,7 @@ class Prabhu22(System):
         if self.variant in ("stl", "mtl_pu"):
             out = self.model.apply(params, feats, method="head")
             return {k: v for k, v in out.items() if k in ("m_hat", "s_hat")}
-        prepare, window, mean, _ = self._head_fns(params, model=self.eval_model)
+        prepare, window, mean = self._head_fns(params, model=self.eval_model)
         grid_window, chunk = self._grid(self.eval_sampler, feats.shape[1],
                                         self._chunk(cfg.mc_chunk))
         return mc.mc_predict(prepare, window, mean, feats, rng, num_samples=n,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from seru import mc
-from seru.models.bayes import Prior
+from seru.models.bayes import Prior, window_sample
 from seru.models.bbb_ser import PASS_SAMPLERS, BBBHead, BBBSER
 from seru.models.extractors import Extractor
 
@@ -81,18 +81,21 @@ def test_which_rows_share_a_draw_in_each_sampler(head):
     assert abs(float(yp[0, 0, 0] - yp[0, 3, 0])) > 1e-4  # windows 0 and 1: own noise
 
 
-def test_local_pass_draws_handed_in_are_the_ones_drawn_inside(head):
-    """pass_draws(key) (drawn once before a checkpointed loop in training) gives window
-    exactly the outputs it computes when it draws the later weights itself."""
+def test_local_pass_window_applies_its_pass_draws(head):
+    """local_pass: the window is the first layer's window noise, then each later layer with
+    the weights of pass_draws(key): its output recomputed from them by hand."""
     _, v, x = head
     mp = BBBHead(4, 1, hidden=(8, 6), sampler="local_pass", window_frames=3)
     cache = mp.apply(v, jnp.asarray(x), method="prepare")
     key = jax.random.key(7)
     draws = mp.apply(v, key, method="pass_draws")
     assert [w.shape for w, _ in draws] == [(8, 6), (6, 1)]
-    inside = mp.apply(v, cache, key, method="window")[0]
-    handed = mp.apply(v, cache, key, draws=draws, method="window")[0]
-    np.testing.assert_array_equal(np.asarray(handed), np.asarray(inside))
+    h = window_sample(cache["mean"], cache["std"], jax.random.split(key, 3)[0], 3)
+    for i, (w, b) in enumerate(draws):
+        a = float(v["params"][f"acts_{i}"]["negative_slope"])
+        h = jnp.where(h >= 0, h, a * h) @ w + b
+    np.testing.assert_allclose(np.asarray(mp.apply(v, cache, key, method="window")[0]),
+                               np.asarray(h), rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="pass_draws"):
         BBBHead(4, 1, hidden=(8, 6), sampler="local").apply(v, key, method="pass_draws")
 
