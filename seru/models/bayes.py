@@ -89,8 +89,9 @@ def materialised(x):
     not fuse an expensive producer, a reduction, into a consumer that reads each of its
     elements several times: so ``x`` is written as the maximum over ``[x, -inf]``
     (exactly ``x``, gradient included), as :mod:`seru.sampling` stores its mask words.
-    Not used for the bias draws: stored, they changed XLA's fusion of the weight
-    draws into the products and the faithful evaluation took 865 against 433 ms.
+    ``local_pass`` also stores its bias draws (:meth:`seru.models.bbb_ser.BBBHead.pass_draws`);
+    ``faithful`` and ``batch_shared`` do not: stored, they changed XLA's fusion of the
+    weight draws into the products and the faithful evaluation took 865 against 467 ms.
     """
     first = jax.lax.broadcasted_iota(jnp.int32, (2, *x.shape), 0) == 0
     return jnp.max(jnp.where(first, x[None], -jnp.inf), axis=0)
