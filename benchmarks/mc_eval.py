@@ -12,6 +12,12 @@ authors' per-(sequence, window) weight draws; ``batch_shared``; ``local``; ``loc
   - ``naive``: the whole network (trunk + head) re-run n times from Python,
     one jitted pass per call (the authors' way, minus their window loop);
 
+  each sampler in a fresh process, as an evaluation job runs one. On this host
+  the n = 30 time of ``local_pass`` falls into one of two modes from run to run
+  (about 58 or 71-74 ms), depending on whether glibc serves its fresh buffers by
+  mmap; with ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` fixed it
+  stays in the fast one (``benchmarks/results/mc_eval_local_pass_repeats.json``);
+
 * ``peak_rss``: peak resident memory (``VmHWM``, in a fresh subprocess per
   sampler) of the vectorised evaluation of a 300 s recording (7,500 frames) at
   n = 30; the parameters are made as the evaluation job makes them (shapes from
@@ -150,15 +156,20 @@ def rss_child(sampler, frames, n, chunk):
                       "frames_per_s": frames / sec}))
 
 
-def peak_rss(sampler, frames, n, chunk):
-    cmd = [sys.executable, os.path.abspath(__file__), "--frontend", FRONTEND, "--rss-child",
-           sampler, str(frames), str(n), str(chunk)]
+def _child(*args):
+    """This script in a fresh process with ``args``: its last JSON line, or ``{"error": ...}``."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--frontend", FRONTEND, *map(str, args)]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         return {"error": res.stderr[-2000:]}
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    out.update(frames=frames, num_samples=n, mc_chunk=chunk,
-               at_most_512mb=out["peak_rss_mb"] <= 512)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def peak_rss(sampler, frames, n, chunk):
+    out = _child("--rss-child", sampler, frames, n, chunk)
+    if "error" not in out:
+        out.update(frames=frames, num_samples=n, mc_chunk=chunk,
+                   at_most_512mb=out["peak_rss_mb"] <= 512)
     return out
 
 
@@ -197,6 +208,7 @@ def main():
                     help="the trunk's front end (model.frontend); the paper's is conv")
     ap.add_argument("--rss-child", nargs=4, metavar=("SAMPLER", "FRAMES", "N", "CHUNK"),
                     help=argparse.SUPPRESS)
+    ap.add_argument("--throughput-child", metavar="SAMPLER", help=argparse.SUPPRESS)
     args = ap.parse_args()
     global FRONTEND
     FRONTEND = args.frontend
@@ -204,11 +216,14 @@ def main():
         s, f, n, c = args.rss_child
         rss_child(s, int(f), int(n), int(c))
         return
-    samplers = args.samplers.split(",")
     frames = 250 if args.quick else 750
     reps = 1 if args.quick else 3
     ns = (1, 10, 30, 100)
     naive_ns = (1, 10, 30) if args.quick else (1, 10, 30, 100)
+    if args.throughput_child:
+        print(json.dumps(throughput(args.throughput_child, frames, ns, naive_ns, reps)))
+        return
+    samplers = args.samplers.split(",")
     result = {
         "benchmark": "mc_eval",
         "mode": "quick" if args.quick else "full",
@@ -221,8 +236,9 @@ def main():
     sections = args.sections.split(",")
     t0 = time.time()
     if "throughput" in sections:
-        for s in samplers:
-            result["throughput"][s] = throughput(s, frames, ns, naive_ns, reps)
+        for s in samplers:  # each in a fresh process, as an evaluation job runs one sampler
+            result["throughput"][s] = _child("--throughput-child", s,
+                                             *(["--quick"] if args.quick else []))
             print(f"[mc_eval] throughput {s} done at {time.time() - t0:.0f}s", file=sys.stderr)
     if "rss" in sections:
         for s in samplers:
