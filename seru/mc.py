@@ -36,8 +36,9 @@ stochastic part is ``jax.vmap``-ed over the Monte Carlo keys. Three samplers:
    :func:`projected_latent_passes` (the same distribution drawn on the head's
    first pre-activation), summarised by :func:`average_soft`.
 
-Keys of 2 and 3: pass ``i`` uses ``jax.random.split(rng, n)[i]``; their passes
-run ``chunk`` at a time as the grid of 1 (:func:`vmap_chunked`, the same draws).
+Keys of 2 and 3: pass ``i`` uses ``jax.random.split(rng, n)[i]``; the passes of
+:func:`dropout_passes` and :func:`latent_passes` run ``chunk`` at a time as the grid
+of 1 (:func:`vmap_chunked`, the same draws).
 
 Under a mesh with a ``"passes"`` axis (``jax.set_mesh``; ``seru.sharding.make_mesh``
 with ``pass_shards > 1``) the passes (the cells of 1) are sharded over that axis
@@ -221,7 +222,7 @@ def latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable, x, rng,
 
 def projected_latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable,
                             first_layer, head_fn: Callable, x, rng, num_samples: int,
-                            jitter: float = 1e-6, chunk: int | None = None):
+                            jitter: float = 1e-6):
     """:func:`latent_passes` with the latent draw projected onto the head's first layer.
 
     ``encode_fn(x) -> (mean [B, L], logvar [B, L] or None)``; ``first_layer``
@@ -235,15 +236,13 @@ def projected_latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable
     :func:`latent_passes`, not the same draws. Exact when ``h <= L`` (full-rank
     covariance; a relative ``jitter`` guards the factorisation); otherwise, or
     when ``logvar`` is None (a plain autoencoder), this is :func:`latent_passes`
-    with ``sample_and_regress_fn``. ``chunk`` as in :func:`latent_passes`.
-    Returns ``(outputs, (mean, logvar))``.
+    with ``sample_and_regress_fn``. Returns ``(outputs, (mean, logvar))``.
     """
     w, bias = first_layer
     h = w.shape[1]
     mean, logvar = posterior = encode_fn(x)
     if logvar is None or h > w.shape[0]:
-        return latent_passes(lambda _: posterior, sample_and_regress_fn, x, rng, num_samples,
-                             chunk)
+        return latent_passes(lambda _: posterior, sample_and_regress_fn, x, rng, num_samples)
     m1 = mean @ w + bias
     cov = jnp.einsum("lh,bl,lk->bhk", w, jnp.exp(logvar), w)
     scale = jnp.mean(jnp.diagonal(cov, axis1=-2, axis2=-1), axis=-1)[:, None, None]
@@ -254,7 +253,7 @@ def projected_latent_passes(encode_fn: Callable, sample_and_regress_fn: Callable
         eps = sampling.normal(key, m1.shape, m1.dtype)
         return head_fn(m1 + jnp.einsum("bhk,bk->bh", chol, eps))
 
-    return vmap_chunked(one, (keys,), chunk), posterior
+    return jax.vmap(one)(keys), posterior
 
 
 def average_soft(soft_logp_samples):
