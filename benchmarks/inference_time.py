@@ -16,24 +16,27 @@ JSON: seconds per method (median of ``--trials`` passes over the whole
     python benchmarks/inference_time.py                      # CPU: 2,000 utterances
     python benchmarks/inference_time.py --utterances 10124   # the paper's test-set size
 
-Measured (2 CPU cores, quiet; 2,000 utterances, batch 256, 100 samples, median of 3;
-two runs alternating with the code before ``seru.sampling``, commit 4033d28, in one
-session): vae_er 0.294 / 0.274 s against 0.647 / 0.627 s before (2.2x / 2.3x faster);
-mcd 0.090 / 0.093 s, mcd_soft 0.088 / 0.108, mcd_mtl 0.088 / 0.111 (before 0.67-0.72 s),
-ae_mcd 0.92 / 0.90 s (before 2.49-2.60); vae_er_projected 0.58 / 0.56 s. So on this CPU
-the MC-dropout baselines MCD, MCD-soft and MCD-MTL are now about 3x FASTER than the
-VAE-ER, the reverse of the paper (GPU: 1.74x, 1.87x, 2.31x slower); only AE-MCD (3.2x)
-keeps the paper's order. Why: their first layer (6,373 -> 128, the bulk of their FLOPs)
-is computed once for all passes (exact: dropout follows it), so a pass is three 128-wide
-layers and dropout masks, which ``seru.sampling`` cuts from single random bits (p = 0.5);
-a VAE-ER pass needs 256 latent normals and a 256 -> 128 layer first. The paper's
-ordering is that of running the whole MCD network in every pass. The VAE-ER's remaining
-time is its 51 M latent normals (Box-Muller on Threefry) and the ER's 27 GFLOP of tanh
-layers. ``vae_er_projected`` (``model.latent_sampler='projected'``: the ER's first
-pre-activation drawn through a per-utterance Cholesky factor, 128 instead of 256 normals
-per sample) stays slower on this CPU: the covariance and the Cholesky cost more than the
-normals they save, and the per-utterance factor turns a shared GEMM into a batched
-product. Kept as an option for accelerators (not measured: no GPU here).
+Measured (2 CPU cores, quiet; 2,000 utterances, batch 256, 100 samples, median of 5;
+two rounds alternating with the code before ``seru.sampling``, commit 4033d28;
+``benchmarks/results/inference_time.json``): vae_er 0.185 / 0.179 s against 0.617 /
+0.632 s before (3.3x / 3.5x faster), mcd 0.072 s (before 0.68 / 0.67 s), mcd_soft
+0.076 / 0.077, mcd_mtl 0.076 / 0.077, ae_mcd 0.54 / 0.48 s, vae_er_projected 0.56 s.
+The VAE-ER draws its 100 latent samples 20 at a time (``model.mc_chunk``): one chunk's
+latents stay in cache for the ER's first product, where all 100 (26 MB a batch) did
+not. So on this CPU the MC-dropout baselines MCD, MCD-soft and MCD-MTL are about 2.4x
+FASTER than the VAE-ER, the reverse of the paper (GPU: 1.74x, 1.87x, 2.31x slower);
+only AE-MCD (2.7-2.9x slower) keeps the paper's order. Why: their first layer (6,373 ->
+128, the bulk of their FLOPs) is computed once for all passes (exact: dropout follows
+it), so a pass is three 128-wide layers and dropout masks, which ``seru.sampling``
+cuts from single random bits (p = 0.5); a VAE-ER pass needs 256 latent normals and a
+256 -> 128 layer first, twice the work of an MCD pass whatever the implementation. The
+paper's ordering is that of running the whole MCD network in every pass. The VAE-ER's
+remaining time is its 51 M latent normals (Box-Muller on Threefry) and the ER's 27
+GFLOP of tanh layers. ``vae_er_projected`` (``model.latent_sampler='projected'``: the
+ER's first pre-activation drawn through a per-utterance Cholesky factor, 128 instead of
+256 normals per sample) stays slower on this CPU: the covariance and the Cholesky cost
+more than the normals they save, and the per-utterance factor turns a shared GEMM into
+a batched product. Kept as an option for accelerators (not measured: no GPU here).
 """
 
 from __future__ import annotations
