@@ -93,11 +93,11 @@ def bias_relu_pool(y, b, pool):
     float32 too, so they commute with the max: ``relu(max(y) + b)``). Its own
     VJP: the gradient goes to the index of each window's maximum, kept from the
     forward pass as int8; JAX's rule for ``max`` compares every element with
-    the maximum and divides by the count of ties, which took 2x the layer's
-    convolution forward and backward together here (conv 2 of a training block,
-    ``benchmarks/trunk.py``). Ties (exactly equal pre-activations in a window,
-    as in digital silence) send the gradient to the first of them, where JAX
-    splits it between them; where the ReLU is off both give 0.
+    the maximum and divides by the count of ties (layer 2 of a training block,
+    forward and backward: 18.2 against 15.8 ms, one run). Ties (exactly equal
+    pre-activations in a window, as in digital silence) send the gradient to
+    the first of them, where JAX splits it between them; where the ReLU is off
+    both give 0.
     """
     return _bias_relu_pool_fwd(y, b, pool)[0]
 
@@ -231,10 +231,11 @@ def conv_same(x, w):
 
     Same forward; the custom VJP computes the kernel gradient by one matmul
     per kernel tap, the shifted input [C, B L] with the output gradient
-    [B L, O] (one matmul of all taps' patches [k C, B L] writes them first: the
-    front end's forward and backward took 222 against 210 ms). JAX's own rule makes it a convolution with a window as long as the
-    input, which XLA on CPU runs ~50x slower inside a loop (the block loop
-    of :class:`ConvFrontEnd`) than outside.
+    [B L, O] (one matmul of all taps' patches [k C, B L] writes them first:
+    the front end's forward and backward took 222 against 210 ms). JAX's own
+    rule makes it a convolution with a window as long as the input, which XLA
+    on CPU runs ~50x slower inside a loop (the block loop of
+    :class:`ConvFrontEnd`) than outside.
     """
     k = w.shape[0]
     return _conv(x, w, ((k - 1) // 2, k - 1 - (k - 1) // 2))
@@ -298,9 +299,9 @@ class ConvFrontEnd(nn.Module):
     * Training differentiates the same block loop, keeping each block's
       residuals (a few floats per sample: the block's input to layers 2-3,
       the pools' argmax as int8, ReLU masks: 57 MB more temporary memory
-      than recomputing them for 5 x 300 frames);
-      both convolution kinds and the pools have custom VJPs (XLA on CPU runs
-      JAX's kernel-gradient convolution ~50x slower inside a loop). Dropout masks are drawn for the
+      than recomputing them for 5 x 300 frames); both convolution kinds and
+      the pools have custom VJPs (XLA on CPU runs JAX's kernel-gradient
+      convolution ~50x slower inside a loop). Dropout masks are drawn for the
       whole crop as one block (:func:`seru.sampling.bernoulli`, masks from
       single random bits, with key ``fold_in(fold_in(key, 0), layer)`` over
       the crop with its halos): each block cuts its window, so a position two
