@@ -324,6 +324,7 @@ class Prabhu22(System):
         sampled_kl = cfg.sampler in WEIGHT_SAMPLERS
         prepare, window, mean = self._head_fns(params, with_complexity=sampled_kl)
         train_chunk = self._chunk(cfg.train_chunk)
+        remat = lambda f: f  # noqa: E731 -- the passes' checkpointing, for both runs below
         if train_chunk is None and (sampled_kl or cfg.sampler in PASS_SAMPLERS):
             # The authors' structure draws 262 k weights per (pass, window, sequence) at the
             # paper's sizes: stored for the backward pass they are ~1 GB a step. Recomputing
@@ -334,7 +335,8 @@ class Prabhu22(System):
             # for the backward pass, not drawn again (a step 0.41 against 0.45 s).
             keep = (jax.checkpoint_policies.save_only_these_names(WEIGHT_NORMALS)
                     if cfg.sampler in PASS_SAMPLERS else None)
-            window, train_chunk = jax.checkpoint(window, policy=keep), TRAIN_CHUNK_WEIGHTS
+            remat = functools.partial(jax.checkpoint, policy=keep)
+            window, train_chunk = remat(window), TRAIN_CHUNK_WEIGHTS
         m_hat = mean(feats)
         grid = self._grid(cfg.sampler, feats.shape[1], train_chunk)
         samples, comp = mc.sample_passes(window, prepare(feats), k_head, cfg.num_samples_train,
@@ -362,9 +364,7 @@ class Prabhu22(System):
                 p = params if cfg.label_kl_grad == "head" else jax.tree_util.tree_map_with_path(
                     lambda path, x: x if "rho" in jax.tree_util.keystr(path) else sg(x), params)
                 p_prepare, p_window, _ = self._head_fns(p)
-                if sampled_kl or cfg.sampler in PASS_SAMPLERS:
-                    p_window = jax.checkpoint(p_window)
-                s_samples, _ = mc.sample_passes(p_window, p_prepare(sg(feats)), k_head,
+                s_samples, _ = mc.sample_passes(remat(p_window), p_prepare(sg(feats)), k_head,
                                                 cfg.num_samples_train, *grid)
                 s_kl = mc.sample_std(s_samples, cfg.std_ddof, eps=1e-12)
             if self.variant == "lu_t":
