@@ -8,12 +8,11 @@ On 2 cores two independent operations can run at once, so the sum can exceed the
 wall time. The names are those of the compiled HLO: pass ``--hlo FILE`` to write it
 and look an operation up there (``%name = ... fusion(...), calls=...``).
 
-Steps (the shapes of ``benchmarks/vs_authors.py``):
+Steps (prabhu22 as ``benchmarks/vs_authors.py`` builds it: the paper's sizes,
+dropout 0.5, its batch of 5 x 300 frames):
 
-* ``train``: prabhu22's gradient (variant lu, sampler ``--sampler``, n = 30) on
-  5 x 300 frames;
-* ``eval``: prabhu22's MC prediction (eval sampler ``--sampler``, n = ``--n``) of
-  5 x 300 frames;
+* ``train``: prabhu22's gradient (variant lu, sampler ``--sampler``, n = 30);
+* ``eval``: prabhu22's MC prediction (eval sampler ``--sampler``, n = ``--n``);
 * ``vae_er`` / ``mcd``: sridhar21's prediction of 256 utterances of 6,373 features,
   100 samples.
 
@@ -37,24 +36,16 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from seru.config import defaults, model_defaults  # noqa: E402
 
 
 def _prabhu22_step(what: str, sampler: str, n: int):
-    from seru.systems.prabhu22 import Prabhu22
+    from vs_authors import BATCH, FRAMES, _batch, seru_system
 
-    c = defaults()
-    c.model = model_defaults("prabhu22")
-    c.model.update(variant="lu", sampler=sampler, eval_sampler=sampler, num_samples_train=30,
-                   dropout=0.5)  # the paper's, as benchmarks/vs_authors.py
-    system = Prabhu22(c)
-    rng = np.random.default_rng(0)
-    b, t = 5, 300
-    batch = {"audio": jnp.asarray(rng.normal(size=(b, t * 640)), jnp.float32),
-             "gold": jnp.asarray(0.3 * rng.normal(size=(b, t, 1)), jnp.float32),
-             "std": jnp.asarray(0.2 + 0.05 * rng.random((b, t, 1)), jnp.float32),
-             "num_raters": jnp.full((b, t, 1), 6.0), "mask": jnp.ones((b, t))}
+    system = seru_system(sampler, sampler)
+    batch = _batch(system, BATCH, FRAMES)
     params = system.init(jax.random.key(0), batch)
     if what == "train":
         fn = jax.jit(jax.grad(lambda p, k: system.loss(p, batch, k)[0]))
